@@ -1,0 +1,195 @@
+/**
+ * Every error Edgeward reports, with a stable code. The category decides how each transport shows it
+ * (HTTP status, protocol reply, CLI exit code); `action` is what the user should do, and docs/errors.md
+ * is generated from this table.
+ */
+export type ErrorCategory =
+  | 'invalid-input'
+  | 'unauthenticated'
+  | 'forbidden'
+  | 'not-found'
+  | 'conflict'
+  | 'unavailable'
+  | 'internal';
+
+export interface ErrorDefinition {
+  readonly category: ErrorCategory;
+  /** What happened, in one sentence. */
+  readonly meaning: string;
+  /** What the user should do about it. */
+  readonly action: string;
+}
+
+export const errorCatalog = {
+  EW_CONFIG_INVALID: {
+    category: 'invalid-input',
+    meaning: 'A configuration value (file, environment or flag) is missing or malformed.',
+    action: 'Correct the setting named in the message; `--help` lists every setting with its default.',
+  },
+  EW_REQUEST_INVALID: {
+    category: 'invalid-input',
+    meaning: 'A request body, query or message did not match the protocol schema.',
+    action: 'Fix the field named in the message; clients and servers must speak the same protocol version.',
+  },
+  EW_PROTOCOL_VERSION_UNSUPPORTED: {
+    category: 'invalid-input',
+    meaning: 'A message carried a protocol version this program does not speak.',
+    action: 'Upgrade the older side so that agent, manager and CLI speak the same protocol version.',
+  },
+  EW_ENROLLMENT_TOKEN_UNKNOWN: {
+    category: 'unauthenticated',
+    meaning: 'The enrollment token does not exist.',
+    action: 'Check that the token was copied whole, or create a new one with `edgeward tokens create`.',
+  },
+  EW_ENROLLMENT_TOKEN_EXPIRED: {
+    category: 'unauthenticated',
+    meaning: 'The enrollment token has passed its expiry time.',
+    action: 'Create a new token with `edgeward tokens create` (choose a longer `--ttl` if needed).',
+  },
+  EW_ENROLLMENT_TOKEN_REVOKED: {
+    category: 'unauthenticated',
+    meaning: 'The enrollment token was revoked by an operator.',
+    action: 'Ask an operator for a valid token (`edgeward tokens create`).',
+  },
+  EW_ENROLLMENT_TOKEN_USED: {
+    category: 'unauthenticated',
+    meaning: 'The enrollment token has already enrolled a device; tokens are single-use.',
+    action: 'Create one token per device with `edgeward tokens create`.',
+  },
+  EW_CSR_INVALID: {
+    category: 'invalid-input',
+    meaning: 'The certificate signing request could not be parsed.',
+    action: 'Send a PEM-encoded PKCS#10 request; `edgeward agent enroll` creates a valid one.',
+  },
+  EW_CSR_SIGNATURE_INVALID: {
+    category: 'invalid-input',
+    meaning: 'The CSR signature does not verify, so the sender has not proven it holds the private key.',
+    action: 'Create the CSR with the device key itself; do not edit a CSR after signing it.',
+  },
+  EW_CSR_KEY_UNSUPPORTED: {
+    category: 'invalid-input',
+    meaning: 'The CSR public key is not an ECDSA P-256 key.',
+    action: 'Generate an ECDSA P-256 key on the device; other key types and sizes are refused.',
+  },
+  EW_CLIENT_CERT_REQUIRED: {
+    category: 'unauthenticated',
+    meaning: 'This device API call needs a valid fleet client certificate.',
+    action: 'Enroll the device first (`edgeward agent enroll`), then call with its certificate.',
+  },
+  EW_DEVICE_REVOKED: {
+    category: 'forbidden',
+    meaning: 'The device has been revoked; its certificates are refused.',
+    action: 'Enroll the device again with a new token if it should rejoin the fleet.',
+  },
+  EW_DEVICE_NOT_FOUND: {
+    category: 'not-found',
+    meaning: 'No device has this id.',
+    action: 'List devices with `edgeward devices list` and use an id from there.',
+  },
+  EW_TOKEN_NOT_FOUND: {
+    category: 'not-found',
+    meaning: 'No enrollment token has this id.',
+    action: 'List tokens with `edgeward tokens list`.',
+  },
+  EW_OPERATOR_NOT_FOUND: {
+    category: 'not-found',
+    meaning: 'No operator has this id.',
+    action: 'List operators with `edgeward operators list`.',
+  },
+  EW_OPERATOR_TOKEN_MISSING: {
+    category: 'unauthenticated',
+    meaning: 'The operator API was called without an API token.',
+    action: 'Pass `--token` or set EDGEWARD_TOKEN to an operator token.',
+  },
+  EW_OPERATOR_TOKEN_INVALID: {
+    category: 'unauthenticated',
+    meaning: 'The operator API token is unknown or revoked.',
+    action: 'Use a current token; an admin can create one with `edgeward operators create`.',
+  },
+  EW_OPERATOR_ROLE_INSUFFICIENT: {
+    category: 'forbidden',
+    meaning: "The operator's role does not allow this action.",
+    action: 'Viewers can only read; ask an admin for an operator or admin token.',
+  },
+  EW_LAST_ADMIN: {
+    category: 'conflict',
+    meaning: 'The action would leave the fleet without an active admin.',
+    action: 'Create another admin before revoking this one.',
+  },
+  EW_INVENTORY_BASE_MISMATCH: {
+    category: 'conflict',
+    meaning: 'An inventory difference was based on a version the manager does not hold.',
+    action: 'None: the agent sends a full snapshot next; this is reported for diagnosis only.',
+  },
+  EW_PKI_FILE_INVALID: {
+    category: 'internal',
+    meaning:
+      'A key or certificate in the data directory is unreadable, malformed or does not match its pair.',
+    action: 'Restore the data directory from backup; Edgeward never overwrites existing keys.',
+  },
+  EW_PKI_FILE_MODE_UNSAFE: {
+    category: 'invalid-input',
+    meaning: 'A private key file is readable by other users.',
+    action: 'Restrict it with `chmod 600 FILE` and start again.',
+  },
+  EW_AGENT_NOT_ENROLLED: {
+    category: 'invalid-input',
+    meaning: 'The agent data directory holds no enrollment.',
+    action:
+      'Run `edgeward agent enroll` with a token first, or point `--data-dir` at the enrolled directory.',
+  },
+  EW_AGENT_ALREADY_ENROLLED: {
+    category: 'conflict',
+    meaning: 'The agent data directory already holds an enrollment.',
+    action: 'Use another `--data-dir`, or remove the directory to enroll from scratch.',
+  },
+  EW_CA_FINGERPRINT_MISMATCH: {
+    category: 'forbidden',
+    meaning: "The manager's fleet CA does not have the pinned fingerprint: it may not be your manager.",
+    action: 'Check the fingerprint the manager printed at start (`edgeward manager start`) and the URL.',
+  },
+  EW_MANAGER_UNREACHABLE: {
+    category: 'unavailable',
+    meaning: 'The manager could not be reached or did not answer.',
+    action: 'Check the URL, that the manager runs, and the network; agents retry on their own.',
+  },
+  EW_DATABASE_UNAVAILABLE: {
+    category: 'unavailable',
+    meaning: 'The database could not be opened or reached.',
+    action: 'Check the `database` setting and that the database server accepts connections.',
+  },
+  EW_MIGRATION_FAILED: {
+    category: 'internal',
+    meaning: 'A schema migration failed; the database was left at the previous version.',
+    action: 'Read the cause in the message, fix the database, and start again.',
+  },
+  EW_INTERNAL: {
+    category: 'internal',
+    meaning: 'An unexpected error; this is a defect.',
+    action: 'Report it with the log lines around it.',
+  },
+} as const satisfies Record<string, ErrorDefinition>;
+
+export type ErrorCode = keyof typeof errorCatalog;
+
+/** HTTP status per category: the one mapping used by both APIs. */
+export const httpStatusByCategory: Record<ErrorCategory, number> = {
+  'invalid-input': 400,
+  unauthenticated: 401,
+  forbidden: 403,
+  'not-found': 404,
+  conflict: 409,
+  unavailable: 503,
+  internal: 500,
+};
+
+/** CLI exit code per category, documented in the README. */
+export const exitCodeByCategory: Record<ErrorCategory, number> = {
+  internal: 1,
+  'invalid-input': 2,
+  'not-found': 3,
+  unauthenticated: 4,
+  forbidden: 4,
+  conflict: 5,
+  unavailable: 6,
+};
