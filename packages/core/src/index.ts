@@ -1,4 +1,72 @@
+export * from './config/layered-config.ts';
 export * from './errors/edgeward-error.ts';
 export * from './errors/error-catalog.ts';
-export * from './inventory/inventory.schema.ts';
+export * from './errors/error-docs.ts';
+export * from './fleet/device-status.ts';
 export * from './fleet/records.ts';
+export * from './inventory/inventory.schema.ts';
+export * from './inventory/inventory-changes.ts';
+export * from './inventory/inventory-delta.ts';
+export {
+  canonicalizeInventory,
+  type InventoryListItem,
+  type InventoryListSection,
+  type InventoryScalarSection,
+  type InventorySection,
+  inventoryItemKey,
+  inventoryListSections,
+  inventoryScalarSections,
+  inventorySections,
+} from './inventory/inventory-keys.ts';
+export {
+  type CertificateIssuer,
+  CLOCK_SKEW_TOLERANCE_MS,
+  type CreateIssuingCaParams,
+  type CreateRootCaParams,
+  createIssuingCa,
+  createRootCa,
+  type IssueDeviceCertificateParams,
+  type IssuedCertificate,
+  type IssueServerCertificateParams,
+  issueDeviceCertificate,
+  issueServerCertificate,
+} from './pki/authority.ts';
+export {
+  type ChainVerification,
+  type ParsedCertificate,
+  parseCertificate,
+  type VerifyCertificateChainParams,
+  verifyCertificateChain,
+} from './pki/certificate.ts';
+export {
+  type CreateCrlParams,
+  createCrl,
+  type ParsedCrl,
+  parseCrl,
+  type RevokedCertificate,
+} from './pki/crl.ts';
+export { type CheckedCsr, type CreateCsrParams, checkCsr, createCsr, MAX_CSR_PEM_LENGTH } from './pki/csr.ts';
+export { certificateFingerprint, normalizeFingerprint } from './pki/fingerprint.ts';
+export {
+  exportPrivateKeyPem,
+  exportPublicKeyPem,
+  generateDeviceKeyPair,
+  importKeyPairPem,
+  importPrivateKeyPem,
+  privateKeyMatchesCertificate,
+} from './pki/keys.ts';
+export { CRL_PEM_LABEL, splitPemChain } from './pki/pem.ts';
+export {
+  deviceSpiffeId,
+  isValidFleetName,
+  isValidIdentityId,
+  MAX_IDENTITY_ID_LENGTH,
+  parseSpiffeId,
+  type SpiffeIdentity,
+  type SpiffeKind,
+  siteSpiffeId,
+  spiffeId,
+} from './pki/spiffe.ts';
+export * from './protocol/device-api.schema.ts';
+export * from './protocol/operator-api.schema.ts';
+export * from './text/duration.ts';

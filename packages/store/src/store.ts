@@ -22,7 +22,11 @@ export interface Store {
   readonly inventory: InventoryRepository;
   readonly operators: OperatorRepository;
   readonly actions: OperatorActionRepository;
-  /** Runs `work` in one transaction: all its writes land, or none. */
+  /**
+   * Runs `work` in one transaction: all its writes land, or none (a thrown error rolls back and is
+   * rethrown). Inside `work`, use only the store it is given; the outer store refuses statements there
+   * (EW_INTERNAL) rather than deadlock or write outside the transaction. Nested calls are savepoints.
+   */
   transaction<T>(work: (store: Store) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
@@ -36,7 +40,10 @@ export interface MetaRepository {
 export interface EnrollmentTokenRepository {
   create(token: EnrollmentTokenRecord): Promise<void>;
   findById(id: string): Promise<EnrollmentTokenRecord | undefined>;
-  /** Newest first. */
+  /**
+   * Newest first. Without `includeInactive`, only tokens neither used nor revoked and, when `now` is
+   * given, not expired (`expiresAt > now`).
+   */
   list(options?: { includeInactive?: boolean; now?: number }): Promise<EnrollmentTokenRecord[]>;
   /** Marks the token used by `deviceId` only if it is unused and unrevoked; false if it was not. */
   markUsed(id: string, deviceId: string, at: number): Promise<boolean>;
@@ -49,7 +56,7 @@ export type DeviceStatus = 'online' | 'offline';
 export interface DeviceListFilter {
   /** Every given label must match exactly. */
   readonly labels?: Labels;
-  /** Online: seen within three reporting intervals of `now`. Needs `now`. */
+  /** Online: seen within three reporting intervals of `now` (inclusive). Needs `now` (else EW_INTERNAL). */
   readonly status?: DeviceStatus;
   readonly now?: number;
   /** Substring of id or name, case-insensitive. */
@@ -88,7 +95,7 @@ export interface CertificateRepository {
   findBySerial(serial: string): Promise<CertificateRecord | undefined>;
   /** Newest first. */
   listByDevice(deviceId: string): Promise<CertificateRecord[]>;
-  /** Revoked certificates that have not expired at `now`: what the CRL must list. */
+  /** Revoked certificates that have not expired at `now` (`notAfter >= now`): what the CRL must list. */
   listRevoked(now: number): Promise<CertificateRecord[]>;
   /** Revokes every unrevoked certificate of the device; returns how many. */
   revokeAllForDevice(deviceId: string, at: number): Promise<number>;
@@ -99,8 +106,11 @@ export interface InventoryRepository {
   latest(deviceId: string): Promise<InventorySnapshotRecord | undefined>;
   get(deviceId: string, version: number): Promise<InventorySnapshotRecord | undefined>;
   addChanges(changes: readonly InventoryChangeRecord[]): Promise<void>;
-  /** Newest first (by version, then section and key). */
-  listChanges(deviceId: string, options?: { limit?: number; section?: string }): Promise<InventoryChangeRecord[]>;
+  /** Newest first (by version, then section and key); `limit` defaults to 100. */
+  listChanges(
+    deviceId: string,
+    options?: { limit?: number; section?: string },
+  ): Promise<InventoryChangeRecord[]>;
 }
 
 export interface OperatorRepository {
@@ -115,7 +125,7 @@ export interface OperatorRepository {
 
 export interface OperatorActionRepository {
   record(action: OperatorActionRecord): Promise<void>;
-  /** Newest first. */
+  /** Newest first (recording order within a millisecond); `limit` defaults to 100. */
   list(options?: { limit?: number; operatorId?: string; target?: string }): Promise<OperatorActionRecord[]>;
 }
 

@@ -31,6 +31,17 @@ export const errorCatalog = {
     meaning: 'A request body, query or message did not match the protocol schema.',
     action: 'Fix the field named in the message; clients and servers must speak the same protocol version.',
   },
+  EW_ROUTE_NOT_FOUND: {
+    category: 'not-found',
+    meaning: 'No API endpoint has this method and path.',
+    action: 'Check the URL and method; the CLI and the manager must be of the same version.',
+  },
+  EW_REQUEST_TOO_LARGE: {
+    category: 'invalid-input',
+    meaning:
+      'A request body is larger than the configured limit (`bodyLimitBytes`, counted after decompression).',
+    action: 'Send less per request, or raise `bodyLimitBytes` on the manager.',
+  },
   EW_PROTOCOL_VERSION_UNSUPPORTED: {
     category: 'invalid-input',
     meaning: 'A message carried a protocol version this program does not speak.',
@@ -70,6 +81,29 @@ export const errorCatalog = {
     category: 'invalid-input',
     meaning: 'The CSR public key is not an ECDSA P-256 key.',
     action: 'Generate an ECDSA P-256 key on the device; other key types and sizes are refused.',
+  },
+  EW_CERTIFICATE_INVALID: {
+    category: 'invalid-input',
+    meaning: 'A certificate or CRL could not be parsed as PEM-encoded X.509.',
+    action: 'Pass the PEM text whole, including its BEGIN and END lines.',
+  },
+  EW_CERTIFICATE_NAME_INVALID: {
+    category: 'invalid-input',
+    meaning: 'A DNS name, IP address, common name or serial number for a certificate or CRL is malformed.',
+    action:
+      'Use DNS names like `manager.example.com`, IP addresses like `192.0.2.1` or `2001:db8::1`, and hex serials.',
+  },
+  EW_FINGERPRINT_INVALID: {
+    category: 'invalid-input',
+    meaning: 'A certificate fingerprint is not a SHA-256 digest in a recognised form.',
+    action:
+      'Give 64 hex digits, optionally as `AB:CD:...` pairs or prefixed with `sha256:`, as `edgeward manager start` prints it.',
+  },
+  EW_SPIFFE_ID_INVALID: {
+    category: 'invalid-input',
+    meaning: 'A fleet name or a device or site id cannot form a SPIFFE identity.',
+    action:
+      "Name the fleet like a DNS name (lower-case letters, digits, '-' and '.'); ids use letters, digits, '.', '_' and '-'.",
   },
   EW_CLIENT_CERT_REQUIRED: {
     category: 'unauthenticated',

@@ -2,7 +2,7 @@ import { z } from 'zod';
 
 /**
  * A device's inventory: what the agent's collector reads from a Linux root. Lists are keyed (see
- * `inventoryListKeys`) so that two snapshots can be compared item by item.
+ * `inventoryItemKey` in inventory-keys.ts) so that two snapshots can be compared item by item.
  */
 export const osSchema = z.object({
   id: z.string(),

@@ -1,0 +1,92 @@
+import { z } from 'zod';
+import { inventorySchema } from '../inventory/inventory.schema.ts';
+import { inventoryDeltaSchema } from '../inventory/inventory-delta.ts';
+
+/**
+ * The device protocol (agent or site ⇄ manager, HTTPS with mutual TLS on the device port). Every message
+ * carries `v`, the protocol version; a peer refuses versions it does not speak.
+ */
+export const PROTOCOL_VERSION = 1;
+
+const version = z.literal(PROTOCOL_VERSION);
+
+export const labelsSchema = z.record(
+  z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, 'label keys are lower case letters, digits, ".", "_" or "-"'),
+  z.string().max(256),
+);
+
+/** GET /v1/ca — the fleet's CA certificates, readable without a client certificate (verified by fingerprint). */
+export const caBundleSchema = z.object({
+  v: version,
+  fleet: z.string(),
+  rootCaPem: z.string(),
+  issuingCaPem: z.string(),
+});
+export type CaBundle = z.infer<typeof caBundleSchema>;
+
+/** POST /v1/enroll — a one-time token and a CSR; everything in the certificate is decided by the manager. */
+export const enrollRequestSchema = z.object({
+  v: version,
+  token: z.string().min(1),
+  csrPem: z.string().min(1),
+  hostname: z.string().max(253),
+  agentVersion: z.string().max(64),
+  reportIntervalMs: z.number().int().min(1000).max(86_400_000),
+});
+export type EnrollRequest = z.infer<typeof enrollRequestSchema>;
+
+export const certificateGrantSchema = z.object({
+  v: version,
+  deviceId: z.string(),
+  fleet: z.string(),
+  spiffeId: z.string(),
+  certificatePem: z.string(),
+  /** The issuing CA, to send along with the certificate in the TLS handshake. */
+  chainPem: z.string(),
+  rootCaPem: z.string(),
+  notAfter: z.number().int(),
+  labels: labelsSchema,
+});
+export type CertificateGrant = z.infer<typeof certificateGrantSchema>;
+
+/** POST /v1/renew — over mTLS with the current certificate; a fresh CSR from the same device. */
+export const renewRequestSchema = z.object({ v: version, csrPem: z.string().min(1) });
+export type RenewRequest = z.infer<typeof renewRequestSchema>;
+
+/** POST /v1/heartbeat — proves liveness between inventory reports. */
+export const heartbeatSchema = z.object({
+  v: version,
+  agentVersion: z.string().max(64),
+  reportIntervalMs: z.number().int().min(1000).max(86_400_000),
+  /** Device clock, to notice skew. */
+  sentAt: z.number().int(),
+});
+export type Heartbeat = z.infer<typeof heartbeatSchema>;
+
+export const heartbeatReplySchema = z.object({ v: version, serverTime: z.number().int() });
+export type HeartbeatReply = z.infer<typeof heartbeatReplySchema>;
+
+export const inventoryFullReportSchema = z.object({
+  v: version,
+  kind: z.literal('full'),
+  inventory: inventorySchema,
+});
+
+/** Only the differences from `baseVersion`, which must be the version the manager holds. */
+export const inventoryDeltaReportSchema = z.object({
+  v: version,
+  kind: z.literal('delta'),
+  baseVersion: z.number().int().min(1),
+  delta: inventoryDeltaSchema,
+});
+
+export const inventoryReplySchema = z.object({
+  v: version,
+  /** The version the manager now holds; the agent's next delta is based on it. */
+  version: z.number().int().min(1),
+  /** False when the report held no change, so no new version was made. */
+  changed: z.boolean(),
+});
+export type InventoryReply = z.infer<typeof inventoryReplySchema>;

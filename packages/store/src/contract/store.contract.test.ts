@@ -1,0 +1,59 @@
+/**
+ * The repository contract: one suite, run on every engine. An engine that cannot run (PostgreSQL
+ * down) fails its tests with what to do; it is never skipped.
+ */
+import { after, afterEach, before, beforeEach, describe } from 'node:test';
+import type { Store } from '../store.ts';
+import { certificatesContract, operatorsContract } from './credentials.contract.ts';
+import { devicesContract } from './devices.contract.ts';
+import { contractEngines } from './engines.ts';
+import type { ContractContext } from './fixtures.ts';
+import { inventoryContract } from './inventory.contract.ts';
+import { migrationsContract, transactionsContract } from './lifecycle.contract.ts';
+import { metaContract, tokensContract } from './registry.contract.ts';
+
+for (const makeEngine of contractEngines) {
+  const engine = makeEngine();
+  describe(`store contract on ${engine.name}`, () => {
+    let current: Store | undefined;
+    const ctx: ContractContext = {
+      engine: engine.name,
+      store() {
+        if (current === undefined) throw new Error('the store opens in beforeEach');
+        return current;
+      },
+      async reopen() {
+        await current?.close();
+        current = await engine.open();
+        return current;
+      },
+    };
+
+    // A setup failure is reported by every test rather than once as cancelled tests.
+    let unusable: unknown;
+    before(async () => {
+      await engine.setUp().catch((error: unknown) => {
+        unusable = error;
+      });
+    });
+    after(() => engine.tearDown());
+    beforeEach(async () => {
+      if (unusable !== undefined) throw unusable;
+      await engine.reset();
+      current = await engine.open();
+    });
+    afterEach(async () => {
+      await current?.close();
+      current = undefined;
+    });
+
+    metaContract(ctx);
+    tokensContract(ctx);
+    devicesContract(ctx);
+    certificatesContract(ctx);
+    inventoryContract(ctx);
+    operatorsContract(ctx);
+    transactionsContract(ctx);
+    migrationsContract(ctx, engine);
+  });
+}
