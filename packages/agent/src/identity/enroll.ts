@@ -1,0 +1,120 @@
+import { hostname } from 'node:os';
+import {
+  type CaBundle,
+  type CertificateGrant,
+  certificateFingerprint,
+  createCsr,
+  EdgewardError,
+  exportPrivateKeyPem,
+  generateDeviceKeyPair,
+  normalizeFingerprint,
+  PROTOCOL_VERSION,
+  verifyCertificateChain,
+} from '@edgeward/core';
+import { ManagerClient } from '../transport/manager-client.ts';
+import { AgentFiles, type Enrollment } from './agent-files.ts';
+
+export interface EnrollOptions {
+  readonly managerUrl: string;
+  readonly token: string;
+  /** SHA-256 of the fleet root CA, as the manager printed it; the agent trusts nothing else. */
+  readonly caFingerprint: string;
+  readonly dataDir: string;
+  readonly hostname?: string;
+  readonly agentVersion: string;
+  readonly reportIntervalMs: number;
+  readonly timeoutMs: number;
+  readonly now?: () => number;
+}
+
+/**
+ * Enrolls this device: pins the fleet CA by fingerprint, creates the device key here (it never leaves),
+ * sends a CSR with the one-time token over a connection verified against the pinned CA, and stores the
+ * certificate it gets back.
+ */
+export async function enrollAgent(options: EnrollOptions): Promise<Enrollment> {
+  const files = new AgentFiles(options.dataDir);
+  if (await files.isEnrolled()) {
+    throw new EdgewardError(
+      'EW_AGENT_ALREADY_ENROLLED',
+      `${options.dataDir} already holds an enrollment; use another --data-dir or remove it to enroll again`,
+    );
+  }
+  const pinned = normalizeFingerprint(options.caFingerprint);
+  const now = options.now ?? Date.now;
+
+  // Trust on first use, checked against the fingerprint the operator copied from the manager.
+  const discovery = new ManagerClient({
+    managerUrl: options.managerUrl,
+    ca: undefined,
+    timeoutMs: options.timeoutMs,
+  });
+  let bundle: CaBundle;
+  try {
+    bundle = (await discovery.get<CaBundle>('/v1/ca')).body;
+  } finally {
+    discovery.close();
+  }
+  const offered = await certificateFingerprint(bundle.rootCaPem);
+  if (offered !== pinned) {
+    throw new EdgewardError(
+      'EW_CA_FINGERPRINT_MISMATCH',
+      `the manager at ${options.managerUrl} presents fleet CA ${offered}, not the pinned ${pinned}; check the URL and the fingerprint`,
+    );
+  }
+  const issuing = await verifyCertificateChain({
+    certPem: bundle.issuingCaPem,
+    intermediatesPem: [],
+    rootPem: bundle.rootCaPem,
+    at: now(),
+  });
+  if (issuing !== true) {
+    throw new EdgewardError(
+      'EW_CA_FINGERPRINT_MISMATCH',
+      `the manager's issuing CA does not chain to the pinned root: ${String(issuing)}`,
+    );
+  }
+
+  await files.ensureDir();
+  const keys = await generateDeviceKeyPair();
+  const keyPem = await exportPrivateKeyPem(keys.privateKey);
+  const deviceName = options.hostname ?? hostname();
+  const csrPem = await createCsr({ keys, commonName: deviceName });
+
+  const client = new ManagerClient({
+    managerUrl: options.managerUrl,
+    ca: `${bundle.rootCaPem}${bundle.issuingCaPem}`,
+    timeoutMs: options.timeoutMs,
+  });
+  let grant: CertificateGrant;
+  try {
+    grant = (
+      await client.post<CertificateGrant>('/v1/enroll', {
+        v: PROTOCOL_VERSION,
+        token: options.token,
+        csrPem,
+        hostname: deviceName,
+        agentVersion: options.agentVersion,
+        reportIntervalMs: options.reportIntervalMs,
+      })
+    ).body;
+  } finally {
+    client.close();
+  }
+
+  const enrollment: Enrollment = {
+    deviceId: grant.deviceId,
+    fleet: grant.fleet,
+    spiffeId: grant.spiffeId,
+    managerUrl: options.managerUrl,
+    enrolledAt: now(),
+    labels: grant.labels,
+  };
+  // Key and certificates first; enrollment.json last marks the directory as enrolled.
+  await files.write('key.pem', keyPem);
+  await files.write('cert.pem', grant.certificatePem);
+  await files.write('chain.pem', grant.chainPem);
+  await files.write('ca.pem', grant.rootCaPem);
+  await files.write('enrollment.json', enrollment);
+  return enrollment;
+}

@@ -1,0 +1,301 @@
+import { X509Certificate } from 'node:crypto';
+import {
+  type CertificateGrant,
+  type Clock,
+  createCsr,
+  EdgewardError,
+  type Heartbeat,
+  type Inventory,
+  importKeyPairPem,
+  isEdgewardError,
+  PROTOCOL_VERSION,
+  systemClock,
+} from '@edgeward/core';
+import type { Logger } from 'pino';
+import type { AgentConfig } from '../config/agent-config.ts';
+import { AgentFiles, type AgentStateFile, type Enrollment } from '../identity/agent-files.ts';
+import { type EnrollOptions, enrollAgent } from '../identity/enroll.ts';
+import { ManagerClient } from '../transport/manager-client.ts';
+import { Backoff } from './backoff.ts';
+import { InventoryReporter } from './inventory-reporter.ts';
+
+export type AgentState = 'starting' | 'enrolling' | 'running' | 'draining' | 'stopped' | 'failed';
+
+const allowed: Record<AgentState, readonly AgentState[]> = {
+  starting: ['enrolling', 'running', 'draining', 'failed'],
+  enrolling: ['running', 'draining', 'failed'],
+  running: ['draining', 'failed'],
+  draining: ['stopped'],
+  stopped: [],
+  failed: ['stopped'],
+};
+
+/** Renew once this fraction of the certificate's validity has passed. */
+export const RENEW_AFTER_FRACTION = 2 / 3;
+
+export interface AgentDeps {
+  readonly config: AgentConfig;
+  readonly logger: Logger;
+  readonly agentVersion: string;
+  /** Reads the device's inventory (the real collector, or a synthetic one in the simulator). */
+  readonly collectInventory: () => Promise<Inventory>;
+  readonly clock?: Clock;
+  /** Enroll first when the data directory holds no enrollment (the simulator). */
+  readonly enroll?: Omit<EnrollOptions, 'dataDir' | 'agentVersion' | 'reportIntervalMs' | 'timeoutMs'>;
+}
+
+/**
+ * The device daemon's lifecycle: an explicit state machine (starting → enrolling? → running → draining →
+ * stopped, or failed), a work loop that heartbeats, reports inventory and renews the certificate, and
+ * retries with exponential backoff and jitter while the manager is unreachable. Signals belong to the
+ * process runtime that calls `stop`, not to this object.
+ */
+export class Agent {
+  readonly #deps: AgentDeps;
+  readonly #files: AgentFiles;
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+  readonly #backoff: Backoff;
+  readonly #inventory: InventoryReporter;
+  #state: AgentState = 'starting';
+  #enrollment: Enrollment | undefined;
+  #client: ManagerClient | undefined;
+  #certificate: { notBefore: number; notAfter: number } | undefined;
+  #loop: Promise<void> | undefined;
+  #wake: (() => void) | undefined;
+  #nextHeartbeatAt = 0;
+  #nextInventoryAt = 0;
+  #lastContactAt: number | null = null;
+  #lastError: string | null = null;
+  readonly #stateListeners = new Set<(state: AgentState) => void>();
+
+  constructor(deps: AgentDeps) {
+    this.#deps = deps;
+    this.#files = new AgentFiles(deps.config.dataDir);
+    this.#clock = deps.clock ?? systemClock;
+    this.#logger = deps.logger;
+    this.#backoff = new Backoff({ initialMs: deps.config.retryInitialMs, maxMs: deps.config.retryMaxMs });
+    this.#inventory = new InventoryReporter(this.#files);
+  }
+
+  get state(): AgentState {
+    return this.#state;
+  }
+
+  get deviceId(): string | undefined {
+    return this.#enrollment?.deviceId;
+  }
+
+  get lastContactAt(): number | null {
+    return this.#lastContactAt;
+  }
+
+  get inventoryVersion(): number {
+    return this.#inventory.version;
+  }
+
+  onStateChange(listener: (state: AgentState) => void): void {
+    this.#stateListeners.add(listener);
+  }
+
+  async start(): Promise<void> {
+    try {
+      if (!(await this.#files.isEnrolled())) {
+        if (this.#deps.enroll === undefined) await this.#files.requireEnrollment();
+        else await this.#enroll();
+      }
+      await this.#connect();
+      const previous = await this.#files.readJson<AgentStateFile>('state.json');
+      this.#lastContactAt = previous?.lastContactAt ?? null;
+      this.#transition('running');
+      this.#loop = this.#run();
+    } catch (error) {
+      this.#lastError = (error as Error).message;
+      if (this.#state !== 'draining') this.#transition('failed', { err: error });
+      await this.#persistState();
+      throw error;
+    }
+  }
+
+  /** Finishes the work in flight within `graceMs`, then stops; the loop is abandoned after that. */
+  async stop(graceMs = this.#deps.config.shutdownGraceMs): Promise<void> {
+    if (this.#state === 'stopped') return;
+    if (this.#state !== 'failed') this.#transition('draining');
+    this.#wake?.();
+    if (this.#loop !== undefined) {
+      let timer: NodeJS.Timeout | undefined;
+      const forced = new Promise<'forced'>((resolve) => {
+        timer = setTimeout(() => resolve('forced'), graceMs);
+      });
+      const outcome = await Promise.race([this.#loop.then(() => 'drained' as const), forced]);
+      clearTimeout(timer);
+      if (outcome === 'forced') this.#logger.warn({ graceMs }, 'shutdown grace period over; stopping now');
+    }
+    this.#client?.close();
+    this.#transition('stopped');
+    await this.#persistState();
+  }
+
+  async #enroll(): Promise<void> {
+    this.#transition('enrolling');
+    const enroll = this.#deps.enroll;
+    if (enroll === undefined) return;
+    const config = this.#deps.config;
+    for (;;) {
+      try {
+        await enrollAgent({
+          ...enroll,
+          dataDir: config.dataDir,
+          agentVersion: this.#deps.agentVersion,
+          reportIntervalMs: config.reportIntervalMs,
+          timeoutMs: config.requestTimeoutMs,
+        });
+        this.#backoff.reset();
+        return;
+      } catch (error) {
+        // Only an unreachable manager is worth retrying; a bad token or fingerprint will not get better.
+        if (!isEdgewardError(error, 'EW_MANAGER_UNREACHABLE') || this.#state !== 'enrolling') throw error;
+        const delay = this.#backoff.nextDelayMs();
+        this.#logger.warn({ err: error.message, retryInMs: delay }, 'enrollment failed; retrying');
+        await this.#sleep(delay);
+      }
+    }
+  }
+
+  async #connect(): Promise<void> {
+    this.#enrollment = await this.#files.requireEnrollment();
+    const [keyPem, certPem, chainPem, caPem] = await Promise.all([
+      this.#files.readKey(),
+      this.#files.readText('cert.pem'),
+      this.#files.readText('chain.pem'),
+      this.#files.readText('ca.pem'),
+    ]);
+    const certificate = new X509Certificate(certPem);
+    this.#certificate = {
+      notBefore: Date.parse(certificate.validFrom),
+      notAfter: Date.parse(certificate.validTo),
+    };
+    this.#client?.close();
+    this.#client = new ManagerClient({
+      managerUrl: this.#enrollment.managerUrl,
+      ca: `${caPem}${chainPem}`,
+      keyPem,
+      certChainPem: `${certPem}${chainPem}`,
+      timeoutMs: this.#deps.config.requestTimeoutMs,
+    });
+  }
+
+  async #run(): Promise<void> {
+    while (this.#state === 'running') {
+      try {
+        await this.#doDueWork();
+        this.#backoff.reset();
+        this.#lastError = null;
+        await this.#persistState();
+        await this.#sleep(
+          Math.max(0, Math.min(this.#nextHeartbeatAt, this.#nextInventoryAt) - this.#clock.now()),
+        );
+      } catch (error) {
+        if (this.#state !== 'running') break;
+        this.#lastError = (error as Error).message;
+        await this.#persistState();
+        if (isEdgewardError(error, 'EW_DEVICE_REVOKED')) {
+          this.#transition('failed', { err: error.message });
+          return;
+        }
+        const delay = this.#backoff.nextDelayMs();
+        this.#logger.warn({ err: this.#lastError, retryInMs: delay }, 'contact with the manager failed');
+        await this.#sleep(delay);
+      }
+    }
+  }
+
+  async #doDueWork(): Promise<void> {
+    const client = this.#client;
+    if (client === undefined) throw new EdgewardError('EW_INTERNAL', 'agent loop ran without a client');
+    const config = this.#deps.config;
+    if (this.#renewalDue()) await this.#renew(client);
+    const now = this.#clock.now();
+    if (now >= this.#nextInventoryAt) {
+      const inventory = await this.#deps.collectInventory();
+      if (this.#state !== 'running') return;
+      const sent = await this.#inventory.report(this.#client ?? client, inventory);
+      this.#nextInventoryAt = now + config.inventoryIntervalMs;
+      if (sent) {
+        this.#contact();
+        this.#nextHeartbeatAt = now + config.reportIntervalMs;
+      }
+    }
+    if (this.#clock.now() >= this.#nextHeartbeatAt) {
+      const heartbeat: Heartbeat = {
+        v: PROTOCOL_VERSION,
+        agentVersion: this.#deps.agentVersion,
+        reportIntervalMs: config.reportIntervalMs,
+        sentAt: this.#clock.now(),
+      };
+      await (this.#client ?? client).post('/v1/heartbeat', heartbeat);
+      this.#contact();
+      this.#nextHeartbeatAt = this.#clock.now() + config.reportIntervalMs;
+    }
+  }
+
+  #renewalDue(): boolean {
+    const certificate = this.#certificate;
+    if (certificate === undefined) return false;
+    const renewAt =
+      certificate.notBefore + (certificate.notAfter - certificate.notBefore) * RENEW_AFTER_FRACTION;
+    return this.#clock.now() >= renewAt;
+  }
+
+  /** A new certificate for the same device key, fetched over the current mTLS connection. */
+  async #renew(client: ManagerClient): Promise<void> {
+    const keys = await importKeyPairPem(await this.#files.readKey());
+    const csrPem = await createCsr({ keys, commonName: this.#enrollment?.deviceId ?? '' });
+    const grant = (await client.post<CertificateGrant>('/v1/renew', { v: PROTOCOL_VERSION, csrPem })).body;
+    await this.#files.write('chain.pem', grant.chainPem);
+    await this.#files.write('cert.pem', grant.certificatePem);
+    await this.#connect();
+    this.#logger.info({ notAfter: new Date(grant.notAfter).toISOString() }, 'certificate renewed');
+  }
+
+  #contact(): void {
+    this.#lastContactAt = this.#clock.now();
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#wake = done;
+    });
+  }
+
+  #transition(next: AgentState, details: Record<string, unknown> = {}): void {
+    if (next === this.#state) return;
+    if (!allowed[this.#state].includes(next)) {
+      throw new EdgewardError('EW_INTERNAL', `agent cannot go from ${this.#state} to ${next}`);
+    }
+    this.#logger.info({ from: this.#state, to: next, ...details }, 'agent state');
+    this.#state = next;
+    for (const listener of this.#stateListeners) listener(next);
+  }
+
+  async #persistState(): Promise<void> {
+    const state: AgentStateFile = {
+      state: this.#state,
+      pid: process.pid,
+      updatedAt: this.#clock.now(),
+      lastContactAt: this.#lastContactAt,
+      lastError: this.#lastError,
+      inventoryVersion: this.#inventory.version,
+    };
+    try {
+      await this.#files.write('state.json', state);
+    } catch (error) {
+      this.#logger.warn({ err: (error as Error).message }, 'cannot write state.json');
+    }
+  }
+}

@@ -1,0 +1,27 @@
+/**
+ * Everything the CLI reads from or writes to its process, passed in so that tests run commands in-process
+ * and capture what they print.
+ */
+export interface CliIo {
+  /** Standard output: results, one write per line or block. */
+  out(text: string): void;
+  /** Standard error: progress, warnings and errors. */
+  err(text: string): void;
+  readonly env: Record<string, string | undefined>;
+  readonly isTty: boolean;
+  /** Resolves when the process is asked to stop (SIGINT, SIGTERM); only long-running commands wait on it. */
+  readonly stopRequested: Promise<string>;
+}
+
+export function processIo(): CliIo {
+  const stopRequested = new Promise<string>((resolve) => {
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => resolve(signal));
+  });
+  return {
+    out: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
+    err: (text) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
+    env: process.env,
+    isTty: process.stdout.isTTY === true,
+    stopRequested,
+  };
+}

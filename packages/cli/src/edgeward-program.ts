@@ -1,0 +1,25 @@
+import type { Command } from 'commander';
+import type { CliIo } from './cli-io.ts';
+import { registerAgentCommands } from './commands/agent.command.ts';
+import { registerDeviceCommands } from './commands/devices.command.ts';
+import { registerManagerCommands } from './commands/manager.command.ts';
+import { registerOperatorCommands } from './commands/operators.command.ts';
+import { registerSimCommand } from './commands/sim.command.ts';
+import { registerTokenCommands } from './commands/tokens.command.ts';
+import { newProgram, runProgram } from './program.ts';
+
+/** The `edgeward` command with every program and operator action. */
+export function buildEdgewardProgram(io: CliIo): Command {
+  const program = newProgram(io, 'edgeward', 'Edgeward: keeps fleets of edge devices secure');
+  registerManagerCommands(program, io);
+  registerAgentCommands(program.command('agent').description('the device agent: enroll, run, inspect'), io);
+  registerTokenCommands(program, io);
+  registerDeviceCommands(program, io);
+  registerOperatorCommands(program, io);
+  registerSimCommand(program, io);
+  return program;
+}
+
+export function runEdgeward(argv: readonly string[], io: CliIo): Promise<number> {
+  return runProgram(buildEdgewardProgram(io), argv, io);
+}

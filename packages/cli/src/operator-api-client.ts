@@ -1,0 +1,161 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { join } from 'node:path';
+import {
+  type ChangeView,
+  type CreatedEnrollmentTokenView,
+  type CreatedOperatorView,
+  type DeviceDetailView,
+  type DeviceListView,
+  type DeviceView,
+  EdgewardError,
+  type EnrollmentTokenView,
+  type FleetView,
+  isErrorCode,
+  type OperatorActionView,
+  type OperatorView,
+} from '@edgeward/core';
+import type { CliIo } from './cli-io.ts';
+
+export interface OperatorApiOptions {
+  /** https://HOST:PORT of the operator API. */
+  readonly url: string;
+  readonly token: string | undefined;
+  /** PEM of the fleet root CA that signed the manager's server certificate. */
+  readonly caPem: string;
+}
+
+/** The typed client of the operator API that every operator command goes through. */
+export class OperatorApiClient {
+  readonly #options: OperatorApiOptions;
+
+  constructor(options: OperatorApiOptions) {
+    this.#options = options;
+  }
+
+  fleet() {
+    return this.#call<FleetView>('GET', '/api/v1/fleet');
+  }
+  listDevices(query: URLSearchParams) {
+    return this.#call<DeviceListView>('GET', `/api/v1/devices?${query}`);
+  }
+  showDevice(id: string) {
+    return this.#call<DeviceDetailView>('GET', `/api/v1/devices/${encodeURIComponent(id)}`);
+  }
+  deviceHistory(id: string, query: URLSearchParams) {
+    return this.#call<{ changes: ChangeView[] }>(
+      'GET',
+      `/api/v1/devices/${encodeURIComponent(id)}/history?${query}`,
+    );
+  }
+  revokeDevice(id: string, reason: string) {
+    return this.#call<DeviceView>('POST', `/api/v1/devices/${encodeURIComponent(id)}/revoke`, { reason });
+  }
+  createToken(labels: Record<string, string>, ttlMs: number) {
+    return this.#call<CreatedEnrollmentTokenView>('POST', '/api/v1/tokens', { labels, ttlMs });
+  }
+  listTokens(all: boolean) {
+    return this.#call<{ tokens: EnrollmentTokenView[] }>('GET', `/api/v1/tokens?all=${all}`);
+  }
+  revokeToken(id: string) {
+    return this.#call<EnrollmentTokenView>('DELETE', `/api/v1/tokens/${encodeURIComponent(id)}`);
+  }
+  createOperator(name: string, role: string) {
+    return this.#call<CreatedOperatorView>('POST', '/api/v1/operators', { name, role });
+  }
+  listOperators(all: boolean) {
+    return this.#call<{ operators: OperatorView[] }>('GET', `/api/v1/operators?all=${all}`);
+  }
+  revokeOperator(id: string) {
+    return this.#call<OperatorView>('DELETE', `/api/v1/operators/${encodeURIComponent(id)}`);
+  }
+  actions(limit: number) {
+    return this.#call<{ actions: OperatorActionView[] }>('GET', `/api/v1/actions?limit=${limit}`);
+  }
+
+  #call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const url = new URL(path, this.#options.url);
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    return new Promise((resolve, reject) => {
+      const outgoing = request(
+        url,
+        {
+          method,
+          ca: this.#options.caPem,
+          timeout: 30_000,
+          headers: {
+            accept: 'application/json',
+            ...(this.#options.token === undefined ? {} : { authorization: `Bearer ${this.#options.token}` }),
+            ...(payload === undefined
+              ? {}
+              : { 'content-type': 'application/json', 'content-length': payload.length }),
+          },
+        },
+        (response) => {
+          const chunks: Buffer[] = [];
+          response.on('data', (chunk: Buffer) => chunks.push(chunk));
+          response.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            const parsed = text === '' ? undefined : (JSON.parse(text) as unknown);
+            if ((response.statusCode ?? 0) < 300) {
+              resolve(parsed as T);
+              return;
+            }
+            const error = (parsed as { error?: { code?: string; message?: string } } | undefined)?.error;
+            reject(
+              error?.code !== undefined && isErrorCode(error.code)
+                ? new EdgewardError(error.code, error.message ?? error.code)
+                : new EdgewardError(
+                    'EW_MANAGER_UNREACHABLE',
+                    `${url.origin} answered HTTP ${response.statusCode}`,
+                  ),
+            );
+          });
+        },
+      );
+      outgoing.on('timeout', () => outgoing.destroy(new Error('no answer within 30 s')));
+      outgoing.on('error', (error) =>
+        reject(
+          new EdgewardError(
+            'EW_MANAGER_UNREACHABLE',
+            `cannot reach the operator API at ${url.origin}: ${error.message} (set --api or EDGEWARD_API)`,
+            { cause: error },
+          ),
+        ),
+      );
+      outgoing.end(payload);
+    });
+  }
+}
+
+export interface ApiFlags {
+  readonly api?: string;
+  readonly token?: string;
+  readonly caFile?: string;
+  readonly dataDir?: string;
+}
+
+/**
+ * Where the operator API is and how to trust it: flags, then EDGEWARD_API / EDGEWARD_TOKEN /
+ * EDGEWARD_CA_FILE, then the local manager's data directory (its root CA and first admin token).
+ */
+export function operatorApiFrom(flags: ApiFlags, io: CliIo): OperatorApiClient {
+  const dataDir = flags.dataDir ?? io.env.EDGEWARD_DATA_DIR ?? '.edgeward';
+  const caFile = flags.caFile ?? io.env.EDGEWARD_CA_FILE ?? join(dataDir, 'pki', 'root-ca.crt');
+  if (!existsSync(caFile)) {
+    throw new EdgewardError(
+      'EW_CONFIG_INVALID',
+      `cannot find the fleet CA certificate at ${caFile}; pass --ca-file (or EDGEWARD_CA_FILE) with the manager's pki/root-ca.crt`,
+    );
+  }
+  const adminTokenFile = join(dataDir, 'admin.token');
+  const token =
+    flags.token ??
+    io.env.EDGEWARD_TOKEN ??
+    (existsSync(adminTokenFile) ? readFileSync(adminTokenFile, 'utf8').trim() : undefined);
+  return new OperatorApiClient({
+    url: flags.api ?? io.env.EDGEWARD_API ?? 'https://127.0.0.1:8444',
+    token,
+    caPem: readFileSync(caFile, 'utf8'),
+  });
+}

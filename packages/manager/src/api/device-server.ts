@@ -1,0 +1,149 @@
+import type { TLSSocket } from 'node:tls';
+import {
+  EdgewardError,
+  enrollRequestSchema,
+  heartbeatSchema,
+  inventoryDeltaReportSchema,
+  inventoryFullReportSchema,
+  PROTOCOL_VERSION,
+  parseSpiffeId,
+  renewRequestSchema,
+} from '@edgeward/core';
+import Fastify, { type FastifyBaseLogger, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import type { FleetPki } from '../pki/fleet-pki.ts';
+import type { DeviceService } from '../services/device.service.ts';
+import type { EnrollmentService } from '../services/enrollment.service.ts';
+import type { RevocationService } from '../services/revocation.service.ts';
+import { type HttpsApp, parseInput, registerErrorReplies } from './http-errors.ts';
+import { acceptCompressedBodies } from './request-decompression.ts';
+
+const inventoryReportSchema = z.discriminatedUnion('kind', [
+  inventoryFullReportSchema,
+  inventoryDeltaReportSchema,
+]);
+
+export interface DeviceServer {
+  readonly app: HttpsApp;
+  /** Closes every open connection of the device (after revocation). */
+  disconnect(deviceId: string): void;
+}
+
+/**
+ * The device API: HTTPS with mutual TLS. A client that presents a certificate which does not verify —
+ * another CA, revoked, expired — is dropped as soon as the handshake ends, before any request is read.
+ * A client without a certificate may only enroll and fetch the CA bundle.
+ */
+export function buildDeviceServer(deps: {
+  pki: FleetPki;
+  revocations: RevocationService;
+  enrollment: EnrollmentService;
+  devices: DeviceService;
+  logger: Logger;
+  bodyLimitBytes: number;
+}): DeviceServer {
+  const { pki, revocations } = deps;
+  const tlsOptions = () => ({
+    key: pki.serverCredentials.keyPem,
+    cert: pki.serverCredentials.certChainPem,
+    ca: [pki.rootCaPem, pki.issuingCaPem],
+    crl: [...revocations.crls],
+  });
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    bodyLimit: deps.bodyLimitBytes,
+    https: { ...tlsOptions(), requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' },
+  });
+  const deviceOfSocket = new WeakMap<TLSSocket, string>();
+  const socketsOfDevice = new Map<string, Set<TLSSocket>>();
+
+  app.server.on('secureConnection', (socket: TLSSocket) => {
+    const peer = socket.getPeerCertificate();
+    const presented = peer !== null && Object.keys(peer).length > 0;
+    if (!presented) return;
+    const identity = socket.authorized ? parseSpiffeId(uriOf(peer.subjectaltname)) : undefined;
+    if (identity === undefined || identity.fleet !== pki.fleet || identity.kind !== 'device') {
+      deps.logger.info(
+        {
+          remote: socket.remoteAddress,
+          reason: socket.authorizationError ?? 'not a device identity of this fleet',
+        },
+        'client certificate refused',
+      );
+      socket.destroy();
+      return;
+    }
+    deviceOfSocket.set(socket, identity.id);
+    let sockets = socketsOfDevice.get(identity.id);
+    if (sockets === undefined) {
+      sockets = new Set();
+      socketsOfDevice.set(identity.id, sockets);
+    }
+    sockets.add(socket);
+    socket.once('close', () => {
+      sockets.delete(socket);
+      if (sockets.size === 0) socketsOfDevice.delete(identity.id);
+    });
+  });
+
+  revocations.onChange(() => {
+    (app.server as unknown as { setSecureContext(options: object): void }).setSecureContext(tlsOptions());
+  });
+
+  const authenticatedDevice = (request: FastifyRequest): string => {
+    const deviceId = deviceOfSocket.get(request.raw.socket as TLSSocket);
+    if (deviceId === undefined) {
+      throw new EdgewardError(
+        'EW_CLIENT_CERT_REQUIRED',
+        `${request.method} ${request.url} needs a fleet device certificate; enroll first with \`edgeward agent enroll\``,
+      );
+    }
+    return deviceId;
+  };
+
+  registerErrorReplies(app);
+  acceptCompressedBodies(app);
+
+  app.get('/v1/ca', async () => ({
+    v: PROTOCOL_VERSION,
+    fleet: pki.fleet,
+    rootCaPem: pki.rootCaPem,
+    issuingCaPem: pki.issuingCaPem,
+  }));
+
+  app.post('/v1/enroll', async (request) =>
+    deps.enrollment.enroll(parseInput(enrollRequestSchema, request.body, 'enrollment request')),
+  );
+
+  app.post('/v1/renew', async (request) => {
+    const deviceId = authenticatedDevice(request);
+    const body = parseInput(renewRequestSchema, request.body, 'renewal request');
+    return deps.enrollment.renew(deviceId, body.csrPem);
+  });
+
+  app.post('/v1/heartbeat', async (request) => {
+    const deviceId = authenticatedDevice(request);
+    return deps.devices.heartbeat(deviceId, parseInput(heartbeatSchema, request.body, 'heartbeat'));
+  });
+
+  app.post('/v1/inventory', async (request) => {
+    const deviceId = authenticatedDevice(request);
+    return deps.devices.ingestInventory(
+      deviceId,
+      parseInput(inventoryReportSchema, request.body, 'inventory report'),
+    );
+  });
+
+  return {
+    app,
+    disconnect(deviceId) {
+      for (const socket of socketsOfDevice.get(deviceId) ?? []) socket.destroy();
+    },
+  };
+}
+
+function uriOf(subjectAltName: string | undefined): string {
+  const match = /URI:(spiffe:\/\/[^,\s]+)/.exec(subjectAltName ?? '');
+  return match?.[1] ?? '';
+}

@@ -1,0 +1,170 @@
+import {
+  createEnrollmentTokenSchema,
+  createOperatorSchema,
+  deviceListQuerySchema,
+  EdgewardError,
+  type FleetView,
+  historyQuerySchema,
+  type Labels,
+  revokeDeviceSchema,
+} from '@edgeward/core';
+import type { Store } from '@edgeward/store';
+import { dashboardPage } from '@edgeward/web';
+import Fastify, { type FastifyBaseLogger } from 'fastify';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import type { FleetPki } from '../pki/fleet-pki.ts';
+import type { DeviceService } from '../services/device.service.ts';
+import type { EnrollmentTokenService } from '../services/enrollment-token.service.ts';
+import { type OperatorService, requireRole } from '../services/operator.service.ts';
+import type { OperatorContext } from '../services/operator-context.ts';
+import { type HttpsApp, parseInput, registerErrorReplies } from './http-errors.ts';
+
+const idParams = z.object({ id: z.string().min(1).max(100) });
+const includeQuery = z.object({ all: z.enum(['true', 'false']).default('false') });
+const actionsQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(10_000).default(100),
+  operator: z.string().optional(),
+  target: z.string().optional(),
+});
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    operator: OperatorContext;
+  }
+}
+
+/** The operator API and the dashboard: HTTPS with the fleet server certificate, a bearer token per call. */
+export function buildOperatorServer(deps: {
+  pki: FleetPki;
+  store: Store;
+  devices: DeviceService;
+  tokens: EnrollmentTokenService;
+  operators: OperatorService;
+  deviceApiUrl: string;
+  logger: Logger;
+  bodyLimitBytes: number;
+}): HttpsApp {
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    bodyLimit: deps.bodyLimitBytes,
+    https: { key: deps.pki.serverCredentials.keyPem, cert: deps.pki.serverCredentials.certChainPem },
+  });
+  registerErrorReplies(app);
+  app.decorateRequest('operator', null as unknown as OperatorContext);
+  app.addHook('onRequest', async (request) => {
+    if (!request.url.startsWith('/api/')) return;
+    const header = request.headers.authorization;
+    const token = header?.startsWith('Bearer ') ? header.slice('Bearer '.length).trim() : undefined;
+    request.operator = await deps.operators.authenticate(token);
+  });
+
+  app.get('/', async (_request, reply) => reply.type('text/html; charset=utf-8').send(dashboardPage()));
+  app.get('/healthz', async () => ({ status: 'ok' }));
+
+  app.get('/api/v1/fleet', async (): Promise<FleetView> => {
+    return {
+      fleet: deps.pki.fleet,
+      caFingerprint: deps.pki.caFingerprint,
+      deviceApiUrl: deps.deviceApiUrl,
+      devices: await deps.devices.summary(),
+    };
+  });
+
+  app.get('/api/v1/devices', async (request) => {
+    const query = parseInput(deviceListQuerySchema, request.query, 'device list query');
+    const filter = {
+      ...(query.label === undefined ? {} : { labels: parseLabelSelectors(query.label) }),
+      ...(query.status === undefined ? {} : { status: query.status }),
+      ...(query.search === undefined ? {} : { search: query.search }),
+      ...(query.includeRevoked === undefined ? {} : { includeRevoked: query.includeRevoked }),
+    };
+    return deps.devices.list(filter, query.limit, query.after);
+  });
+
+  app.get('/api/v1/devices/:id', async (request) => {
+    const { id } = parseInput(idParams, request.params, 'path');
+    return deps.devices.show(id);
+  });
+
+  app.get('/api/v1/devices/:id/history', async (request) => {
+    const { id } = parseInput(idParams, request.params, 'path');
+    const query = parseInput(historyQuerySchema, request.query, 'history query');
+    return {
+      changes: await deps.devices.history(id, {
+        limit: query.limit,
+        ...(query.section === undefined ? {} : { section: query.section }),
+      }),
+    };
+  });
+
+  app.post('/api/v1/devices/:id/revoke', async (request) => {
+    requireRole(request.operator, 'operator', 'revoking a device');
+    const { id } = parseInput(idParams, request.params, 'path');
+    const body = parseInput(revokeDeviceSchema, request.body ?? {}, 'revocation');
+    return deps.devices.revoke(request.operator, id, body.reason);
+  });
+
+  app.get('/api/v1/tokens', async (request) => {
+    const { all } = parseInput(includeQuery, request.query, 'token list query');
+    return { tokens: await deps.tokens.list(all === 'true') };
+  });
+
+  app.post('/api/v1/tokens', async (request, reply) => {
+    requireRole(request.operator, 'operator', 'creating an enrollment token');
+    const body = parseInput(createEnrollmentTokenSchema, request.body ?? {}, 'token request');
+    return reply.status(201).send(await deps.tokens.create(request.operator, body.labels, body.ttlMs));
+  });
+
+  app.delete('/api/v1/tokens/:id', async (request) => {
+    requireRole(request.operator, 'operator', 'revoking an enrollment token');
+    const { id } = parseInput(idParams, request.params, 'path');
+    return deps.tokens.revoke(request.operator, id);
+  });
+
+  app.get('/api/v1/operators', async (request) => {
+    requireRole(request.operator, 'admin', 'listing operators');
+    const { all } = parseInput(includeQuery, request.query, 'operator list query');
+    return { operators: await deps.operators.list(all === 'true') };
+  });
+
+  app.post('/api/v1/operators', async (request, reply) => {
+    requireRole(request.operator, 'admin', 'creating an operator');
+    const body = parseInput(createOperatorSchema, request.body, 'operator request');
+    return reply.status(201).send(await deps.operators.create(request.operator, body.name, body.role));
+  });
+
+  app.delete('/api/v1/operators/:id', async (request) => {
+    requireRole(request.operator, 'admin', 'revoking an operator');
+    const { id } = parseInput(idParams, request.params, 'path');
+    return deps.operators.revoke(request.operator, id);
+  });
+
+  app.get('/api/v1/whoami', async (request) => request.operator);
+
+  app.get('/api/v1/actions', async (request) => {
+    requireRole(request.operator, 'admin', 'reading the operator action log');
+    const query = parseInput(actionsQuery, request.query, 'action query');
+    return {
+      actions: await deps.store.actions.list({
+        limit: query.limit,
+        ...(query.operator === undefined ? {} : { operatorId: query.operator }),
+        ...(query.target === undefined ? {} : { target: query.target }),
+      }),
+    };
+  });
+
+  return app;
+}
+
+function parseLabelSelectors(selectors: string | string[]): Labels {
+  const labels: Labels = {};
+  for (const selector of Array.isArray(selectors) ? selectors : [selectors]) {
+    const separator = selector.indexOf('=');
+    if (separator <= 0) {
+      throw new EdgewardError('EW_REQUEST_INVALID', `label selector "${selector}" must look like key=value`);
+    }
+    labels[selector.slice(0, separator)] = selector.slice(separator + 1);
+  }
+  return labels;
+}

@@ -1,0 +1,185 @@
+import { mkdir } from 'node:fs/promises';
+import { hostname, networkInterfaces } from 'node:os';
+import { join } from 'node:path';
+import {
+  type Clock,
+  type CreatedEnrollmentTokenView,
+  type CreatedOperatorView,
+  systemClock,
+} from '@edgeward/core';
+import { createStore, type Store } from '@edgeward/store';
+import type { Logger } from 'pino';
+import { buildDeviceServer, type DeviceServer } from './api/device-server.ts';
+import type { HttpsApp } from './api/http-errors.ts';
+import { buildOperatorServer } from './api/operator-server.ts';
+import type { ManagerConfig } from './config/manager-config.ts';
+import { FleetPki } from './pki/fleet-pki.ts';
+import { AuditTrail } from './services/audit-trail.ts';
+import { DeviceService } from './services/device.service.ts';
+import { EnrollmentService } from './services/enrollment.service.ts';
+import { EnrollmentTokenService } from './services/enrollment-token.service.ts';
+import { OperatorService } from './services/operator.service.ts';
+import { systemOperator } from './services/operator-context.ts';
+import { RevocationService } from './services/revocation.service.ts';
+
+export interface ManagerDeps {
+  readonly logger: Logger;
+  readonly clock?: Clock;
+  /** An already open store (tests); otherwise opened from `config.database`. */
+  readonly store?: Store;
+}
+
+/** What the first start made: shown once, never stored in clear. */
+export interface FirstStart {
+  readonly adminToken: CreatedOperatorView;
+  readonly enrollmentToken: CreatedEnrollmentTokenView;
+}
+
+export interface Manager {
+  readonly config: ManagerConfig;
+  readonly pki: FleetPki;
+  readonly store: Store;
+  readonly services: {
+    readonly devices: DeviceService;
+    readonly tokens: EnrollmentTokenService;
+    readonly operators: OperatorService;
+    readonly enrollment: EnrollmentService;
+    readonly revocations: RevocationService;
+  };
+  readonly deviceServer: DeviceServer;
+  readonly operatorServer: HttpsApp;
+  /** Set when this start created the fleet's first admin. */
+  readonly firstStart: FirstStart | undefined;
+  /** Binds both ports; resolves to their URLs (port 0 picks free ports). */
+  listen(): Promise<{ deviceUrl: string; operatorUrl: string }>;
+  close(): Promise<void>;
+}
+
+/** The composition root: builds the manager without binding a port or touching signals. */
+export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Promise<Manager> {
+  const clock = deps.clock ?? systemClock;
+  const logger = deps.logger;
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const { pki } = await FleetPki.open({
+    dir: join(config.dataDir, 'pki'),
+    fleet: config.fleet,
+    serverNames: serverNamesFor(config),
+    clock,
+    logger: logger.child({ module: 'pki' }),
+  });
+  const store = deps.store ?? (await createStore({ database: config.database }));
+  const audit = new AuditTrail(clock);
+  const revocations = new RevocationService({
+    store,
+    clock,
+    pki,
+    logger: logger.child({ module: 'revocation' }),
+    crlValidityMs: config.crlValidityMs,
+  });
+  await revocations.publish();
+
+  let deviceApiUrl = config.publicUrl ?? `https://${hostname()}:${config.devicePort}`;
+  const enrollCommand = (token: string) =>
+    `npx edgeward agent enroll --manager ${deviceApiUrl} --token ${token} --ca-fingerprint ${pki.caFingerprint} --data-dir ./agent-data`;
+  const tokens = new EnrollmentTokenService({ store, clock, audit, enrollCommand });
+  const operators = new OperatorService({ store, clock, audit });
+  const enrollment = new EnrollmentService({
+    store,
+    clock,
+    pki,
+    tokens,
+    audit,
+    certificateValidityMs: config.deviceCertValidityMs,
+    logger: logger.child({ module: 'enrollment' }),
+  });
+  let deviceServer: DeviceServer | undefined;
+  const devices = new DeviceService({
+    store,
+    clock,
+    pki,
+    audit,
+    revocations,
+    logger: logger.child({ module: 'devices' }),
+    disconnect: (deviceId) => deviceServer?.disconnect(deviceId),
+  });
+  deviceServer = buildDeviceServer({
+    pki,
+    revocations,
+    enrollment,
+    devices,
+    logger: logger.child({ module: 'device-api' }),
+    bodyLimitBytes: config.bodyLimitBytes,
+  });
+  const operatorServer = buildOperatorServer({
+    pki,
+    store,
+    devices,
+    tokens,
+    operators,
+    get deviceApiUrl() {
+      return deviceApiUrl;
+    },
+    logger: logger.child({ module: 'operator-api' }),
+    bodyLimitBytes: config.bodyLimitBytes,
+  });
+
+  const timers: NodeJS.Timeout[] = [];
+  let firstStart: FirstStart | undefined;
+
+  return {
+    config,
+    pki,
+    store,
+    services: { devices, tokens, operators, enrollment, revocations },
+    deviceServer,
+    operatorServer,
+    get firstStart() {
+      return firstStart;
+    },
+    async listen() {
+      const deviceAddress = await deviceServer.app.listen({ host: config.host, port: config.devicePort });
+      const operatorAddress = await operatorServer.listen({ host: config.host, port: config.operatorPort });
+      if (config.publicUrl === undefined) {
+        const port = new URL(deviceAddress).port;
+        deviceApiUrl = `https://${hostname()}:${port}`;
+      }
+      const adminToken = await operators.bootstrapAdmin(systemOperator);
+      if (adminToken !== undefined) {
+        const enrollmentToken = await tokens.create(systemOperator, {}, config.enrollmentTokenTtlMs);
+        firstStart = { adminToken, enrollmentToken };
+      }
+      const maxAge = config.crlRefreshMs;
+      timers.push(
+        setInterval(
+          () => {
+            revocations.refreshIfNeeded(maxAge).catch((error: unknown) => {
+              logger.error(
+                { err: error },
+                'CRL refresh failed; the current CRLs stay in force until they expire',
+              );
+            });
+          },
+          Math.min(config.revocationPollMs, maxAge),
+        ).unref(),
+      );
+      return { deviceUrl: deviceAddress, operatorUrl: operatorAddress };
+    },
+    async close() {
+      for (const timer of timers) clearInterval(timer);
+      await Promise.allSettled([deviceServer.app.close(), operatorServer.close()]);
+      if (deps.store === undefined) await store.close();
+    },
+  };
+}
+
+/** The server certificate covers the local host's names and addresses, plus configured ones. */
+function serverNamesFor(config: ManagerConfig): string[] {
+  const addresses = Object.values(networkInterfaces())
+    .flat()
+    .filter((entry) => entry !== undefined)
+    .map((entry) => entry.address.split('%')[0] ?? entry.address);
+  const names = new Set(['localhost', hostname(), '127.0.0.1', '::1', ...addresses, ...config.serverNames]);
+  if (config.host !== '0.0.0.0' && config.host !== '::') names.add(config.host);
+  if (config.publicUrl !== undefined) names.add(new URL(config.publicUrl).hostname.replace(/^\[|\]$/g, ''));
+  return [...names].sort();
+}

@@ -1,0 +1,7 @@
+export { buildManager, type FirstStart, type Manager, type ManagerDeps } from './build-manager.ts';
+export {
+  type ManagerConfig,
+  managerConfigKeys,
+  managerConfigSchema,
+  resolveManagerConfig,
+} from './config/manager-config.ts';

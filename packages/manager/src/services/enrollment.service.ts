@@ -1,0 +1,156 @@
+import {
+  type CertificateGrant,
+  type Clock,
+  checkCsr,
+  EdgewardError,
+  type EnrollRequest,
+  PROTOCOL_VERSION,
+} from '@edgeward/core';
+import type { Store } from '@edgeward/store';
+import type { Logger } from 'pino';
+import type { FleetPki } from '../pki/fleet-pki.ts';
+import type { AuditTrail } from './audit-trail.ts';
+import type { EnrollmentTokenService } from './enrollment-token.service.ts';
+import { newId } from './secrets.ts';
+
+/** Turns a one-time token plus a CSR into a device with a certificate; nothing is created on any failure. */
+export class EnrollmentService {
+  readonly #store: Store;
+  readonly #clock: Clock;
+  readonly #pki: FleetPki;
+  readonly #tokens: EnrollmentTokenService;
+  readonly #audit: AuditTrail;
+  readonly #certificateValidityMs: number;
+  readonly #logger: Logger;
+
+  constructor(deps: {
+    store: Store;
+    clock: Clock;
+    pki: FleetPki;
+    tokens: EnrollmentTokenService;
+    audit: AuditTrail;
+    certificateValidityMs: number;
+    logger: Logger;
+  }) {
+    this.#store = deps.store;
+    this.#clock = deps.clock;
+    this.#pki = deps.pki;
+    this.#tokens = deps.tokens;
+    this.#audit = deps.audit;
+    this.#certificateValidityMs = deps.certificateValidityMs;
+    this.#logger = deps.logger;
+  }
+
+  async enroll(request: EnrollRequest): Promise<CertificateGrant> {
+    // Check the CSR before touching the token, so a bad CSR does not burn it.
+    await checkCsr(request.csrPem);
+    const grant = await this.#store.transaction(async (store) => {
+      const token = await this.#tokens.check(store, request.token);
+      const deviceId = newId('dev');
+      const now = this.#clock.now();
+      if (!(await store.tokens.markUsed(token.id, deviceId, now))) {
+        throw new EdgewardError(
+          'EW_ENROLLMENT_TOKEN_USED',
+          `enrollment token ${token.id} was used by another device a moment ago; tokens are single-use`,
+        );
+      }
+      const issued = await this.#pki.issueDeviceCertificate(
+        request.csrPem,
+        deviceId,
+        this.#certificateValidityMs,
+      );
+      await store.devices.create({
+        id: deviceId,
+        name: request.hostname || deviceId,
+        labels: token.labels,
+        enrolledAt: now,
+        enrollmentTokenId: token.id,
+        lastSeenAt: now,
+        reportIntervalMs: request.reportIntervalMs,
+        agentVersion: request.agentVersion,
+        inventoryVersion: 0,
+        revokedAt: null,
+      });
+      await store.certificates.create({
+        serial: issued.serial,
+        deviceId,
+        notBefore: issued.notBefore,
+        notAfter: issued.notAfter,
+        issuedAt: now,
+        fingerprint: issued.fingerprint,
+        revokedAt: null,
+      });
+      await this.#audit.record(
+        store,
+        { id: 'device', name: deviceId, role: 'viewer' },
+        'device.enroll',
+        deviceId,
+        { token: token.id, serial: issued.serial, hostname: request.hostname },
+      );
+      return {
+        v: PROTOCOL_VERSION,
+        deviceId,
+        fleet: this.#pki.fleet,
+        spiffeId: this.#pki.spiffeIdOf(deviceId),
+        certificatePem: issued.certPem,
+        chainPem: this.#pki.issuingCaPem,
+        rootCaPem: this.#pki.rootCaPem,
+        notAfter: issued.notAfter,
+        labels: token.labels,
+      } satisfies CertificateGrant;
+    });
+    this.#logger.info({ deviceId: grant.deviceId, hostname: request.hostname }, 'device enrolled');
+    return grant;
+  }
+
+  /** A fresh certificate for an enrolled, unrevoked device; the old one stays valid until it expires. */
+  async renew(deviceId: string, csrPem: string): Promise<CertificateGrant> {
+    await checkCsr(csrPem);
+    return this.#store.transaction(async (store) => {
+      const device = await store.devices.findById(deviceId);
+      if (device === undefined) {
+        throw new EdgewardError('EW_DEVICE_NOT_FOUND', `no device has id ${deviceId}`);
+      }
+      if (device.revokedAt !== null) {
+        throw new EdgewardError('EW_DEVICE_REVOKED', `device ${deviceId} is revoked and cannot renew`);
+      }
+      const now = this.#clock.now();
+      const issued = await this.#pki.issueDeviceCertificate(csrPem, deviceId, this.#certificateValidityMs);
+      await store.certificates.create({
+        serial: issued.serial,
+        deviceId,
+        notBefore: issued.notBefore,
+        notAfter: issued.notAfter,
+        issuedAt: now,
+        fingerprint: issued.fingerprint,
+        revokedAt: null,
+      });
+      await store.devices.update(deviceId, { lastSeenAt: now });
+      await this.#audit.record(
+        store,
+        { id: 'device', name: deviceId, role: 'viewer' },
+        'device.renew',
+        deviceId,
+        {
+          serial: issued.serial,
+          notAfter: issued.notAfter,
+        },
+      );
+      this.#logger.info(
+        { deviceId, notAfter: new Date(issued.notAfter).toISOString() },
+        'certificate renewed',
+      );
+      return {
+        v: PROTOCOL_VERSION,
+        deviceId,
+        fleet: this.#pki.fleet,
+        spiffeId: this.#pki.spiffeIdOf(deviceId),
+        certificatePem: issued.certPem,
+        chainPem: this.#pki.issuingCaPem,
+        rootCaPem: this.#pki.rootCaPem,
+        notAfter: issued.notAfter,
+        labels: device.labels,
+      };
+    });
+  }
+}

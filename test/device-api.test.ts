@@ -1,0 +1,399 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { Agent, enrollAgent, ManagerClient } from '@edgeward/agent';
+import {
+  createCsr,
+  createIssuingCa,
+  createRootCa,
+  type EdgewardError,
+  exportPrivateKeyPem,
+  generateDeviceKeyPair,
+  importPrivateKeyPem,
+  issueDeviceCertificate,
+  PROTOCOL_VERSION,
+  parseCertificate,
+} from '@edgeward/core';
+import { fixtureInventory } from './support/fixture-inventory.ts';
+import {
+  eventually,
+  ShiftableClock,
+  silentLogger,
+  startTestManager,
+  type TestManager,
+} from './support/test-manager.ts';
+
+let hub: TestManager;
+let work: string;
+const systemOperator = { id: 'test', name: 'test', role: 'admin' as const };
+
+before(async () => {
+  hub = await startTestManager();
+  work = await mkdtemp(join(tmpdir(), 'edgeward-agents-'));
+});
+after(async () => {
+  await hub.close();
+  await rm(work, { recursive: true, force: true });
+});
+
+let agentCount = 0;
+async function enroll(token?: string, options: { dataDir?: string } = {}) {
+  const dataDir = options.dataDir ?? join(work, `agent-${++agentCount}`);
+  const secret =
+    token ?? (await hub.manager.services.tokens.create(systemOperator, { site: 'lab' }, 3_600_000)).token;
+  const enrollment = await enrollAgent({
+    managerUrl: hub.deviceUrl,
+    token: secret,
+    caFingerprint: hub.manager.pki.caFingerprint,
+    dataDir,
+    hostname: `host-${agentCount}`,
+    agentVersion: 'test',
+    reportIntervalMs: 1000,
+    timeoutMs: 5000,
+  });
+  return { enrollment, dataDir };
+}
+
+async function mtlsClient(dataDir: string) {
+  const read = (name: string) => readFile(join(dataDir, name), 'utf8');
+  const [key, cert, chain, ca] = await Promise.all([
+    read('key.pem'),
+    read('cert.pem'),
+    read('chain.pem'),
+    read('ca.pem'),
+  ]);
+  return new ManagerClient({
+    managerUrl: hub.deviceUrl,
+    ca: `${ca}${chain}`,
+    keyPem: key,
+    certChainPem: `${cert}${chain}`,
+    timeoutMs: 5000,
+  });
+}
+
+const heartbeat = () => ({
+  v: PROTOCOL_VERSION,
+  agentVersion: 'test',
+  reportIntervalMs: 1000,
+  sentAt: Date.now(),
+});
+
+/** A raw mTLS request; resolves with the HTTP status, or rejects when the server drops the connection. */
+function rawRequest(path: string, tls: { key?: string; cert?: string }, body?: unknown): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const outgoing = request(
+      new URL(path, hub.deviceUrl),
+      {
+        method: body === undefined ? 'GET' : 'POST',
+        ca: hub.manager.pki.rootCaPem,
+        ...tls,
+        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        agent: false,
+      },
+      (response) => {
+        response.resume();
+        response.on('end', () => resolve(response.statusCode ?? 0));
+      },
+    );
+    outgoing.on('error', reject);
+    outgoing.end(body === undefined ? undefined : JSON.stringify(body));
+  });
+}
+
+describe('enrollment tokens', () => {
+  async function refusedWith(token: string, code: string) {
+    const devicesBefore = await hub.manager.store.devices.count({ includeRevoked: true });
+    const dataDir = join(work, `refused-${++agentCount}`);
+    await assert.rejects(enroll(token, { dataDir }), (error: EdgewardError) => {
+      assert.equal(error.code, code);
+      return true;
+    });
+    assert.equal(
+      await hub.manager.store.devices.count({ includeRevoked: true }),
+      devicesBefore,
+      'no device created',
+    );
+    const left: string[] = await readdir(dataDir).catch(() => []);
+    assert.ok(
+      !left.includes('enrollment.json') && !left.includes('key.pem'),
+      `nothing enrolled in ${left.join(',')}`,
+    );
+  }
+
+  test('an unknown token is refused as unknown', async () => {
+    await refusedWith('et-0000000000000000.not-a-secret', 'EW_ENROLLMENT_TOKEN_UNKNOWN');
+  });
+
+  test('a token with a wrong secret is refused as unknown', async () => {
+    const created = await hub.manager.services.tokens.create(systemOperator, {}, 3_600_000);
+    await refusedWith(`${created.id}.wrong-secret`, 'EW_ENROLLMENT_TOKEN_UNKNOWN');
+  });
+
+  test('an expired token is refused as expired', async () => {
+    const created = await hub.manager.services.tokens.create(systemOperator, {}, 60_000);
+    hub.clock.offsetMs = 120_000;
+    try {
+      await refusedWith(created.token, 'EW_ENROLLMENT_TOKEN_EXPIRED');
+    } finally {
+      hub.clock.offsetMs = 0;
+    }
+  });
+
+  test('a revoked token is refused as revoked', async () => {
+    const created = await hub.manager.services.tokens.create(systemOperator, {}, 3_600_000);
+    await hub.manager.services.tokens.revoke(systemOperator, created.id);
+    await refusedWith(created.token, 'EW_ENROLLMENT_TOKEN_REVOKED');
+  });
+
+  test('a token is single-use, even when two devices race for it', async () => {
+    const created = await hub.manager.services.tokens.create(systemOperator, {}, 3_600_000);
+    const results = await Promise.allSettled([enroll(created.token), enroll(created.token)]);
+    assert.equal(results.filter((result) => result.status === 'fulfilled').length, 1);
+    const refused = results.find((result) => result.status === 'rejected');
+    assert.ok(refused?.status === 'rejected');
+    assert.equal((refused.reason as EdgewardError).code, 'EW_ENROLLMENT_TOKEN_USED');
+    await refusedWith(created.token, 'EW_ENROLLMENT_TOKEN_USED');
+  });
+
+  test('the device gets the labels of its token and a certificate the manager composed', async () => {
+    const created = await hub.manager.services.tokens.create(
+      systemOperator,
+      { site: 'plant-a', risk: 'high' },
+      3_600_000,
+    );
+    const { enrollment, dataDir } = await enroll(created.token);
+    assert.deepEqual(enrollment.labels, { site: 'plant-a', risk: 'high' });
+    const certificate = await parseCertificate(await readFile(join(dataDir, 'cert.pem'), 'utf8'));
+    assert.deepEqual(certificate.uris, [`spiffe://edgeward.local/device/${enrollment.deviceId}`]);
+    assert.ok(
+      certificate.notAfter - Date.now() > 29 * 86_400_000 &&
+        certificate.notAfter - Date.now() <= 30 * 86_400_000,
+    );
+  });
+});
+
+describe('CSR checks', () => {
+  test('a CSR with an RSA key is refused and does not burn the token', async () => {
+    const created = await hub.manager.services.tokens.create(systemOperator, {}, 3_600_000);
+    const rsa = await crypto.subtle.generateKey(
+      {
+        name: 'RSASSA-PKCS1-v1_5',
+        modulusLength: 2048,
+        publicExponent: new Uint8Array([1, 0, 1]),
+        hash: 'SHA-256',
+      },
+      true,
+      ['sign', 'verify'],
+    );
+    const { x509 } = await import('./support/x509.ts');
+    const csr = await x509.Pkcs10CertificateRequestGenerator.create({
+      name: 'CN=rsa-device',
+      keys: rsa,
+      signingAlgorithm: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
+    });
+    const status = await rawRequest(
+      '/v1/enroll',
+      {},
+      {
+        v: PROTOCOL_VERSION,
+        token: created.token,
+        csrPem: csr.toString('pem'),
+        hostname: 'rsa',
+        agentVersion: 'test',
+        reportIntervalMs: 1000,
+      },
+    );
+    assert.equal(status, 400);
+    const tokens = await hub.manager.services.tokens.list(false);
+    assert.equal(tokens.find((token) => token.id === created.id)?.state, 'active');
+    await enroll(created.token);
+  });
+
+  test('a CSR that is not a CSR is refused with EW_CSR_INVALID', async () => {
+    const created = await hub.manager.services.tokens.create(systemOperator, {}, 3_600_000);
+    const client = new ManagerClient({
+      managerUrl: hub.deviceUrl,
+      ca: hub.manager.pki.rootCaPem,
+      timeoutMs: 5000,
+    });
+    await assert.rejects(
+      client.post('/v1/enroll', {
+        v: PROTOCOL_VERSION,
+        token: created.token,
+        csrPem: 'garbage',
+        hostname: 'x',
+        agentVersion: 'test',
+        reportIntervalMs: 1000,
+      }),
+      { code: 'EW_CSR_INVALID' },
+    );
+    client.close();
+  });
+});
+
+describe('mutual TLS at the handshake', () => {
+  test('an enrolled device is served; a client without a certificate may not call device endpoints', async () => {
+    const { dataDir } = await enroll();
+    const client = await mtlsClient(dataDir);
+    const reply = await client.post<{ serverTime: number }>('/v1/heartbeat', heartbeat());
+    assert.ok(reply.body.serverTime > 0);
+    client.close();
+    const anonymous = new ManagerClient({
+      managerUrl: hub.deviceUrl,
+      ca: hub.manager.pki.rootCaPem,
+      timeoutMs: 5000,
+    });
+    await assert.rejects(anonymous.post('/v1/heartbeat', heartbeat()), { code: 'EW_CLIENT_CERT_REQUIRED' });
+    anonymous.close();
+  });
+
+  test('a client certificate from another CA is refused at the handshake', async () => {
+    const { dataDir } = await enroll();
+    const read = (name: string) => readFile(join(dataDir, name), 'utf8');
+    const genuine = {
+      key: await read('key.pem'),
+      cert: `${await read('cert.pem')}${await read('chain.pem')}`,
+    };
+    assert.equal(
+      await rawRequest('/v1/heartbeat', genuine, heartbeat()),
+      200,
+      'the same request with a fleet certificate passes',
+    );
+    const now = Date.now();
+    const rootKeys = await generateDeviceKeyPair();
+    const rootPem = await createRootCa({ fleet: 'edgeward.local', keys: rootKeys, now });
+    const issuingKeys = await generateDeviceKeyPair();
+    const issuingPem = await createIssuingCa({
+      fleet: 'edgeward.local',
+      root: { certPem: rootPem, privateKey: rootKeys.privateKey },
+      keys: issuingKeys,
+      now,
+    });
+    const deviceKeys = await generateDeviceKeyPair();
+    const issued = await issueDeviceCertificate({
+      csrPem: await createCsr({ keys: deviceKeys, commonName: 'intruder' }),
+      issuer: { certPem: issuingPem, privateKey: issuingKeys.privateKey },
+      spiffeId: 'spiffe://edgeward.local/device/dev-intruder',
+      commonName: 'dev-intruder',
+      now,
+      validityMs: 86_400_000,
+    });
+    await assert.rejects(
+      rawRequest(
+        '/v1/heartbeat',
+        { key: await exportPrivateKeyPem(deviceKeys.privateKey), cert: `${issued.certPem}${issuingPem}` },
+        heartbeat(),
+      ),
+      (error: NodeJS.ErrnoException) =>
+        ['ECONNRESET', 'EPIPE'].includes(error.code ?? '') ||
+        /socket hang up|disconnected/.test(error.message),
+    );
+  });
+
+  test('an expired device certificate is refused at the handshake', async () => {
+    const issuingKey = await importPrivateKeyPem(
+      await readFile(join(hub.dir, 'pki', 'issuing-ca.key'), 'utf8'),
+    );
+    const issuingPem = hub.manager.pki.issuingCaPem;
+    const deviceKeys = await generateDeviceKeyPair();
+    const twoDaysAgo = Date.now() - 2 * 86_400_000;
+    const issued = await issueDeviceCertificate({
+      csrPem: await createCsr({ keys: deviceKeys, commonName: 'old' }),
+      issuer: { certPem: issuingPem, privateKey: issuingKey },
+      spiffeId: 'spiffe://edgeward.local/device/dev-expired',
+      commonName: 'dev-expired',
+      now: twoDaysAgo,
+      validityMs: 86_400_000,
+    });
+    await assert.rejects(
+      rawRequest(
+        '/v1/heartbeat',
+        { key: await exportPrivateKeyPem(deviceKeys.privateKey), cert: `${issued.certPem}${issuingPem}` },
+        heartbeat(),
+      ),
+      (error: NodeJS.ErrnoException) =>
+        ['ECONNRESET', 'EPIPE'].includes(error.code ?? '') ||
+        /socket hang up|disconnected/.test(error.message),
+    );
+  });
+
+  test('a revoked device is refused from its next handshake on, without restarting the manager', async () => {
+    const { enrollment, dataDir } = await enroll();
+    const client = await mtlsClient(dataDir);
+    await client.post('/v1/heartbeat', heartbeat());
+    const revokedAt = Date.now();
+    await hub.manager.services.devices.revoke(systemOperator, enrollment.deviceId, 'test');
+    client.close();
+    const fresh = await mtlsClient(dataDir);
+    await assert.rejects(fresh.post('/v1/heartbeat', heartbeat()), { code: 'EW_MANAGER_UNREACHABLE' });
+    fresh.close();
+    assert.ok(Date.now() - revokedAt < 5000, 'refused within seconds');
+    const detail = await hub.manager.services.devices.show(enrollment.deviceId);
+    assert.equal(detail.status, 'revoked');
+    assert.ok(detail.certificates.every((certificate) => certificate.revokedAt !== null));
+  });
+});
+
+describe('agent runtime', () => {
+  test('the agent renews its certificate on its own after two thirds of its validity', async () => {
+    const { enrollment, dataDir } = await enroll();
+    const before = await parseCertificate(await readFile(join(dataDir, 'cert.pem'), 'utf8'));
+    const clock = new ShiftableClock();
+    const agent = new Agent({
+      config: {
+        dataDir,
+        reportIntervalMs: 1000,
+        inventoryIntervalMs: 60_000,
+        root: '/',
+        retryInitialMs: 100,
+        retryMaxMs: 1000,
+        requestTimeoutMs: 5000,
+        shutdownGraceMs: 2000,
+        logLevel: 'silent',
+      },
+      logger: silentLogger,
+      agentVersion: 'test',
+      collectInventory: async () => fixtureInventory(enrollment.deviceId),
+      clock,
+    });
+    await agent.start();
+    try {
+      await eventually(() => agent.lastContactAt !== null || undefined, 'first contact');
+      clock.offsetMs = 21 * 86_400_000;
+      const renewed = await eventually(async () => {
+        const current = await parseCertificate(await readFile(join(dataDir, 'cert.pem'), 'utf8'));
+        return current.serial !== before.serial ? current : undefined;
+      }, 'a renewed certificate');
+      assert.deepEqual(renewed.uris, before.uris);
+      const certificates = await hub.manager.store.certificates.listByDevice(enrollment.deviceId);
+      assert.equal(certificates.length, 2);
+      const contactAfterRenewal = agent.lastContactAt ?? 0;
+      await eventually(
+        () => ((agent.lastContactAt ?? 0) > contactAfterRenewal ? true : undefined),
+        'contact with the new certificate',
+      );
+    } finally {
+      await agent.stop();
+    }
+    assert.equal(agent.state, 'stopped');
+  });
+
+  test('the device goes offline after three silent intervals and online again at its next contact', async () => {
+    const { enrollment, dataDir } = await enroll();
+    const client = await mtlsClient(dataDir);
+    await client.post('/v1/heartbeat', heartbeat());
+    assert.equal((await hub.manager.services.devices.show(enrollment.deviceId)).status, 'online');
+    hub.clock.offsetMs = 3500;
+    try {
+      assert.equal((await hub.manager.services.devices.show(enrollment.deviceId)).status, 'offline');
+      await client.post('/v1/heartbeat', heartbeat());
+      assert.equal((await hub.manager.services.devices.show(enrollment.deviceId)).status, 'online');
+    } finally {
+      hub.clock.offsetMs = 0;
+      client.close();
+    }
+  });
+});
