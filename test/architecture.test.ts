@@ -95,7 +95,11 @@ test('no package deep-imports another package or climbs out of its own folder', 
       if (/^@edgeward\/[^/]+\/.+/.test(entry.specifier)) return true;
       if (!entry.specifier.startsWith('.')) return false;
       const target = resolve(root, entry.file, '..', entry.specifier);
-      return !target.startsWith(join(packagesDir, entry.pkg, 'src'));
+      // A package may read its own package.json (its version), never another package's files.
+      return (
+        !target.startsWith(join(packagesDir, entry.pkg, 'src')) &&
+        target !== join(packagesDir, entry.pkg, 'package.json')
+      );
     }),
     [],
   );

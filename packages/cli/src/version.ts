@@ -1,6 +1,4 @@
-import { readFileSync } from 'node:fs';
+import manifest from '../package.json' with { type: 'json' };
 
-/** The release version, from this package's package.json. */
-export const EDGEWARD_VERSION: string = (
-  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
-).version;
+/** The release version, from this package's package.json (inlined into the device bundle). */
+export const EDGEWARD_VERSION: string = manifest.version;

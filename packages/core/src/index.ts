@@ -45,7 +45,8 @@ export {
   parseCrl,
   type RevokedCertificate,
 } from './pki/crl.ts';
-export { type CheckedCsr, type CreateCsrParams, checkCsr, createCsr, MAX_CSR_PEM_LENGTH } from './pki/csr.ts';
+export { type CheckedCsr, checkCsr, MAX_CSR_PEM_LENGTH } from './pki/csr.ts';
+export { type CreateCsrParams, createCsr } from './pki/csr-builder.ts';
 export { certificateFingerprint, normalizeFingerprint } from './pki/fingerprint.ts';
 export {
   exportPrivateKeyPem,

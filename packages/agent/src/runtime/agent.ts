@@ -104,15 +104,20 @@ export class Agent {
         if (this.#deps.enroll === undefined) await this.#files.requireEnrollment();
         else await this.#enroll();
       }
+      if (this.#state !== 'starting' && this.#state !== 'enrolling') return;
       await this.#connect();
       const previous = await this.#files.readJson<AgentStateFile>('state.json');
       this.#lastContactAt = previous?.lastContactAt ?? null;
+      if (this.#state !== 'starting' && this.#state !== 'enrolling') return;
       this.#transition('running');
       this.#loop = this.#run();
     } catch (error) {
       this.#lastError = (error as Error).message;
-      if (this.#state !== 'draining') this.#transition('failed', { err: error });
-      await this.#persistState();
+      // A stop during start is not a failure; `stop()` owns the state from then on.
+      if (this.#state === 'starting' || this.#state === 'enrolling') {
+        this.#transition('failed', { err: this.#lastError });
+        await this.#persistState();
+      }
       throw error;
     }
   }
@@ -141,7 +146,7 @@ export class Agent {
     const enroll = this.#deps.enroll;
     if (enroll === undefined) return;
     const config = this.#deps.config;
-    for (;;) {
+    while (this.#state === 'enrolling') {
       try {
         await enrollAgent({
           ...enroll,
@@ -160,6 +165,7 @@ export class Agent {
         await this.#sleep(delay);
       }
     }
+    throw new EdgewardError('EW_AGENT_NOT_ENROLLED', 'the agent was stopped before its enrollment finished');
   }
 
   async #connect(): Promise<void> {
@@ -262,7 +268,9 @@ export class Agent {
     this.#lastContactAt = this.#clock.now();
   }
 
+  /** Waits `ms`, or less when `stop()` wakes it; returns at once once the agent is stopping. */
   #sleep(ms: number): Promise<void> {
+    if (this.#state === 'draining' || this.#state === 'stopped') return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(done, ms);
       function done() {

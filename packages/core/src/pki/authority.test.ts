@@ -9,7 +9,7 @@ import {
   issueServerCertificate,
 } from './authority.ts';
 import { parseCertificate, verifyCertificateChain } from './certificate.ts';
-import { createCsr } from './csr.ts';
+import { createCsr } from './csr-builder.ts';
 import { certificateFingerprint } from './fingerprint.ts';
 import { createTestFleetCa, DAY_MS } from './fleet-ca.fixture.ts';
 import { generateDeviceKeyPair } from './keys.ts';

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isEdgewardError } from '../errors/edgeward-error.ts';
 import type { ErrorCode } from '../errors/error-catalog.ts';
-import { checkCsr, createCsr, MAX_CSR_PEM_LENGTH } from './csr.ts';
+import { checkCsr, MAX_CSR_PEM_LENGTH } from './csr.ts';
+import { createCsr } from './csr-builder.ts';
 import { exportPublicKeyPem, generateDeviceKeyPair } from './keys.ts';
 import type { Algorithm, CryptoKeyPair, EcdsaParams } from './web-crypto.types.ts';
 import { x509 } from './x509-library.ts';
@@ -150,5 +151,19 @@ describe('checkCsr', () => {
     ])) as unknown as CryptoKeyPair;
     const csr = await csrFor(keys, { name: 'Ed25519' });
     await assert.rejects(checkCsr(csr), rejectsWith('EW_CSR_KEY_UNSUPPORTED', /Ed25519/));
+  });
+});
+
+describe('createCsr without the X.509 library', () => {
+  it('builds a request that the X.509 library parses, with the subject asked for and a valid signature', async () => {
+    for (let round = 0; round < 20; round += 1) {
+      const keys = await generateDeviceKeyPair();
+      const pem = await createCsr({ keys, commonName: `device-${round}` });
+      const parsed = new x509.Pkcs10CertificateRequest(pem);
+      assert.equal(parsed.subject, `CN=device-${round}`);
+      assert.equal(await parsed.verify(), true);
+      const checked = await checkCsr(pem);
+      assert.equal(checked.publicKeyPem, await exportPublicKeyPem(keys.publicKey));
+    }
   });
 });

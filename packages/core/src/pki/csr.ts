@@ -1,13 +1,7 @@
 import { EdgewardError } from '../errors/edgeward-error.ts';
-import { exportPublicKeyPem, KEY_ALGORITHM, SIGNING_ALGORITHM } from './keys.ts';
-import { decodeSinglePem, describe, encodePem } from './pem.ts';
-import type {
-  Algorithm,
-  CryptoKey,
-  CryptoKeyPair,
-  EcKeyAlgorithm,
-  RsaKeyAlgorithm,
-} from './web-crypto.types.ts';
+import { exportPublicKeyPem, KEY_ALGORITHM } from './keys.ts';
+import { decodeSinglePem, describe } from './pem.ts';
+import type { Algorithm, CryptoKey, EcKeyAlgorithm, RsaKeyAlgorithm } from './web-crypto.types.ts';
 import { x509 } from './x509-library.ts';
 
 /** Larger than any honest P-256 CSR by two orders of magnitude; bounds the parser's work. */
@@ -108,21 +102,4 @@ function describeKeyAlgorithm(algorithm: Algorithm): string {
   const modulusLength = (algorithm as Partial<RsaKeyAlgorithm>).modulusLength;
   if (name.startsWith('RSA')) return typeof modulusLength === 'number' ? `RSA-${modulusLength}` : 'RSA';
   return name;
-}
-
-export interface CreateCsrParams {
-  /** The device's own ECDSA P-256 key pair; the private key signs the request and stays put. */
-  readonly keys: CryptoKeyPair;
-  /** Informational only: the manager sets the certificate subject itself. */
-  readonly commonName: string;
-}
-
-/** A PKCS#10 request (PEM, `CERTIFICATE REQUEST`) signed with the device key, for enrollment and renewal. */
-export async function createCsr(params: CreateCsrParams): Promise<string> {
-  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
-    name: [{ CN: [params.commonName] }],
-    keys: params.keys,
-    signingAlgorithm: SIGNING_ALGORITHM,
-  });
-  return encodePem(csr.rawData, x509.PemConverter.CertificateRequestTag);
 }

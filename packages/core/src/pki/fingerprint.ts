@@ -1,10 +1,14 @@
 import { EdgewardError } from '../errors/edgeward-error.ts';
-import { readCertificate } from './pem.ts';
+import { decodeSinglePem } from './pem.ts';
 import type { BufferSource } from './web-crypto.types.ts';
 
 /** Lower-case hex SHA-256 of the certificate's DER encoding, without separators: Edgeward's one form. */
 export async function certificateFingerprint(certPem: string): Promise<string> {
-  return await derFingerprint(readCertificate(certPem).rawData);
+  // Only the PEM layer is decoded: the fingerprint is over the DER bytes as they are, and the agent pins
+  // it without loading the X.509 parser.
+  return await derFingerprint(
+    decodeSinglePem(certPem, ['CERTIFICATE'], 'EW_CERTIFICATE_INVALID', 'certificate'),
+  );
 }
 
 export async function derFingerprint(der: BufferSource): Promise<string> {

@@ -5,7 +5,7 @@ import {
   createRootCa,
   issueDeviceCertificate,
 } from './authority.ts';
-import { createCsr } from './csr.ts';
+import { createCsr } from './csr-builder.ts';
 import { generateDeviceKeyPair } from './keys.ts';
 import { deviceSpiffeId } from './spiffe.ts';
 import type { CryptoKeyPair } from './web-crypto.types.ts';

@@ -18,13 +18,13 @@ export async function generateDeviceKeyPair(): Promise<CryptoKeyPair> {
 /** PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`), the form Node's `tls` `key` option takes as is. */
 export async function exportPrivateKeyPem(key: CryptoKey): Promise<string> {
   const der = await globalThis.crypto.subtle.exportKey('pkcs8', key);
-  return encodePem(der, x509.PemConverter.PrivateKeyTag);
+  return encodePem(der, 'PRIVATE KEY');
 }
 
 /** SubjectPublicKeyInfo PEM (`-----BEGIN PUBLIC KEY-----`). */
 export async function exportPublicKeyPem(key: CryptoKey): Promise<string> {
   const der = await globalThis.crypto.subtle.exportKey('spki', key);
-  return encodePem(der, x509.PemConverter.PublicKeyTag);
+  return encodePem(der, 'PUBLIC KEY');
 }
 
 /**
@@ -37,7 +37,7 @@ export async function importPrivateKeyPem(
   pem: string,
   options: { readonly extractable?: boolean } = {},
 ): Promise<CryptoKey> {
-  const der = decodeSinglePem(pem, [x509.PemConverter.PrivateKeyTag], 'EW_PKI_FILE_INVALID', 'private key');
+  const der = decodeSinglePem(pem, ['PRIVATE KEY'], 'EW_PKI_FILE_INVALID', 'private key');
   try {
     return await globalThis.crypto.subtle.importKey(
       'pkcs8',

@@ -1,5 +1,6 @@
 import { EdgewardError } from '../errors/edgeward-error.ts';
 import type { ErrorCode } from '../errors/error-catalog.ts';
+import { decodePemBlocks, encodePemBlock, type PemBlock } from './pem-codec.ts';
 import type { BufferSource } from './web-crypto.types.ts';
 import { x509 } from './x509-library.ts';
 
@@ -13,9 +14,9 @@ export function decodeSinglePem(
   code: ErrorCode,
   what: string,
 ): ArrayBuffer {
-  let blocks: x509.PemStruct[];
+  let blocks: PemBlock[];
   try {
-    blocks = typeof pem === 'string' ? x509.PemConverter.decodeWithHeaders(pem) : [];
+    blocks = typeof pem === 'string' ? decodePemBlocks(pem) : [];
   } catch (error) {
     throw new EdgewardError(code, `${what} is not valid PEM: ${describe(error)}`, { cause: error });
   }
@@ -32,11 +33,14 @@ export function decodeSinglePem(
       `${what} is a PEM "${first.type}" block; expected ${labels.map((l) => `"${l}"`).join(' or ')}`,
     );
   }
-  return first.rawData;
+  return first.der.buffer.slice(
+    first.der.byteOffset,
+    first.der.byteOffset + first.der.byteLength,
+  ) as ArrayBuffer;
 }
 
 export function encodePem(der: BufferSource, label: string): string {
-  return `${x509.PemConverter.encode(der, label)}\n`;
+  return encodePemBlock(der, label);
 }
 
 /**
@@ -45,9 +49,9 @@ export function encodePem(der: BufferSource, label: string): string {
  * pasted into a chain file is noticed rather than ignored.
  */
 export function splitPemChain(pem: string): string[] {
-  let blocks: x509.PemStruct[];
+  let blocks: PemBlock[];
   try {
-    blocks = x509.PemConverter.decodeWithHeaders(pem);
+    blocks = decodePemBlocks(pem);
   } catch (error) {
     throw new EdgewardError(
       'EW_CERTIFICATE_INVALID',
@@ -61,13 +65,13 @@ export function splitPemChain(pem: string): string[] {
     throw new EdgewardError('EW_CERTIFICATE_INVALID', 'certificate chain holds no PEM CERTIFICATE block');
   }
   return blocks.map((block, index) => {
-    if (block.type !== x509.PemConverter.CertificateTag) {
+    if (block.type !== 'CERTIFICATE') {
       throw new EdgewardError(
         'EW_CERTIFICATE_INVALID',
         `certificate chain block ${index + 1} is a PEM "${block.type}" block; only CERTIFICATE blocks belong in a chain`,
       );
     }
-    return encodePem(block.rawData, x509.PemConverter.CertificateTag);
+    return encodePem(block.der, 'CERTIFICATE');
   });
 }
 

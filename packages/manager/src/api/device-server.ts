@@ -9,7 +9,7 @@ import {
   parseSpiffeId,
   renewRequestSchema,
 } from '@edgeward/core';
-import Fastify, { type FastifyBaseLogger, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyRequest, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { FleetPki } from '../pki/fleet-pki.ts';
@@ -52,6 +52,8 @@ export function buildDeviceServer(deps: {
   });
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
+    // Per-request lines would dominate a fleet's logs; refusals and failures are logged by the error mapper.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: deps.bodyLimitBytes,
     https: { ...tlsOptions(), requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' },
   });

@@ -10,7 +10,7 @@ import {
 } from '@edgeward/core';
 import type { Store } from '@edgeward/store';
 import { dashboardPage } from '@edgeward/web';
-import Fastify, { type FastifyBaseLogger } from 'fastify';
+import Fastify, { type FastifyBaseLogger, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { FleetPki } from '../pki/fleet-pki.ts';
@@ -47,6 +47,8 @@ export function buildOperatorServer(deps: {
 }): HttpsApp {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
+    // Per-request lines would dominate a fleet's logs; refusals and failures are logged by the error mapper.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: deps.bodyLimitBytes,
     https: { key: deps.pki.serverCredentials.keyPem, cert: deps.pki.serverCredentials.certChainPem },
   });

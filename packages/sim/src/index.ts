@@ -1,0 +1,20 @@
+export { type FaultMode, FaultProxy, type FaultProxyOptions } from './fault-proxy.ts';
+export {
+  type FleetReadyReport,
+  type FleetSimulation,
+  type FleetSimulationOptions,
+  type FleetStats,
+  type SimulatedAgentSettings,
+  type SimulatedDevice,
+  type SimulatedDeviceReport,
+  type SimulatedDeviceState,
+  startFleetSimulation,
+} from './fleet-simulation.ts';
+export {
+  evolveInventory,
+  SyntheticCollector,
+  type SyntheticCollectorOptions,
+  type SyntheticInventoryOptions,
+  simulatedHostname,
+  syntheticInventory,
+} from './synthetic-inventory.ts';
