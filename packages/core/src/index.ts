@@ -71,3 +71,4 @@ export {
 export * from './protocol/device-api.schema.ts';
 export * from './protocol/operator-api.schema.ts';
 export * from './text/duration.ts';
+export { useEnglishSchemaMessages } from './validation/schema-messages.ts';

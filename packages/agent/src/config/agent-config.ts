@@ -1,24 +1,24 @@
 import { type ConfigLayer, resolveConfig } from '@edgeward/core';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 
 export const agentConfigSchema = z.strictObject({
   /** Holds the device key (0600), certificates, enrollment and runtime state. */
-  dataDir: z.string().min(1),
+  dataDir: z.string().check(z.minLength(1)),
   /** Heartbeat period; the manager marks the device offline after three silent periods. */
-  reportIntervalMs: z.coerce.number().int().min(1000).default(60_000),
+  reportIntervalMs: z._default(z.coerce.number().check(z.int(), z.minimum(1000)), 60_000),
   /** How often the inventory is collected and its differences sent. */
-  inventoryIntervalMs: z.coerce.number().int().min(1000).default(300_000),
+  inventoryIntervalMs: z._default(z.coerce.number().check(z.int(), z.minimum(1000)), 300_000),
   /** Root of the filesystem the collectors read (a fixture tree in tests). */
-  root: z.string().default('/'),
+  root: z._default(z.string(), '/'),
   /** A file holding the firmware version, for devices without DMI or a device tree. */
-  firmwareFile: z.string().optional(),
+  firmwareFile: z.optional(z.string()),
   /** First retry delay after a failed contact; doubles up to `retryMaxMs`, with full jitter. */
-  retryInitialMs: z.coerce.number().int().min(10).default(1000),
-  retryMaxMs: z.coerce.number().int().min(10).default(300_000),
-  requestTimeoutMs: z.coerce.number().int().min(100).default(30_000),
+  retryInitialMs: z._default(z.coerce.number().check(z.int(), z.minimum(10)), 1000),
+  retryMaxMs: z._default(z.coerce.number().check(z.int(), z.minimum(10)), 300_000),
+  requestTimeoutMs: z._default(z.coerce.number().check(z.int(), z.minimum(100)), 30_000),
   /** How long a stop may take to finish the work in flight before it is forced. */
-  shutdownGraceMs: z.coerce.number().int().min(0).default(10_000),
-  logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  shutdownGraceMs: z._default(z.coerce.number().check(z.int(), z.minimum(0)), 10_000),
+  logLevel: z._default(z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info'),
 });
 
 export type AgentConfig = z.output<typeof agentConfigSchema>;

@@ -21,7 +21,7 @@ async function agentConfig(flags: AgentFlags, io: CliIo) {
   const { environmentLayer, parseConfigFile, parseDuration } = await import('@edgeward/core');
   const layers: ConfigLayer[] = [];
   if (flags.config !== undefined)
-    layers.push(parseConfigFile(readFileSync(flags.config, 'utf8'), flags.config));
+    layers.push(await parseConfigFile(readFileSync(flags.config, 'utf8'), flags.config));
   layers.push(environmentLayer(io.env, agentConfigKeys, (path) => readFileSync(path, 'utf8')));
   layers.push({
     source: 'flags',

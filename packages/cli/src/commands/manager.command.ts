@@ -50,7 +50,7 @@ Examples:
       const { buildManager, managerConfigKeys, resolveManagerConfig } = await import('@edgeward/manager');
       const layers: ConfigLayer[] = [];
       if (flags.config !== undefined)
-        layers.push(parseConfigFile(readFileSync(flags.config, 'utf8'), flags.config));
+        layers.push(await parseConfigFile(readFileSync(flags.config, 'utf8'), flags.config));
       layers.push(environmentLayer(io.env, managerConfigKeys, (path) => readFileSync(path, 'utf8')));
       layers.push({
         source: 'flags',

@@ -1,6 +1,6 @@
-import { parse as parseYaml } from 'yaml';
-import type { z } from 'zod';
+import * as z from 'zod/mini';
 import { EdgewardError } from '../errors/edgeward-error.ts';
+import { useEnglishSchemaMessages } from '../validation/schema-messages.ts';
 
 /**
  * One typed configuration per program, validated once at start. Layers apply in order — defaults (in the
@@ -12,7 +12,12 @@ export interface ConfigLayer {
   readonly values: Record<string, unknown>;
 }
 
-export function parseConfigFile(text: string, fileName: string): ConfigLayer {
+/**
+ * Parses a YAML configuration file. The YAML parser is loaded here, on first use, so that a device
+ * started without a configuration file never loads it.
+ */
+export async function parseConfigFile(text: string, fileName: string): Promise<ConfigLayer> {
+  const { parse: parseYaml } = await import('yaml');
   let values: unknown;
   try {
     values = parseYaml(text);
@@ -64,7 +69,7 @@ export function environmentLayer(
   return { source: 'environment', values };
 }
 
-export function resolveConfig<Schema extends z.ZodType>(
+export function resolveConfig<Schema extends z.core.$ZodType>(
   schema: Schema,
   layers: readonly ConfigLayer[],
 ): z.output<Schema> {
@@ -77,7 +82,8 @@ export function resolveConfig<Schema extends z.ZodType>(
       sourceOf.set(key, layer.source);
     }
   }
-  const result = schema.safeParse(merged);
+  useEnglishSchemaMessages();
+  const result = z.safeParse(schema, merged);
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => {
     const key = issue.path.join('.') || '(root)';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { EdgewardError } from '../errors/edgeward-error.ts';
 import {
   connectionSummarySchema,
@@ -24,7 +24,7 @@ import {
   jsonEqual,
 } from './inventory-keys.ts';
 
-function listDeltaSchema<T extends z.ZodType>(item: T) {
+function listDeltaSchema<T extends z.ZodMiniType>(item: T) {
   return z.object({
     /** Items whose key the base did not hold. */
     added: z.array(item),
@@ -43,21 +43,21 @@ function listDeltaSchema<T extends z.ZodType>(item: T) {
 export const inventoryDeltaSchema = z.object({
   collectedAt: inventorySchema.shape.collectedAt,
   uptimeSeconds: inventorySchema.shape.uptimeSeconds,
-  hostname: z.string().optional(),
-  os: osSchema.optional(),
-  kernel: inventorySchema.shape.kernel.optional(),
-  architecture: z.string().optional(),
-  firmware: firmwareSchema.optional(),
-  cpu: inventorySchema.shape.cpu.optional(),
-  memory: inventorySchema.shape.memory.optional(),
-  connections: connectionSummarySchema.optional(),
-  interfaces: listDeltaSchema(interfaceSchema).optional(),
-  listeners: listDeltaSchema(listenerSchema).optional(),
-  packages: listDeltaSchema(packageSchema).optional(),
-  units: listDeltaSchema(unitSchema).optional(),
-  users: listDeltaSchema(userSchema).optional(),
-  groups: listDeltaSchema(groupSchema).optional(),
-  kernelModules: listDeltaSchema(kernelModuleSchema).optional(),
+  hostname: z.optional(z.string()),
+  os: z.optional(osSchema),
+  kernel: z.optional(inventorySchema.shape.kernel),
+  architecture: z.optional(z.string()),
+  firmware: z.optional(firmwareSchema),
+  cpu: z.optional(inventorySchema.shape.cpu),
+  memory: z.optional(inventorySchema.shape.memory),
+  connections: z.optional(connectionSummarySchema),
+  interfaces: z.optional(listDeltaSchema(interfaceSchema)),
+  listeners: z.optional(listDeltaSchema(listenerSchema)),
+  packages: z.optional(listDeltaSchema(packageSchema)),
+  units: z.optional(listDeltaSchema(unitSchema)),
+  users: z.optional(listDeltaSchema(userSchema)),
+  groups: z.optional(listDeltaSchema(groupSchema)),
+  kernelModules: z.optional(listDeltaSchema(kernelModuleSchema)),
 });
 
 export type InventoryDelta = z.infer<typeof inventoryDeltaSchema>;

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 
 /**
  * A device's inventory: what the agent's collector reads from a Linux root. Lists are keyed (see
@@ -15,38 +15,38 @@ export const osSchema = z.object({
 export const firmwareSchema = z.object({
   /** Where the figures were read: SMBIOS/DMI, the device tree, a configured file, or nowhere. */
   source: z.enum(['dmi', 'device-tree', 'file', 'none']),
-  vendor: z.string().optional(),
-  version: z.string().optional(),
-  date: z.string().optional(),
-  model: z.string().optional(),
+  vendor: z.optional(z.string()),
+  version: z.optional(z.string()),
+  date: z.optional(z.string()),
+  model: z.optional(z.string()),
 });
 
 export const interfaceSchema = z.object({
   name: z.string(),
-  mac: z.string().optional(),
+  mac: z.optional(z.string()),
   /** Addresses in CIDR notation, IPv4 and IPv6. */
   addresses: z.array(z.string()),
-  up: z.boolean().optional(),
+  up: z.optional(z.boolean()),
 });
 
 export const listenerSchema = z.object({
   protocol: z.enum(['tcp', 'udp']),
   address: z.string(),
-  port: z.number().int().min(0).max(65535),
-  process: z.object({ pid: z.number().int(), name: z.string() }).optional(),
+  port: z.number().check(z.int(), z.minimum(0), z.maximum(65535)),
+  process: z.optional(z.object({ pid: z.number().check(z.int()), name: z.string() })),
 });
 
 export const connectionSummarySchema = z.object({
-  established: z.number().int().min(0),
+  established: z.number().check(z.int(), z.minimum(0)),
   /** The busiest remote addresses, most connections first. */
-  topRemotes: z.array(z.object({ address: z.string(), count: z.number().int().min(1) })),
+  topRemotes: z.array(z.object({ address: z.string(), count: z.number().check(z.int(), z.minimum(1)) })),
 });
 
 export const packageSchema = z.object({
   name: z.string(),
   version: z.string(),
   manager: z.enum(['dpkg', 'apk', 'rpm', 'opkg']),
-  architecture: z.string().optional(),
+  architecture: z.optional(z.string()),
 });
 
 export const unitSchema = z.object({
@@ -59,34 +59,34 @@ export const unitSchema = z.object({
 
 export const userSchema = z.object({
   name: z.string(),
-  uid: z.number().int(),
-  gid: z.number().int(),
+  uid: z.number().check(z.int()),
+  gid: z.number().check(z.int()),
   home: z.string(),
   shell: z.string(),
 });
 
 export const groupSchema = z.object({
   name: z.string(),
-  gid: z.number().int(),
+  gid: z.number().check(z.int()),
   members: z.array(z.string()),
 });
 
 export const kernelModuleSchema = z.object({
   name: z.string(),
-  sizeBytes: z.number().int().min(0),
+  sizeBytes: z.number().check(z.int(), z.minimum(0)),
 });
 
 export const inventorySchema = z.object({
   /** Device clock, milliseconds since the epoch. */
-  collectedAt: z.number().int(),
+  collectedAt: z.number().check(z.int()),
   hostname: z.string(),
   os: osSchema,
   kernel: z.object({ release: z.string(), version: z.string() }),
   architecture: z.string(),
   firmware: firmwareSchema,
-  cpu: z.object({ model: z.string(), cores: z.number().int().min(0) }),
-  memory: z.object({ totalBytes: z.number().int().min(0) }),
-  uptimeSeconds: z.number().min(0),
+  cpu: z.object({ model: z.string(), cores: z.number().check(z.int(), z.minimum(0)) }),
+  memory: z.object({ totalBytes: z.number().check(z.int(), z.minimum(0)) }),
+  uptimeSeconds: z.number().check(z.minimum(0)),
   interfaces: z.array(interfaceSchema),
   listeners: z.array(listenerSchema),
   connections: connectionSummarySchema,

@@ -1,7 +1,6 @@
 import { EdgewardError } from '../errors/edgeward-error.ts';
 import { decodeSinglePem, describe, encodePem, readCertificate } from './pem.ts';
 import type { CryptoKey, CryptoKeyPair, EcdsaParams, EcKeyImportParams } from './web-crypto.types.ts';
-import { x509 } from './x509-library.ts';
 
 /** Every Edgeward key, CA or device, is ECDSA on P-256. */
 export const KEY_ALGORITHM: EcKeyImportParams = { name: 'ECDSA', namedCurve: 'P-256' };

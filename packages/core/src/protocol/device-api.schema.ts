@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { inventorySchema } from '../inventory/inventory.schema.ts';
 import { inventoryDeltaSchema } from '../inventory/inventory-delta.ts';
 
@@ -13,8 +13,10 @@ const version = z.literal(PROTOCOL_VERSION);
 export const labelsSchema = z.record(
   z
     .string()
-    .regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, 'label keys are lower case letters, digits, ".", "_" or "-"'),
-  z.string().max(256),
+    .check(
+      z.regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, 'label keys are lower case letters, digits, ".", "_" or "-"'),
+    ),
+  z.string().check(z.maxLength(256)),
 );
 
 /** GET /v1/ca — the fleet's CA certificates, readable without a client certificate (verified by fingerprint). */
@@ -29,11 +31,11 @@ export type CaBundle = z.infer<typeof caBundleSchema>;
 /** POST /v1/enroll — a one-time token and a CSR; everything in the certificate is decided by the manager. */
 export const enrollRequestSchema = z.object({
   v: version,
-  token: z.string().min(1),
-  csrPem: z.string().min(1),
-  hostname: z.string().max(253),
-  agentVersion: z.string().max(64),
-  reportIntervalMs: z.number().int().min(1000).max(86_400_000),
+  token: z.string().check(z.minLength(1)),
+  csrPem: z.string().check(z.minLength(1)),
+  hostname: z.string().check(z.maxLength(253)),
+  agentVersion: z.string().check(z.maxLength(64)),
+  reportIntervalMs: z.number().check(z.int(), z.minimum(1000), z.maximum(86_400_000)),
 });
 export type EnrollRequest = z.infer<typeof enrollRequestSchema>;
 
@@ -46,26 +48,26 @@ export const certificateGrantSchema = z.object({
   /** The issuing CA, to send along with the certificate in the TLS handshake. */
   chainPem: z.string(),
   rootCaPem: z.string(),
-  notAfter: z.number().int(),
+  notAfter: z.number().check(z.int()),
   labels: labelsSchema,
 });
 export type CertificateGrant = z.infer<typeof certificateGrantSchema>;
 
 /** POST /v1/renew — over mTLS with the current certificate; a fresh CSR from the same device. */
-export const renewRequestSchema = z.object({ v: version, csrPem: z.string().min(1) });
+export const renewRequestSchema = z.object({ v: version, csrPem: z.string().check(z.minLength(1)) });
 export type RenewRequest = z.infer<typeof renewRequestSchema>;
 
 /** POST /v1/heartbeat — proves liveness between inventory reports. */
 export const heartbeatSchema = z.object({
   v: version,
-  agentVersion: z.string().max(64),
-  reportIntervalMs: z.number().int().min(1000).max(86_400_000),
+  agentVersion: z.string().check(z.maxLength(64)),
+  reportIntervalMs: z.number().check(z.int(), z.minimum(1000), z.maximum(86_400_000)),
   /** Device clock, to notice skew. */
-  sentAt: z.number().int(),
+  sentAt: z.number().check(z.int()),
 });
 export type Heartbeat = z.infer<typeof heartbeatSchema>;
 
-export const heartbeatReplySchema = z.object({ v: version, serverTime: z.number().int() });
+export const heartbeatReplySchema = z.object({ v: version, serverTime: z.number().check(z.int()) });
 export type HeartbeatReply = z.infer<typeof heartbeatReplySchema>;
 
 export const inventoryFullReportSchema = z.object({
@@ -78,14 +80,14 @@ export const inventoryFullReportSchema = z.object({
 export const inventoryDeltaReportSchema = z.object({
   v: version,
   kind: z.literal('delta'),
-  baseVersion: z.number().int().min(1),
+  baseVersion: z.number().check(z.int(), z.minimum(1)),
   delta: inventoryDeltaSchema,
 });
 
 export const inventoryReplySchema = z.object({
   v: version,
   /** The version the manager now holds; the agent's next delta is based on it. */
-  version: z.number().int().min(1),
+  version: z.number().check(z.int(), z.minimum(1)),
   /** False when the report held no change, so no new version was made. */
   changed: z.boolean(),
 });

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { labelsSchema } from './device-api.schema.ts';
 
 /**
@@ -6,41 +6,38 @@ import { labelsSchema } from './device-api.schema.ts';
  * port). Request bodies are validated with these schemas; replies are typed by the views below.
  */
 export const createEnrollmentTokenSchema = z.object({
-  labels: labelsSchema.default({}),
+  labels: z._default(labelsSchema, {}),
   /** Lifetime in milliseconds; default 24 h, at most 30 days. */
-  ttlMs: z
-    .number()
-    .int()
-    .min(60_000)
-    .max(30 * 86_400_000)
-    .default(86_400_000),
+  ttlMs: z._default(z.number().check(z.int(), z.minimum(60_000), z.maximum(30 * 86_400_000)), 86_400_000),
 });
 export type CreateEnrollmentToken = z.input<typeof createEnrollmentTokenSchema>;
 
 export const createOperatorSchema = z.object({
-  name: z.string().min(1).max(100),
+  name: z.string().check(z.minLength(1), z.maxLength(100)),
   role: z.enum(['viewer', 'operator', 'admin']),
 });
 export type CreateOperator = z.infer<typeof createOperatorSchema>;
 
-export const revokeDeviceSchema = z.object({ reason: z.string().max(500).default('') });
+export const revokeDeviceSchema = z.object({ reason: z._default(z.string().check(z.maxLength(500)), '') });
 
 export const deviceListQuerySchema = z.object({
   /** `key=value`, repeatable. */
-  label: z.union([z.string(), z.array(z.string())]).optional(),
-  status: z.enum(['online', 'offline']).optional(),
-  search: z.string().max(200).optional(),
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
-  after: z.string().optional(),
-  includeRevoked: z
-    .enum(['true', 'false'])
-    .transform((value) => value === 'true')
-    .optional(),
+  label: z.optional(z.union([z.string(), z.array(z.string())])),
+  status: z.optional(z.enum(['online', 'offline'])),
+  search: z.optional(z.string().check(z.maxLength(200))),
+  limit: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(1000)), 100),
+  after: z.optional(z.string()),
+  includeRevoked: z.optional(
+    z.pipe(
+      z.enum(['true', 'false']),
+      z.transform((value) => value === 'true'),
+    ),
+  ),
 });
 
 export const historyQuerySchema = z.object({
-  limit: z.coerce.number().int().min(1).max(10_000).default(200),
-  section: z.string().optional(),
+  limit: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(10_000)), 200),
+  section: z.optional(z.string()),
 });
 
 export type DeviceStatusView = 'online' | 'offline' | 'revoked';

@@ -11,7 +11,7 @@ import {
 } from '@edgeward/core';
 import Fastify, { type FastifyBaseLogger, type FastifyRequest, LogController } from 'fastify';
 import type { Logger } from 'pino';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import type { FleetPki } from '../pki/fleet-pki.ts';
 import type { DeviceService } from '../services/device.service.ts';
 import type { EnrollmentService } from '../services/enrollment.service.ts';

@@ -7,9 +7,10 @@ import {
   isErrorCode,
   toEdgewardError,
   toErrorReply,
+  useEnglishSchemaMessages,
 } from '@edgeward/core';
 import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyTypeProviderDefault } from 'fastify';
-import type { z } from 'zod';
+import * as z from 'zod/mini';
 
 /** Both listeners are HTTPS Fastify apps. */
 export type HttpsApp = FastifyInstance<
@@ -55,12 +56,13 @@ function fromFastify(thrown: FastifyError | Error): EdgewardError {
 }
 
 /** Validates input with a protocol schema; the error names each bad field and what was expected. */
-export function parseInput<Schema extends z.ZodType>(
+export function parseInput<Schema extends z.core.$ZodType>(
   schema: Schema,
   value: unknown,
   what: string,
 ): z.output<Schema> {
-  const result = schema.safeParse(value);
+  useEnglishSchemaMessages();
+  const result = z.safeParse(schema, value);
   if (result.success) return result.data;
   const version = (value as { v?: unknown } | null)?.v;
   if (version !== undefined && result.error.issues.some((issue) => issue.path[0] === 'v')) {

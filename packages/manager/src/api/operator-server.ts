@@ -12,7 +12,7 @@ import type { Store } from '@edgeward/store';
 import { dashboardPage } from '@edgeward/web';
 import Fastify, { type FastifyBaseLogger, LogController } from 'fastify';
 import type { Logger } from 'pino';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import type { FleetPki } from '../pki/fleet-pki.ts';
 import type { DeviceService } from '../services/device.service.ts';
 import type { EnrollmentTokenService } from '../services/enrollment-token.service.ts';
@@ -20,12 +20,12 @@ import { type OperatorService, requireRole } from '../services/operator.service.
 import type { OperatorContext } from '../services/operator-context.ts';
 import { type HttpsApp, parseInput, registerErrorReplies } from './http-errors.ts';
 
-const idParams = z.object({ id: z.string().min(1).max(100) });
-const includeQuery = z.object({ all: z.enum(['true', 'false']).default('false') });
+const idParams = z.object({ id: z.string().check(z.minLength(1), z.maxLength(100)) });
+const includeQuery = z.object({ all: z._default(z.enum(['true', 'false']), 'false') });
 const actionsQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(10_000).default(100),
-  operator: z.string().optional(),
-  target: z.string().optional(),
+  limit: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(10_000)), 100),
+  operator: z.optional(z.string()),
+  target: z.optional(z.string()),
 });
 
 declare module 'fastify' {

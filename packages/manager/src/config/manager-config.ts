@@ -1,73 +1,68 @@
 import { join } from 'node:path';
 import { type ConfigLayer, resolveConfig } from '@edgeward/core';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 
 const DAY_MS = 86_400_000;
 
-const port = z.coerce.number().int().min(0).max(65_535);
-const list = z.preprocess(
-  (value) =>
+const port = z.coerce.number().check(z.int(), z.minimum(0), z.maximum(65_535));
+const list = z.pipe(
+  z.transform((value: unknown) =>
     typeof value === 'string'
       ? value
           .split(',')
           .map((item) => item.trim())
           .filter(Boolean)
       : value,
+  ),
   z.array(z.string()),
 );
 
 export const managerConfigSchema = z
   .strictObject({
     /** `hub` has no upstream manager. */
-    role: z.enum(['hub']).default('hub'),
+    role: z._default(z.enum(['hub']), 'hub'),
     /** Where keys, certificates and the SQLite database live. */
-    dataDir: z.string().min(1).default('.edgeward'),
+    dataDir: z._default(z.string().check(z.minLength(1)), '.edgeward'),
     /** `sqlite:PATH` or a `postgres://` URL; default `sqlite:<dataDir>/edgeward.db`. */
-    database: z.string().optional(),
+    database: z.optional(z.string()),
     /** The fleet's trust domain, used in SPIFFE ids (`spiffe://<fleet>/device/<id>`). */
-    fleet: z
-      .string()
-      .regex(
-        /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/,
-        'a DNS-like name, lower case',
-      )
-      .default('edgeward.local'),
-    host: z.string().default('0.0.0.0'),
+    fleet: z._default(
+      z
+        .string()
+        .check(
+          z.regex(
+            /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/,
+            'a DNS-like name, lower case',
+          ),
+        ),
+      'edgeward.local',
+    ),
+    host: z._default(z.string(), '0.0.0.0'),
     /** Device API, mutual TLS. */
-    devicePort: port.default(8443),
+    devicePort: z._default(port, 8443),
     /** Operator API and dashboard, HTTPS. */
-    operatorPort: port.default(8444),
+    operatorPort: z._default(port, 8444),
     /** Extra DNS names or IP addresses for the server certificate (local names and addresses are added). */
-    serverNames: list.default([]),
+    serverNames: z._default(list, []),
     /** The device API address printed in enroll commands; default https://<hostname>:<devicePort>. */
-    publicUrl: z.string().url().optional(),
-    deviceCertValidityMs: z.coerce
-      .number()
-      .int()
-      .min(60_000)
-      .default(30 * DAY_MS),
-    enrollmentTokenTtlMs: z.coerce.number().int().min(60_000).default(DAY_MS),
+    publicUrl: z.optional(z.string().check(z.url())),
+    deviceCertValidityMs: z._default(z.coerce.number().check(z.int(), z.minimum(60_000)), 30 * DAY_MS),
+    enrollmentTokenTtlMs: z._default(z.coerce.number().check(z.int(), z.minimum(60_000)), DAY_MS),
     /** Each CRL is valid this long and re-issued every `crlRefreshMs`, well before it expires. */
-    crlValidityMs: z.coerce
-      .number()
-      .int()
-      .min(60_000)
-      .default(7 * DAY_MS),
-    crlRefreshMs: z.coerce.number().int().min(1000).default(3_600_000),
+    crlValidityMs: z._default(z.coerce.number().check(z.int(), z.minimum(60_000)), 7 * DAY_MS),
+    crlRefreshMs: z._default(z.coerce.number().check(z.int(), z.minimum(1000)), 3_600_000),
     /** How often a replica re-reads revocations written by others (PostgreSQL with several replicas). */
-    revocationPollMs: z.coerce.number().int().min(100).default(5000),
+    revocationPollMs: z._default(z.coerce.number().check(z.int(), z.minimum(100)), 5000),
     /** Largest request body accepted, in bytes. */
-    bodyLimitBytes: z.coerce
-      .number()
-      .int()
-      .min(1024)
-      .default(16 * 1024 * 1024),
-    logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+    bodyLimitBytes: z._default(z.coerce.number().check(z.int(), z.minimum(1024)), 16 * 1024 * 1024),
+    logLevel: z._default(z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info'),
   })
-  .refine((config) => config.crlRefreshMs < config.crlValidityMs, {
-    message: 'crlRefreshMs must be shorter than crlValidityMs, or CRLs expire and every device is refused',
-    path: ['crlRefreshMs'],
-  });
+  .check(
+    z.refine((config) => config.crlRefreshMs < config.crlValidityMs, {
+      message: 'crlRefreshMs must be shorter than crlValidityMs, or CRLs expire and every device is refused',
+      path: ['crlRefreshMs'],
+    }),
+  );
 
 export type ManagerConfig = z.output<typeof managerConfigSchema> & { readonly database: string };
 

@@ -1,0 +1,151 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildManager, resolveManagerConfig } from '@edgeward/manager';
+import pino from 'pino';
+import { buildAgentBundle } from '../scripts/build-agent.ts';
+
+export interface MemorySample {
+  readonly vmRssKb: number;
+  readonly rssAnonKb: number;
+}
+
+export interface AgentMemory {
+  readonly reportIntervalS: number;
+  readonly inventoryIntervalS: number;
+  readonly bare: MemorySample;
+  readonly agents: (MemorySample & { label: string })[];
+}
+
+const REPORT_INTERVAL_S = 10;
+const INVENTORY_INTERVAL_S = 60;
+const SAMPLE_EVERY_MS = 5000;
+
+/**
+ * Runs the device binary (the bundled agent) against a real manager for `minutes`, reading this very
+ * machine's inventory, beside a bare Node 24 that has loaded TLS, and samples /proc/PID/status of each.
+ */
+export async function measureAgentMemory(options: {
+  minutes: number;
+  progress: (line: string) => void;
+}): Promise<AgentMemory> {
+  const bundle = await buildAgentBundle();
+  const dir = await mkdtemp(join(tmpdir(), 'edgeward-bench-agent-'));
+  const config = resolveManagerConfig([
+    {
+      source: 'bench',
+      values: { dataDir: join(dir, 'manager'), host: '127.0.0.1', devicePort: 0, operatorPort: 0 },
+    },
+  ]);
+  const manager = await buildManager(config, { logger: pino({ level: 'warn' }) });
+  const { deviceUrl } = await manager.listen();
+  const operator = { id: 'bench', name: 'bench', role: 'admin' as const };
+  const variants = [
+    { label: 'default V8 flags', nodeFlags: [] as string[] },
+    { label: '--max-semi-space-size=1', nodeFlags: ['--max-semi-space-size=1'] },
+  ];
+  const children: ChildProcess[] = [];
+  try {
+    for (const [index, variant] of variants.entries()) {
+      const token = (await manager.services.tokens.create(operator, {}, 3_600_000)).token;
+      const dataDir = join(dir, `agent-${index}`);
+      await runToEnd(process.execPath, [
+        bundle,
+        'enroll',
+        '--manager',
+        deviceUrl.replace('localhost', '127.0.0.1'),
+        '--token',
+        token,
+        '--ca-fingerprint',
+        manager.pki.caFingerprint,
+        '--data-dir',
+        dataDir,
+      ]);
+      children.push(
+        spawn(
+          process.execPath,
+          [
+            ...variant.nodeFlags,
+            bundle,
+            'run',
+            '--data-dir',
+            dataDir,
+            '--report-interval',
+            `${REPORT_INTERVAL_S}s`,
+            '--inventory-interval',
+            `${INVENTORY_INTERVAL_S}s`,
+            '--log-level',
+            'warn',
+          ],
+          { stdio: ['ignore', 'ignore', 'inherit'] },
+        ),
+      );
+    }
+    const bare = spawn(
+      process.execPath,
+      ['-e', "require('node:tls').createSecureContext(); setInterval(() => {}, 1 << 30);"],
+      { stdio: 'ignore' },
+    );
+    children.push(bare);
+
+    const samples = new Map<ChildProcess, { at: number; sample: MemorySample }[]>();
+    const endAt = Date.now() + options.minutes * 60_000;
+    while (Date.now() < endAt) {
+      await new Promise((resolve) => setTimeout(resolve, SAMPLE_EVERY_MS));
+      for (const child of children) {
+        if (child.exitCode !== null)
+          throw new Error(`a measured process exited early (code ${child.exitCode})`);
+        const list = samples.get(child) ?? [];
+        list.push({ at: Date.now(), sample: await readStatus(child.pid ?? 0) });
+        samples.set(child, list);
+      }
+      const left = Math.max(0, Math.round((endAt - Date.now()) / 1000));
+      if (left % 60 < SAMPLE_EVERY_MS / 1000) options.progress(`agent memory: ${left} s left`);
+    }
+    const lastMinute = (child: ChildProcess): MemorySample => {
+      const recent = (samples.get(child) ?? []).filter((entry) => entry.at >= endAt - 60_000);
+      return {
+        vmRssKb: median(recent.map((entry) => entry.sample.vmRssKb)),
+        rssAnonKb: median(recent.map((entry) => entry.sample.rssAnonKb)),
+      };
+    };
+    return {
+      reportIntervalS: REPORT_INTERVAL_S,
+      inventoryIntervalS: INVENTORY_INTERVAL_S,
+      bare: lastMinute(bare),
+      agents: variants.map((variant, index) => ({
+        label: variant.label,
+        ...lastMinute(children[index] as ChildProcess),
+      })),
+    };
+  } finally {
+    for (const child of children) child.kill('SIGTERM');
+    await manager.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function readStatus(pid: number): Promise<MemorySample> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const field = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? Number.NaN);
+  return { vmRssKb: field('VmRSS'), rssAnonKb: field('RssAnon') };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[middle] ?? Number.NaN)
+    : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
+}
+
+function runToEnd(command: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+    child.on('error', reject);
+    child.on('close', (code) =>
+      code === 0 ? resolve() : reject(new Error(`${args.slice(0, 2).join(' ')} exited with ${code}`)),
+    );
+  });
+}

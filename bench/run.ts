@@ -1,0 +1,56 @@
+// `npm run bench [-- --agent-minutes 10 --enrollments 200 --rounds 3]`: the manager's enrollment rate and
+// the agent's steady memory beside a bare Node 24 with TLS loaded, measured in the same run. Results are
+// appended to bench/RESULTS.md with the date, the machine and the Node version.
+import { appendFileSync, readFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { parseArgs } from 'node:util';
+import { measureAgentMemory } from './agent-memory.ts';
+import { measureEnrollmentRate } from './enrollment-rate.ts';
+
+const { values } = parseArgs({
+  options: {
+    'agent-minutes': { type: 'string', default: '10' },
+    enrollments: { type: 'string', default: '200' },
+    rounds: { type: 'string', default: '3' },
+    concurrency: { type: 'string', default: '8' },
+    'no-record': { type: 'boolean', default: false },
+  },
+});
+
+const write = (text: string) => process.stdout.write(`${text}\n`);
+const enrollments = await measureEnrollmentRate({
+  enrollments: Number(values.enrollments),
+  rounds: Number(values.rounds),
+  concurrency: Number(values.concurrency),
+  progress: write,
+});
+const memory = await measureAgentMemory({ minutes: Number(values['agent-minutes']), progress: write });
+
+const kernel = readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim();
+const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${kernel}`;
+const mb = (kb: number) => (kb / 1024).toFixed(1);
+const lines = [
+  '',
+  `## ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
+  '',
+  `Machine: ${machine}; Node ${process.version}. Command: \`npm run bench -- --agent-minutes ${values['agent-minutes']} --enrollments ${values.enrollments} --rounds ${values.rounds}\`.`,
+  '',
+  '### Enrollments per second (manager, SQLite, device API over mTLS)',
+  '',
+  `${enrollments.enrollments} enrollments per round, ${enrollments.concurrency} in flight, CSRs prepared beforehand; rounds: ${enrollments.rates.map((rate) => rate.toFixed(1)).join(', ')} per second.`,
+  `**Median: ${enrollments.median.toFixed(1)} enrollments/s.**`,
+  '',
+  `### Agent memory after ${values['agent-minutes']} min (inventory every ${memory.inventoryIntervalS} s, heartbeat every ${memory.reportIntervalS} s)`,
+  '',
+  '| process | VmRSS MB | RssAnon MB | VmRSS / bare |',
+  '| --- | --- | --- | --- |',
+  `| bare Node 24 with TLS loaded | ${mb(memory.bare.vmRssKb)} | ${mb(memory.bare.rssAnonKb)} | 1.00 |`,
+  ...memory.agents.map(
+    (agent) =>
+      `| agent: ${agent.label} | ${mb(agent.vmRssKb)} | ${mb(agent.rssAnonKb)} | ${(agent.vmRssKb / memory.bare.vmRssKb).toFixed(2)} |`,
+  ),
+  '',
+  'Figures are medians of the samples in the last minute of the run. Targets: RssAnon ≤ 16 MB, VmRSS ≤ 1.25 × bare.',
+];
+write(lines.join('\n'));
+if (!values['no-record']) appendFileSync(new URL('./RESULTS.md', import.meta.url), `${lines.join('\n')}\n`);
