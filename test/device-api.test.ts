@@ -397,3 +397,82 @@ describe('agent runtime', () => {
     }
   });
 });
+
+describe('inventory over the device API', () => {
+  test('a delta with a new port, package, firmware, UID 0 user and module becomes drift records with before and after', async () => {
+    const { enrollment, dataDir } = await enroll();
+    const client = await mtlsClient(dataDir);
+    try {
+      const first = fixtureInventory('drifting');
+      const full = await client.post<{ version: number; changed: boolean }>('/v1/inventory', {
+        v: PROTOCOL_VERSION,
+        kind: 'full',
+        inventory: first,
+      });
+      assert.deepEqual(full.body, { v: PROTOCOL_VERSION, version: 1, changed: true });
+      const second = structuredClone(first);
+      second.collectedAt += 60_000;
+      second.uptimeSeconds += 60;
+      second.listeners.push({ protocol: 'tcp', address: '0.0.0.0', port: 4444 });
+      second.packages.push({
+        name: 'netcat-traditional',
+        version: '1.10-47',
+        manager: 'dpkg',
+        architecture: 'amd64',
+      });
+      second.firmware = { ...second.firmware, version: '1.16.3' };
+      second.users.push({ name: 'toor', uid: 0, gid: 0, home: '/root', shell: '/bin/sh' });
+      second.kernelModules.push({ name: 'rootkit', sizeBytes: 4096 });
+      const { diffInventory } = await import('@edgeward/core');
+      const delta = await client.post<{ version: number; changed: boolean }>('/v1/inventory', {
+        v: PROTOCOL_VERSION,
+        kind: 'delta',
+        baseVersion: 1,
+        delta: diffInventory(first, second),
+      });
+      assert.equal(delta.body.version, 2);
+      const history = await hub.manager.services.devices.history(enrollment.deviceId, { limit: 50 });
+      const summary = history.map((change) => [change.section, change.kind, change.key, change.drift]).sort();
+      assert.deepEqual(summary, [
+        ['firmware', 'changed', 'firmware', true],
+        ['kernelModules', 'added', 'rootkit', true],
+        ['listeners', 'added', 'tcp/0.0.0.0:4444', true],
+        ['packages', 'added', 'dpkg/netcat-traditional:amd64', true],
+        ['users', 'added', 'toor', true],
+      ]);
+      const firmware = history.find((change) => change.section === 'firmware');
+      assert.equal((firmware?.before as { version: string }).version, '1.16.2');
+      assert.equal((firmware?.after as { version: string }).version, '1.16.3');
+      const stored = await hub.manager.services.devices.show(enrollment.deviceId);
+      assert.equal((stored.inventory as { users: unknown[] }).users.length, 3);
+
+      const stale = client.post('/v1/inventory', {
+        v: PROTOCOL_VERSION,
+        kind: 'delta',
+        baseVersion: 1,
+        delta: diffInventory(first, second),
+      });
+      await assert.rejects(stale, { code: 'EW_INVENTORY_BASE_MISMATCH' });
+      const unchanged = await client.post<{ version: number; changed: boolean }>('/v1/inventory', {
+        v: PROTOCOL_VERSION,
+        kind: 'full',
+        inventory: { ...second, uptimeSeconds: second.uptimeSeconds + 600 },
+      });
+      assert.deepEqual(unchanged.body, { v: PROTOCOL_VERSION, version: 2, changed: false });
+    } finally {
+      client.close();
+    }
+  });
+
+  test('a report with an unknown protocol version is refused by name', async () => {
+    const { dataDir } = await enroll();
+    const client = await mtlsClient(dataDir);
+    try {
+      await assert.rejects(client.post('/v1/heartbeat', { ...heartbeat(), v: 99 }), {
+        code: 'EW_PROTOCOL_VERSION_UNSUPPORTED',
+      });
+    } finally {
+      client.close();
+    }
+  });
+});

@@ -67,7 +67,12 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
     clock,
     logger: logger.child({ module: 'pki' }),
   });
-  const store = deps.store ?? (await createStore({ database: config.database }));
+  const store =
+    deps.store ??
+    (await createStore({
+      database: config.database,
+      ...(config.databaseSchema === undefined ? {} : { schema: config.databaseSchema }),
+    }));
   const audit = new AuditTrail(clock);
   const revocations = new RevocationService({
     store,

@@ -140,6 +140,7 @@ Example:
     .description("show the agent's state, manager, certificate expiry and last contact")
     .requiredOption('--data-dir <dir>', dataDirHelp)
     .option('--json', 'print as JSON')
+    .addHelpText('after', '\nExample:\n  $ edgeward agent status --data-dir /var/lib/edgeward-agent')
     .action(async (flags: { dataDir: string; json?: boolean }) => {
       const { readAgentStatus } = await import('@edgeward/agent');
       const status = await readAgentStatus(flags.dataDir);
@@ -170,6 +171,10 @@ Example:
     )
     .option('--root <dir>', 'filesystem root to read (default /)', '/')
     .option('--firmware-file <file>', 'file holding the firmware version')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ edgeward agent inventory | jq .inventory.listeners\n  $ edgeward agent inventory --root /mnt/device-image',
+    )
     .action(async (flags: { dataDir?: string; root: string; firmwareFile?: string }) => {
       const { AgentFiles, collectInventory } = await import('@edgeward/agent');
       const { diffInventory } = await import('@edgeward/core');

@@ -70,6 +70,7 @@ export function registerDeviceCommands(program: Command, io: CliIo): void {
     .description('show a device: identity, labels, status, certificates and its latest inventory')
     .argument('<id>', 'device id')
     .option('--json', 'print as JSON (the whole inventory)')
+    .addHelpText('after', '\nExample:\n  $ edgeward devices show dev-1234abcd5678ef90 --json')
     .action(async (id: string, flags: ApiFlags & { json?: boolean }) => {
       const device = await operatorApiFrom(flags, io).showDevice(id);
       io.out(flags.json ? json(device) : describeDevice(device));
@@ -80,6 +81,10 @@ export function registerDeviceCommands(program: Command, io: CliIo): void {
     .argument('<id>', 'device id')
     .option('--limit <n>', 'at most this many changes (default 200)', '200')
     .option('--section <name>', 'only this inventory section, e.g. packages or listeners')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ edgeward devices history dev-1234abcd5678ef90\n  $ edgeward devices history dev-1234abcd5678ef90 --section listeners --limit 20',
+    )
     .option('--json', 'print as JSON')
     .action(async (id: string, flags: ApiFlags & { limit: string; section?: string; json?: boolean }) => {
       const query = new URLSearchParams({ limit: flags.limit });
@@ -113,6 +118,10 @@ export function registerDeviceCommands(program: Command, io: CliIo): void {
     .description('revoke a device: its certificates go on the CRL and its connections are dropped')
     .argument('<id>', 'device id')
     .option('--reason <text>', 'why, recorded with the action', '')
+    .addHelpText(
+      'after',
+      "\nExample:\n  $ edgeward devices revoke dev-1234abcd5678ef90 --reason 'device stolen'",
+    )
     .option('--json', 'print as JSON')
     .action(async (id: string, flags: ApiFlags & { reason: string; json?: boolean }) => {
       const device = await operatorApiFrom(flags, io).revokeDevice(id, flags.reason);

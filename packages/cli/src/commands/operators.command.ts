@@ -30,6 +30,7 @@ export function registerOperatorCommands(program: Command, io: CliIo): void {
   withApiOptions(operators.command('list'))
     .description('list operators')
     .option('--all', 'include revoked operators')
+    .addHelpText('after', '\nExample:\n  $ edgeward operators list --all')
     .option('--json', 'print as JSON')
     .action(async (flags: ApiFlags & { all?: boolean; json?: boolean }) => {
       const { operators: list } = await operatorApiFrom(flags, io).listOperators(flags.all === true);
@@ -53,6 +54,7 @@ export function registerOperatorCommands(program: Command, io: CliIo): void {
   withApiOptions(operators.command('revoke'))
     .description("revoke an operator's token")
     .argument('<id>', 'operator id')
+    .addHelpText('after', '\nExample:\n  $ edgeward operators revoke op-5f0c2d9e8a7b6c41')
     .option('--json', 'print as JSON')
     .action(async (id: string, flags: ApiFlags & { json?: boolean }) => {
       const operator = await operatorApiFrom(flags, io).revokeOperator(id);

@@ -48,6 +48,7 @@ export function registerTokenCommands(program: Command, io: CliIo): void {
   withApiOptions(tokens.command('list'))
     .description('list enrollment tokens (active ones; --all for used, expired and revoked too)')
     .option('--all', 'include used, expired and revoked tokens')
+    .addHelpText('after', '\nExample:\n  $ edgeward tokens list --all --json')
     .option('--json', 'print as JSON')
     .action(async (flags: ApiFlags & { all?: boolean; json?: boolean }) => {
       const { tokens: list } = await operatorApiFrom(flags, io).listTokens(flags.all === true);
@@ -73,6 +74,7 @@ export function registerTokenCommands(program: Command, io: CliIo): void {
   withApiOptions(tokens.command('revoke'))
     .description('revoke an enrollment token so that it can no longer enroll anything')
     .argument('<id>', 'token id (the part before the dot)')
+    .addHelpText('after', '\nExample:\n  $ edgeward tokens revoke et-9360480d26c7e9ad')
     .option('--json', 'print as JSON')
     .action(async (id: string, flags: ApiFlags & { json?: boolean }) => {
       const token = await operatorApiFrom(flags, io).revokeToken(id.split('.')[0] ?? id);

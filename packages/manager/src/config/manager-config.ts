@@ -25,6 +25,8 @@ export const managerConfigSchema = z
     dataDir: z._default(z.string().check(z.minLength(1)), '.edgeward'),
     /** `sqlite:PATH` or a `postgres://` URL; default `sqlite:<dataDir>/edgeward.db`. */
     database: z.optional(z.string()),
+    /** PostgreSQL only: the schema holding Edgeward's tables (created when missing); default `public`. */
+    databaseSchema: z.optional(z.string().check(z.minLength(1))),
     /** The fleet's trust domain, used in SPIFFE ids (`spiffe://<fleet>/device/<id>`). */
     fleet: z._default(
       z
