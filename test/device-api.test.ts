@@ -441,8 +441,9 @@ describe('inventory over the device API', () => {
         ['users', 'added', 'toor', true],
       ]);
       const firmware = history.find((change) => change.section === 'firmware');
-      assert.equal((firmware?.before as { version: string }).version, '1.16.2');
-      assert.equal((firmware?.after as { version: string }).version, '1.16.3');
+      assert.ok(firmware !== undefined);
+      assert.equal((firmware.before as { version: string }).version, '1.16.2');
+      assert.equal((firmware.after as { version: string }).version, '1.16.3');
       const stored = await hub.manager.services.devices.show(enrollment.deviceId);
       assert.equal((stored.inventory as { users: unknown[] }).users.length, 3);
 
