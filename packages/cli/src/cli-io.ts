@@ -25,3 +25,20 @@ export function processIo(): CliIo {
     stopRequested,
   };
 }
+
+/**
+ * Exits once standard output and error are written out: a pipe takes 64 KiB at a time, and exiting
+ * with data still queued would cut a large `--json` answer short. Exiting explicitly also stops kept-alive
+ * sockets and timers of a finished command from holding the process open.
+ */
+export async function exitWhenFlushed(code: number): Promise<never> {
+  await Promise.all(
+    [process.stdout, process.stderr].map(
+      (stream) =>
+        new Promise<void>((resolve) =>
+          stream.writableLength === 0 ? resolve() : stream.write('', () => resolve()),
+        ),
+    ),
+  );
+  process.exit(code);
+}

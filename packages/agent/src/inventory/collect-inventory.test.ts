@@ -227,7 +227,9 @@ describe('collectInventory on fixture trees', () => {
     );
     // A real symlink this time, as /proc has them.
     await mkdir(join(root, 'proc/9100/fd'), { recursive: true });
-    await writeFile(join(root, 'proc/9100/comm'), 'nc\n');
+    // The thread name says nothing useful; the command line names the program.
+    await writeFile(join(root, 'proc/9100/comm'), 'MainThread\n');
+    await writeFile(join(root, 'proc/9100/cmdline'), '/usr/bin/nc\0-l\0-p\x004444\0');
     await symlink('socket:[40001]', join(root, 'proc/9100/fd/3'));
     await appendFile(join(root, 'etc/passwd'), 'toor:x:0:0::/root:/bin/sh\n');
     await appendFile(join(root, 'proc/modules'), 'usb_storage 81920 0 - Live 0x0000000000000000\n');

@@ -128,12 +128,25 @@ export async function findSocketOwners(
       .map((target) => /^socket:\[(\d+)\]$/.exec(target ?? '')?.[1])
       .filter((inode): inode is string => inode !== undefined && inodes.has(inode) && !owners.has(inode));
     if (found.length === 0) continue;
-    const name = firstLine(await fs.text(`proc/${pid}/comm`));
+    const name = await processName(fs, pid);
     if (name === undefined) continue;
     for (const inode of found) owners.set(inode, { pid, name });
     if (owners.size === inodes.size) break;
   }
   return owners;
+}
+
+/**
+ * The program's name from its command line (argv[0], path and arguments dropped), with `comm` as the
+ * fallback: programs rename threads (Node calls its main thread `MainThread`), `comm` is cut at 15
+ * characters, and the executable link names the real file behind a symlink (`redis-server` is
+ * `redis-check-rdb` on Debian), while argv[0] is what the operator started.
+ */
+async function processName(fs: RootFs, pid: number): Promise<string | undefined> {
+  const argv0 = (await fs.text(`proc/${pid}/cmdline`))?.split('\0')[0]?.split(' ')[0] ?? '';
+  const base = argv0.split('/').pop()?.replace(/:$/, '');
+  if (base !== undefined && base !== '') return base;
+  return firstLine(await fs.text(`proc/${pid}/comm`));
 }
 
 export interface SocketsResult {
