@@ -4,13 +4,15 @@ import {
   checkCsr,
   EdgewardError,
   type EnrollRequest,
+  type Labels,
   PROTOCOL_VERSION,
 } from '@edgeward/core';
 import type { Store } from '@edgeward/store';
 import type { Logger } from 'pino';
-import type { FleetPki } from '../pki/fleet-pki.ts';
+import type { FleetPki, IssuedDeviceCertificate } from '../pki/fleet-pki.ts';
 import type { AuditTrail } from './audit-trail.ts';
 import type { EnrollmentTokenService } from './enrollment-token.service.ts';
+import type { OperatorContext } from './operator-context.ts';
 import { newId } from './secrets.ts';
 
 /** Turns a one-time token plus a CSR into a device with a certificate; nothing is created on any failure. */
@@ -54,11 +56,6 @@ export class EnrollmentService {
           `enrollment token ${token.id} was used by another device a moment ago; tokens are single-use`,
         );
       }
-      const issued = await this.#pki.issueDeviceCertificate(
-        request.csrPem,
-        deviceId,
-        this.#certificateValidityMs,
-      );
       await store.devices.create({
         id: deviceId,
         name: request.hostname || deviceId,
@@ -71,33 +68,13 @@ export class EnrollmentService {
         inventoryVersion: 0,
         revokedAt: null,
       });
-      await store.certificates.create({
+      const issued = await this.#issue(store, deviceId, request.csrPem, now);
+      await this.#audit.record(store, deviceActor(deviceId), 'device.enroll', deviceId, {
+        token: token.id,
         serial: issued.serial,
-        deviceId,
-        notBefore: issued.notBefore,
-        notAfter: issued.notAfter,
-        issuedAt: now,
-        fingerprint: issued.fingerprint,
-        revokedAt: null,
+        hostname: request.hostname,
       });
-      await this.#audit.record(
-        store,
-        { id: 'device', name: deviceId, role: 'viewer' },
-        'device.enroll',
-        deviceId,
-        { token: token.id, serial: issued.serial, hostname: request.hostname },
-      );
-      return {
-        v: PROTOCOL_VERSION,
-        deviceId,
-        fleet: this.#pki.fleet,
-        spiffeId: this.#pki.spiffeIdOf(deviceId),
-        certificatePem: issued.certPem,
-        chainPem: this.#pki.issuingCaPem,
-        rootCaPem: this.#pki.rootCaPem,
-        notAfter: issued.notAfter,
-        labels: token.labels,
-      } satisfies CertificateGrant;
+      return this.#grant(deviceId, issued, token.labels);
     });
     this.#logger.info({ deviceId: grant.deviceId, hostname: request.hostname }, 'device enrolled');
     return grant;
@@ -115,42 +92,56 @@ export class EnrollmentService {
         throw new EdgewardError('EW_DEVICE_REVOKED', `device ${deviceId} is revoked and cannot renew`);
       }
       const now = this.#clock.now();
-      const issued = await this.#pki.issueDeviceCertificate(csrPem, deviceId, this.#certificateValidityMs);
-      await store.certificates.create({
-        serial: issued.serial,
-        deviceId,
-        notBefore: issued.notBefore,
-        notAfter: issued.notAfter,
-        issuedAt: now,
-        fingerprint: issued.fingerprint,
-        revokedAt: null,
-      });
+      const issued = await this.#issue(store, deviceId, csrPem, now);
       await store.devices.update(deviceId, { lastSeenAt: now });
-      await this.#audit.record(
-        store,
-        { id: 'device', name: deviceId, role: 'viewer' },
-        'device.renew',
-        deviceId,
-        {
-          serial: issued.serial,
-          notAfter: issued.notAfter,
-        },
-      );
+      await this.#audit.record(store, deviceActor(deviceId), 'device.renew', deviceId, {
+        serial: issued.serial,
+        notAfter: issued.notAfter,
+      });
       this.#logger.info(
         { deviceId, notAfter: new Date(issued.notAfter).toISOString() },
         'certificate renewed',
       );
-      return {
-        v: PROTOCOL_VERSION,
-        deviceId,
-        fleet: this.#pki.fleet,
-        spiffeId: this.#pki.spiffeIdOf(deviceId),
-        certificatePem: issued.certPem,
-        chainPem: this.#pki.issuingCaPem,
-        rootCaPem: this.#pki.rootCaPem,
-        notAfter: issued.notAfter,
-        labels: device.labels,
-      };
+      return this.#grant(deviceId, issued, device.labels);
     });
   }
+
+  /** Issues a certificate for the device and records it, so that it can be listed and revoked. */
+  async #issue(
+    store: Store,
+    deviceId: string,
+    csrPem: string,
+    now: number,
+  ): Promise<IssuedDeviceCertificate> {
+    const issued = await this.#pki.issueDeviceCertificate(csrPem, deviceId, this.#certificateValidityMs);
+    await store.certificates.create({
+      serial: issued.serial,
+      deviceId,
+      notBefore: issued.notBefore,
+      notAfter: issued.notAfter,
+      issuedAt: now,
+      fingerprint: issued.fingerprint,
+      revokedAt: null,
+    });
+    return issued;
+  }
+
+  #grant(deviceId: string, issued: IssuedDeviceCertificate, labels: Labels): CertificateGrant {
+    return {
+      v: PROTOCOL_VERSION,
+      deviceId,
+      fleet: this.#pki.fleet,
+      spiffeId: this.#pki.spiffeIdOf(deviceId),
+      certificatePem: issued.certPem,
+      chainPem: this.#pki.issuingCaPem,
+      rootCaPem: this.#pki.rootCaPem,
+      notAfter: issued.notAfter,
+      labels,
+    };
+  }
+}
+
+/** Enrollment and renewal are recorded as actions of the device itself. */
+function deviceActor(deviceId: string): OperatorContext {
+  return { id: 'device', name: deviceId, role: 'viewer' };
 }
