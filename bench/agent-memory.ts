@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildManager, resolveManagerConfig } from '@edgeward/manager';
 import pino from 'pino';
-import { buildAgentBundle } from '../scripts/build-agent.ts';
+import { agentLauncherPath, buildAgentBundle } from '../scripts/build-agent.ts';
 
 export interface MemorySample {
   readonly vmRssKb: number;
@@ -30,7 +30,7 @@ export async function measureAgentMemory(options: {
   minutes: number;
   progress: (line: string) => void;
 }): Promise<AgentMemory> {
-  const bundle = await buildAgentBundle();
+  const { path: bundle } = await buildAgentBundle();
   const dir = await mkdtemp(join(tmpdir(), 'edgeward-bench-agent-'));
   const config = resolveManagerConfig([
     {
@@ -41,9 +41,10 @@ export async function measureAgentMemory(options: {
   const manager = await buildManager(config, { logger: pino({ level: 'warn' }) });
   const { deviceUrl } = await manager.listen();
   const operator = { id: 'bench', name: 'bench', role: 'admin' as const };
+  // The device launcher as shipped, and the same bundle on Node's server defaults for comparison.
   const variants = [
-    { label: 'default V8 flags', nodeFlags: [] as string[] },
-    { label: '--max-semi-space-size=1', nodeFlags: ['--max-semi-space-size=1'] },
+    { label: 'device launcher (edgeward-agent)', command: '/bin/sh', prefix: [agentLauncherPath] },
+    { label: 'bundle on Node defaults', command: process.execPath, prefix: [bundle] },
   ];
   const children: ChildProcess[] = [];
   try {
@@ -64,10 +65,9 @@ export async function measureAgentMemory(options: {
       ]);
       children.push(
         spawn(
-          process.execPath,
+          variant.command,
           [
-            ...variant.nodeFlags,
-            bundle,
+            ...variant.prefix,
             'run',
             '--data-dir',
             dataDir,
@@ -78,7 +78,10 @@ export async function measureAgentMemory(options: {
             '--log-level',
             'warn',
           ],
-          { stdio: ['ignore', 'ignore', 'inherit'] },
+          {
+            stdio: ['ignore', 'ignore', 'inherit'],
+            env: { ...process.env, EDGEWARD_NODE: process.execPath },
+          },
         ),
       );
     }

@@ -1,5 +1,13 @@
 import { readFileSync } from 'node:fs';
-import type { ConfigLayer } from '@edgeward/core';
+// Named imports only: the device bundle keeps just what they reach (a namespace import would pull in all
+// of core, the X.509 library with it).
+import {
+  type ConfigLayer,
+  diffInventory,
+  environmentLayer,
+  parseConfigFile,
+  parseDuration,
+} from '@edgeward/core';
 import type { Command } from 'commander';
 import type { CliIo } from '../cli-io.ts';
 import { createLogger } from '../logger.ts';
@@ -18,7 +26,6 @@ interface AgentFlags {
 
 async function agentConfig(flags: AgentFlags, io: CliIo) {
   const { agentConfigKeys, resolveAgentConfig } = await import('@edgeward/agent');
-  const { environmentLayer, parseConfigFile, parseDuration } = await import('@edgeward/core');
   const layers: ConfigLayer[] = [];
   if (flags.config !== undefined)
     layers.push(await parseConfigFile(readFileSync(flags.config, 'utf8'), flags.config));
@@ -177,7 +184,6 @@ Example:
     )
     .action(async (flags: { dataDir?: string; root: string; firmwareFile?: string }) => {
       const { AgentFiles, collectInventory } = await import('@edgeward/agent');
-      const { diffInventory } = await import('@edgeward/core');
       const inventory = await collectInventory({
         root: flags.root,
         now: Date.now,

@@ -1,0 +1,42 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { agentLauncherPath, buildAgentBundle } from '../scripts/build-agent.ts';
+
+/**
+ * The device binary carries the agent and nothing of the manager: each of these would cost a device
+ * megabytes of memory (the X.509 library, classic zod) or does not belong there at all.
+ */
+test('the device bundle holds none of the manager, the database drivers, the X.509 library or classic zod', async () => {
+  const { inputs } = await buildAgentBundle();
+  assert.ok(inputs.some((input) => input.startsWith('packages/agent/src/runtime/agent.ts')));
+  const forbidden = inputs.filter((input) =>
+    /packages\/(manager|store|sim|web)\/|node_modules\/(fastify|pg|@peculiar\/x509|tsyringe|pino-pretty)\/|node_modules\/zod\/v4\/classic\//.test(
+      input,
+    ),
+  );
+  assert.deepEqual(forbidden, []);
+});
+
+test('the device launcher runs the bundle with its memory settings', async () => {
+  await buildAgentBundle();
+  const dataDir = await mkdtemp(join(tmpdir(), 'edgeward-bundle-'));
+  try {
+    const run = spawnSync('/bin/sh', [agentLauncherPath, 'status', '--data-dir', dataDir, '--json'], {
+      env: { ...process.env, EDGEWARD_NODE: process.execPath },
+      encoding: 'utf8',
+    });
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal((JSON.parse(run.stdout) as { state: string }).state, 'not enrolled');
+    const { readFile } = await import('node:fs/promises');
+    assert.match(
+      await readFile(agentLauncherPath, 'utf8'),
+      /exec "\$\{EDGEWARD_NODE:-node\}" --max-semi-space-size=1 --lite-mode /,
+    );
+  } finally {
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});
