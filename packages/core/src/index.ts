@@ -2,6 +2,8 @@ export * from './config/layered-config.ts';
 export * from './errors/edgeward-error.ts';
 export * from './errors/error-catalog.ts';
 export * from './errors/error-docs.ts';
+export * from './events/event.schema.ts';
+export * from './events/sequence-ack.ts';
 export * from './fleet/device-status.ts';
 export * from './fleet/records.ts';
 export * from './inventory/inventory.schema.ts';
