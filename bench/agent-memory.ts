@@ -123,7 +123,19 @@ export async function measureAgentMemory(options: {
       })),
     };
   } finally {
-    for (const child of children) child.kill('SIGTERM');
+    // Let the agents finish writing their state before their directories go.
+    await Promise.all(
+      children.map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null || child.signalCode !== null) resolve();
+            else {
+              child.once('close', () => resolve());
+              child.kill('SIGTERM');
+            }
+          }),
+      ),
+    );
     await manager.close();
     await rm(dir, { recursive: true, force: true });
   }
