@@ -4,7 +4,7 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { Agent, enrollAgent, ManagerClient } from '@edgeward/agent';
+import { Agent, enrollAgent, ManagerClient, resolveAgentConfig } from '@edgeward/agent';
 import {
   createCsr,
   createIssuingCa,
@@ -343,17 +343,20 @@ describe('agent runtime', () => {
     const before = await parseCertificate(await readFile(join(dataDir, 'cert.pem'), 'utf8'));
     const clock = new ShiftableClock();
     const agent = new Agent({
-      config: {
-        dataDir,
-        reportIntervalMs: 1000,
-        inventoryIntervalMs: 60_000,
-        root: '/',
-        retryInitialMs: 100,
-        retryMaxMs: 1000,
-        requestTimeoutMs: 5000,
-        shutdownGraceMs: 2000,
-        logLevel: 'silent',
-      },
+      config: resolveAgentConfig([
+        {
+          source: 'test',
+          values: {
+            dataDir,
+            reportIntervalMs: 1000,
+            inventoryIntervalMs: 60_000,
+            retryInitialMs: 100,
+            retryMaxMs: 1000,
+            requestTimeoutMs: 5000,
+            shutdownGraceMs: 2000,
+          },
+        },
+      ]),
       logger: silentLogger,
       agentVersion: 'test',
       collectInventory: async () => fixtureInventory(enrollment.deviceId),

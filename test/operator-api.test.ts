@@ -54,6 +54,7 @@ const endpoints: [method: string, path: string, body?: unknown][] = [
   ['GET', '/api/v1/devices/dev-0'],
   ['GET', '/api/v1/devices/dev-0/history'],
   ['POST', '/api/v1/devices/dev-0/revoke', { reason: 'x' }],
+  ['GET', '/api/v1/events'],
   ['GET', '/api/v1/tokens'],
   ['POST', '/api/v1/tokens', { labels: {} }],
   ['DELETE', '/api/v1/tokens/et-0'],
@@ -90,6 +91,7 @@ test('a viewer reads but cannot write anything', async () => {
   const token = viewer.body.token as string;
   assert.equal((await call('GET', '/api/v1/devices', token)).status, 200);
   assert.equal((await call('GET', '/api/v1/fleet', token)).status, 200);
+  assert.equal((await call('GET', '/api/v1/events?severity=high&since=1h', token)).status, 200);
   for (const [method, path, body] of endpoints.filter(([method]) => method !== 'GET')) {
     const refused = await call(method, path, token, body);
     assert.equal(refused.status, 403, `${method} ${path}`);

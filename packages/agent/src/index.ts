@@ -1,13 +1,51 @@
+export { AuthLogCollector, type AuthLogCollectorOptions } from './collectors/auth-log.collector.ts';
+export type { CollectorLog, EmitEvents } from './collectors/collector-events.ts';
+export { FimCollector, type FimCollectorOptions, type FimScanResult } from './collectors/fim.collector.ts';
+export {
+  type AgentStartedDetails,
+  type AgentStoppedDetails,
+  agentStartedEvent,
+  agentStoppedEvent,
+  ClockJumpDetector,
+  type ClockJumpOptions,
+  type ConfigChangeOptions,
+  checkConfigChange,
+  configHash,
+} from './collectors/health-events.ts';
+export {
+  type HostChangeInput,
+  hostChangeEvents,
+  type RunningExecutable,
+  readRunningExecutables,
+} from './collectors/host-changes.ts';
 export {
   type AgentConfig,
   agentConfigKeys,
   agentConfigSchema,
   resolveAgentConfig,
 } from './config/agent-config.ts';
+export {
+  Forwarder,
+  type ForwarderOptions,
+  type ForwarderState,
+  type ForwarderStats,
+  forwarderDefaults,
+} from './forwarder/forwarder.ts';
 export { AgentFiles, type Enrollment } from './identity/agent-files.ts';
 export { type EnrollOptions, enrollAgent } from './identity/enroll.ts';
 export { type CollectInventoryOptions, collectInventory } from './inventory/collect-inventory.ts';
 export { type CommandResult, type CommandRunner, execFileRunner } from './inventory/command-runner.ts';
+export {
+  type AppendResult,
+  DEFAULT_LOSS_REPORT_INTERVAL_MS,
+  DEFAULT_QUEUE_MAX_BYTES,
+  EventQueue,
+  type EventQueueOptions,
+  type EventQueueStats,
+  type PeekBatchOptions,
+  ROW_OVERHEAD_BYTES,
+  storedEventBytes,
+} from './queue/event-queue.ts';
 export { Agent, type AgentDeps, type AgentState, RENEW_AFTER_FRACTION } from './runtime/agent.ts';
 export { type AgentStatus, readAgentStatus } from './runtime/agent-status.ts';
 export { Backoff } from './runtime/backoff.ts';

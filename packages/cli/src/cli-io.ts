@@ -11,6 +11,8 @@ export interface CliIo {
   readonly isTty: boolean;
   /** Resolves when the process is asked to stop (SIGINT, SIGTERM); only long-running commands wait on it. */
   readonly stopRequested: Promise<string>;
+  /** Standard input, for commands that read it (`syslog parse`); absent when there is none to read. */
+  readonly stdin?: AsyncIterable<Uint8Array>;
 }
 
 export function processIo(): CliIo {
@@ -23,6 +25,10 @@ export function processIo(): CliIo {
     env: process.env,
     isTty: process.stdout.isTTY === true,
     stopRequested,
+    // A getter: process.stdin opens the stream, which only commands that read it should do.
+    get stdin() {
+      return process.stdin;
+    },
   };
 }
 

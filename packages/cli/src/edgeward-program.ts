@@ -2,9 +2,11 @@ import type { Command } from 'commander';
 import type { CliIo } from './cli-io.ts';
 import { registerAgentCommands } from './commands/agent.command.ts';
 import { registerDeviceCommands } from './commands/devices.command.ts';
+import { registerEventCommands } from './commands/events.command.ts';
 import { registerManagerCommands } from './commands/manager.command.ts';
 import { registerOperatorCommands } from './commands/operators.command.ts';
 import { registerSimCommand } from './commands/sim.command.ts';
+import { registerSyslogCommands } from './commands/syslog.command.ts';
 import { registerTokenCommands } from './commands/tokens.command.ts';
 import { newProgram, runProgram } from './program.ts';
 
@@ -15,8 +17,10 @@ export function buildEdgewardProgram(io: CliIo): Command {
   registerAgentCommands(program.command('agent').description('the device agent: enroll, run, inspect'), io);
   registerTokenCommands(program, io);
   registerDeviceCommands(program, io);
+  registerEventCommands(program, io);
   registerOperatorCommands(program, io);
   registerSimCommand(program, io);
+  registerSyslogCommands(program, io);
   return program;
 }
 

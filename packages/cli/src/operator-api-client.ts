@@ -10,6 +10,7 @@ import {
   type DeviceView,
   EdgewardError,
   type EnrollmentTokenView,
+  type EventListView,
   type FleetView,
   isErrorCode,
   type OperatorActionView,
@@ -50,6 +51,9 @@ export class OperatorApiClient {
   }
   revokeDevice(id: string, reason: string) {
     return this.#call<DeviceView>('POST', `/api/v1/devices/${encodeURIComponent(id)}/revoke`, { reason });
+  }
+  listEvents(query: URLSearchParams) {
+    return this.#call<EventListView>('GET', `/api/v1/events?${query}`);
   }
   createToken(labels: Record<string, string>, ttlMs: number) {
     return this.#call<CreatedEnrollmentTokenView>('POST', '/api/v1/tokens', { labels, ttlMs });

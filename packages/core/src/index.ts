@@ -72,5 +72,21 @@ export {
 } from './pki/spiffe.ts';
 export * from './protocol/device-api.schema.ts';
 export * from './protocol/operator-api.schema.ts';
+export {
+  type SyslogEventSource,
+  severityOfSyslog,
+  syslogEvent,
+} from './syslog/syslog-event.ts';
+export { encodeOctetCounted, formatSyslog5424 } from './syslog/syslog-formatter.ts';
+export {
+  DEFAULT_SYSLOG_MAX_MESSAGE_BYTES,
+  SyslogFrameDecoder,
+  type SyslogFrameDecoderOptions,
+  type SyslogFrameStats,
+  type SyslogFraming,
+} from './syslog/syslog-framing.ts';
+export * from './syslog/syslog-message.ts';
+export { type ParseSyslogOptions, parseSyslog } from './syslog/syslog-parser.ts';
 export * from './text/duration.ts';
+export * from './text/time-bound.ts';
 export { useEnglishSchemaMessages } from './validation/schema-messages.ts';

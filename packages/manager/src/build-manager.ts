@@ -18,9 +18,13 @@ import { AuditTrail } from './services/audit-trail.ts';
 import { DeviceService } from './services/device.service.ts';
 import { EnrollmentService } from './services/enrollment.service.ts';
 import { EnrollmentTokenService } from './services/enrollment-token.service.ts';
+import { EventService } from './services/event.service.ts';
 import { OperatorService } from './services/operator.service.ts';
 import { systemOperator } from './services/operator-context.ts';
 import { RevocationService } from './services/revocation.service.ts';
+
+/** How often events past `eventRetentionDays` are pruned (also once at start). */
+const EVENT_PRUNE_INTERVAL_MS = 3_600_000;
 
 export interface ManagerDeps {
   readonly logger: Logger;
@@ -45,6 +49,7 @@ export interface Manager {
     readonly operators: OperatorService;
     readonly enrollment: EnrollmentService;
     readonly revocations: RevocationService;
+    readonly events: EventService;
   };
   readonly deviceServer: DeviceServer;
   readonly operatorServer: HttpsApp;
@@ -107,11 +112,19 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
     logger: logger.child({ module: 'devices' }),
     disconnect: (deviceId) => deviceServer?.disconnect(deviceId),
   });
+  const events = new EventService({
+    store,
+    clock,
+    devices,
+    logger: logger.child({ module: 'events' }),
+    retentionDays: config.eventRetentionDays,
+  });
   deviceServer = buildDeviceServer({
     pki,
     revocations,
     enrollment,
     devices,
+    events,
     logger: logger.child({ module: 'device-api' }),
     bodyLimitBytes: config.bodyLimitBytes,
   });
@@ -119,6 +132,7 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
     pki,
     store,
     devices,
+    events,
     tokens,
     operators,
     get deviceApiUrl() {
@@ -130,12 +144,27 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
 
   const timers: NodeJS.Timeout[] = [];
   let firstStart: FirstStart | undefined;
+  // One prune at a time; close() waits for a running one so the store is not closed under it.
+  let pruning: Promise<void> | undefined;
+  const pruneEvents = () => {
+    pruning ??= events
+      .prune()
+      .then(
+        () => {},
+        (error: unknown) => {
+          logger.error({ err: error }, 'event pruning failed; it is retried at the next hourly run');
+        },
+      )
+      .finally(() => {
+        pruning = undefined;
+      });
+  };
 
   return {
     config,
     pki,
     store,
-    services: { devices, tokens, operators, enrollment, revocations },
+    services: { devices, tokens, operators, enrollment, revocations, events },
     deviceServer,
     operatorServer,
     get firstStart() {
@@ -167,11 +196,13 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
           Math.min(config.revocationPollMs, maxAge),
         ).unref(),
       );
+      pruneEvents();
+      timers.push(setInterval(pruneEvents, EVENT_PRUNE_INTERVAL_MS).unref());
       return { deviceUrl: deviceAddress, operatorUrl: operatorAddress };
     },
     async close() {
       for (const timer of timers) clearInterval(timer);
-      await Promise.allSettled([deviceServer.app.close(), operatorServer.close()]);
+      await Promise.allSettled([deviceServer.app.close(), operatorServer.close(), pruning]);
       if (deps.store === undefined) await store.close();
     },
   };

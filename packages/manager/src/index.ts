@@ -5,3 +5,4 @@ export {
   managerConfigSchema,
   resolveManagerConfig,
 } from './config/manager-config.ts';
+export * from './syslog/syslog-listener.ts';

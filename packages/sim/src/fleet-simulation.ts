@@ -182,6 +182,8 @@ export function startFleetSimulation(options: FleetSimulationOptions): FleetSimu
       logger: options.logger.child({ device: slot.hostname }),
       agentVersion,
       collectInventory: () => slot.collector.collect(),
+      // Simulated devices have no logs or files of their own; tests feed them events with emit().
+      eventSources: 'none',
       ...(token === undefined
         ? {}
         : {

@@ -2,6 +2,7 @@ import { EdgewardError } from '@edgeward/core';
 import { SqlCertificateRepository } from './repositories/certificate.repository.ts';
 import { SqlDeviceRepository } from './repositories/device.repository.ts';
 import { SqlEnrollmentTokenRepository } from './repositories/enrollment-token.repository.ts';
+import { SqlEventRepository } from './repositories/event.repository.ts';
 import { SqlInventoryRepository } from './repositories/inventory.repository.ts';
 import { SqlMetaRepository } from './repositories/meta.repository.ts';
 import { SqlOperatorRepository } from './repositories/operator.repository.ts';
@@ -11,6 +12,7 @@ import type {
   CertificateRepository,
   DeviceRepository,
   EnrollmentTokenRepository,
+  EventRepository,
   InventoryRepository,
   MetaRepository,
   OperatorActionRepository,
@@ -28,6 +30,7 @@ export class SqlStore implements Store {
   readonly inventory: InventoryRepository;
   readonly operators: OperatorRepository;
   readonly actions: OperatorActionRepository;
+  readonly events: EventRepository;
   readonly #db: SqlExecutor;
   readonly #close: (() => Promise<void>) | undefined;
 
@@ -43,6 +46,7 @@ export class SqlStore implements Store {
     this.inventory = new SqlInventoryRepository(db);
     this.operators = new SqlOperatorRepository(db);
     this.actions = new SqlOperatorActionRepository(db);
+    this.events = new SqlEventRepository(db);
   }
 
   transaction<T>(work: (store: Store) => Promise<T>): Promise<T> {

@@ -1,12 +1,15 @@
 import type {
   CertificateRecord,
+  DeviceEvent,
   DeviceRecord,
   EnrollmentTokenRecord,
+  EventRecord,
   InventoryChangeRecord,
   InventorySnapshotRecord,
   Labels,
   OperatorActionRecord,
   OperatorRecord,
+  Severity,
 } from '@edgeward/core';
 
 /**
@@ -22,6 +25,7 @@ export interface Store {
   readonly inventory: InventoryRepository;
   readonly operators: OperatorRepository;
   readonly actions: OperatorActionRepository;
+  readonly events: EventRepository;
   /**
    * Runs `work` in one transaction: all its writes land, or none (a thrown error rolls back and is
    * rethrown). Inside `work`, use only the store it is given; the outer store refuses statements there
@@ -127,6 +131,90 @@ export interface OperatorActionRepository {
   record(action: OperatorActionRecord): Promise<void>;
   /** Newest first (recording order within a millisecond); `limit` defaults to 100. */
   list(options?: { limit?: number; operatorId?: string; target?: string }): Promise<OperatorActionRecord[]>;
+}
+
+/** A range of sequence numbers, both ends inclusive. */
+export interface SeqRange {
+  readonly from: number;
+  readonly to: number;
+}
+
+export interface EventGapRecord extends SeqRange {
+  /** When the batch that revealed the gap was received (manager clock). */
+  readonly detectedAt: number;
+}
+
+export interface EventIngestResult {
+  /** Every event of the device with seq ≤ ackedSeq is stored: what the manager acknowledges. */
+  readonly ackedSeq: number;
+  /** Events of the batch stored now. */
+  readonly stored: number;
+  /** Events of the batch already held (or repeated within it), ignored. */
+  readonly duplicates: number;
+  /** Ranges still missing below the highest sequence held, after this batch. */
+  readonly gaps: SeqRange[];
+  /** The part of `gaps` this batch revealed (above everything held before it); recorded. */
+  readonly newGaps: SeqRange[];
+}
+
+export interface EventDeliveryState {
+  /** 0 before the first event. */
+  readonly ackedSeq: number;
+  /** Stored sequence numbers above a gap, ascending. */
+  readonly heldAbove: number[];
+  /** Ranges still missing below the highest sequence held. */
+  readonly gaps: SeqRange[];
+  /** Gaps as they were first detected, newest first (at most 100), until retention prunes them. */
+  readonly detectedGaps: EventGapRecord[];
+}
+
+/** Where a page of events ends: the last event returned, in the query's order. */
+export interface EventCursor {
+  readonly time: number;
+  readonly deviceId: string;
+  readonly seq: number;
+}
+
+export interface EventQueryFilter {
+  readonly deviceId?: string;
+  /** Device time, inclusive lower bound (ms). */
+  readonly since?: number;
+  /** Device time, exclusive upper bound (ms). */
+  readonly until?: number;
+  readonly type?: string;
+  /** Minimum severity: `high` returns high and critical. */
+  readonly severity?: Severity;
+  /** At most this many rows (default 100). */
+  readonly limit?: number;
+  /** Only events strictly after this cursor in the query's order (older ones). */
+  readonly before?: EventCursor;
+}
+
+/**
+ * Device events, stored exactly once per (device, seq) however often and in whatever order batches
+ * arrive, and each device's delivery state (what is acknowledged, what is held beyond a gap).
+ */
+export interface EventRepository {
+  /**
+   * In one transaction: reads the device's delivery state (locking it against concurrent ingests of
+   * the same device), keeps the events of `events` not stored yet, inserts them with `receivedAt`,
+   * advances the state and records newly revealed gaps. The device must exist.
+   *
+   * @param floorSeq the device's word that nothing at or below it will still come (delivered, or
+   *   evicted and reported lost): the acknowledgement moves up to it even across a gap. Default 0.
+   */
+  ingest(
+    deviceId: string,
+    events: readonly DeviceEvent[],
+    receivedAt: number,
+    floorSeq?: number,
+  ): Promise<EventIngestResult>;
+  /** Newest first: by device time, then device id and sequence, descending. */
+  query(filter?: EventQueryFilter): Promise<EventRecord[]>;
+  /** Deletes events received before `olderThanReceivedAt` (and gap records detected before it); returns how many events. */
+  prune(olderThanReceivedAt: number): Promise<number>;
+  /** The device's delivery state; a device that never sent events has ackedSeq 0 and nothing held. */
+  deliveryState(deviceId: string): Promise<EventDeliveryState>;
 }
 
 /** Where the data lives: `sqlite:PATH` (or `sqlite::memory:`) or a `postgres://` URL. */

@@ -1,4 +1,4 @@
-import { type ConfigLayer, resolveConfig } from '@edgeward/core';
+import { type ConfigLayer, commaSeparatedList, resolveConfig } from '@edgeward/core';
 import * as z from 'zod/mini';
 
 export const agentConfigSchema = z.strictObject({
@@ -19,6 +19,29 @@ export const agentConfigSchema = z.strictObject({
   /** How long a stop may take to finish the work in flight before it is forced. */
   shutdownGraceMs: z._default(z.coerce.number().check(z.int(), z.minimum(0)), 10_000),
   logLevel: z._default(z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info'),
+  /** Largest size of the durable event queue on disk, bytes; when full, the oldest low-severity events go. */
+  queueMaxBytes: z._default(z.coerce.number().check(z.int(), z.minimum(1_048_576)), 100 * 1_048_576),
+  /** An upload batch is sent at this many bytes (before compression) … */
+  batchMaxBytes: z._default(z.coerce.number().check(z.int(), z.minimum(16_384)), 1_048_576),
+  /** … or when its oldest event is this old; high and critical events go at once. */
+  batchMaxAgeMs: z._default(z.coerce.number().check(z.int(), z.minimum(0)), 5000),
+  /** Upload bandwidth cap in bytes per second on the wire; 0 for none. */
+  uploadMaxBytesPerSecond: z._default(z.coerce.number().check(z.int(), z.minimum(0)), 0),
+  /** Authentication logs to follow, under `root`. */
+  authLogFiles: z._default(commaSeparatedList, ['/var/log/auth.log', '/var/log/secure']),
+  /** How often the authentication logs and the journal are read, besides change notifications. */
+  authPollMs: z._default(z.coerce.number().check(z.int(), z.minimum(100)), 5000),
+  /** Files and directories watched for integrity, under `root`. */
+  fimPaths: z._default(commaSeparatedList, [
+    '/etc/passwd',
+    '/etc/shadow',
+    '/etc/group',
+    '/etc/sudoers',
+    '/etc/sudoers.d',
+    '/etc/ssh',
+  ]),
+  fimRescanMs: z._default(z.coerce.number().check(z.int(), z.minimum(1000)), 600_000),
+  fimMaxFiles: z._default(z.coerce.number().check(z.int(), z.minimum(1)), 10_000),
 });
 
 export type AgentConfig = z.output<typeof agentConfigSchema>;

@@ -1,4 +1,5 @@
 import { X509Certificate } from 'node:crypto';
+import { join } from 'node:path';
 import {
   type CertificateGrant,
   type Clock,
@@ -8,13 +9,30 @@ import {
   type Inventory,
   importKeyPairPem,
   isEdgewardError,
+  type NewDeviceEvent,
   PROTOCOL_VERSION,
+  severityRank,
   systemClock,
 } from '@edgeward/core';
 import type { Logger } from 'pino';
+import { AuthLogCollector } from '../collectors/auth-log.collector.ts';
+import { FimCollector } from '../collectors/fim.collector.ts';
+import {
+  agentStartedEvent,
+  agentStoppedEvent,
+  ClockJumpDetector,
+  checkConfigChange,
+} from '../collectors/health-events.ts';
+import {
+  hostChangeEvents,
+  type RunningExecutable,
+  readRunningExecutables,
+} from '../collectors/host-changes.ts';
 import type { AgentConfig } from '../config/agent-config.ts';
+import { Forwarder } from '../forwarder/forwarder.ts';
 import { AgentFiles, type AgentStateFile, type Enrollment } from '../identity/agent-files.ts';
 import { type EnrollOptions, enrollAgent } from '../identity/enroll.ts';
+import { EventQueue } from '../queue/event-queue.ts';
 import { ManagerClient } from '../transport/manager-client.ts';
 import { Backoff } from './backoff.ts';
 import { InventoryReporter } from './inventory-reporter.ts';
@@ -40,6 +58,11 @@ export interface AgentDeps {
   /** Reads the device's inventory (the real collector, or a synthetic one in the simulator). */
   readonly collectInventory: () => Promise<Inventory>;
   readonly clock?: Clock;
+  /**
+   * `system` runs the security collectors (authentication logs, file integrity) on `config.root`;
+   * `none` leaves events to `emit` (the simulator, tests). Default `system`.
+   */
+  readonly eventSources?: 'system' | 'none';
   /** Enroll first when the data directory holds no enrollment (the simulator). */
   readonly enroll?: Omit<EnrollOptions, 'dataDir' | 'agentVersion' | 'reportIntervalMs' | 'timeoutMs'>;
 }
@@ -68,6 +91,13 @@ export class Agent {
   #lastContactAt: number | null = null;
   #lastError: string | null = null;
   readonly #stateListeners = new Set<(state: AgentState) => void>();
+  #queue: EventQueue | undefined;
+  #forwarder: Forwarder | undefined;
+  #collectors: { stop(): Promise<void> }[] = [];
+  readonly #clockJump = new ClockJumpDetector();
+  #previousInventory: Inventory | undefined;
+  #previousExecutables: RunningExecutable[] | undefined;
+  #startedAt = 0;
 
   constructor(deps: AgentDeps) {
     this.#deps = deps;
@@ -109,6 +139,7 @@ export class Agent {
       const previous = await this.#files.readJson<AgentStateFile>('state.json');
       this.#lastContactAt = previous?.lastContactAt ?? null;
       if (this.#state !== 'starting' && this.#state !== 'enrolling') return;
+      await this.#startEventPipeline();
       this.#transition('running');
       this.#loop = this.#run();
     } catch (error) {
@@ -122,8 +153,101 @@ export class Agent {
     }
   }
 
+  /** Queue statistics and forwarding progress, for status and tests. */
+  get events() {
+    return { queue: this.#queue?.stats(), forwarder: this.#forwarder?.stats() };
+  }
+
+  /**
+   * Writes events to the durable queue; they count as collected once this returns. A high or critical
+   * event wakes the forwarder, so it does not wait for the batch to fill.
+   */
+  async emit(events: readonly NewDeviceEvent[]): Promise<void> {
+    const queue = this.#queue;
+    if (queue === undefined || !queue.isOpen || events.length === 0) return;
+    const result = queue.append(events);
+    if (result.accepted.some((event) => severityRank(event.severity) >= severityRank('high'))) {
+      this.#forwarder?.wake();
+    }
+  }
+
+  /** Opens the queue, records the start, and starts forwarding and the collectors. */
+  async #startEventPipeline(): Promise<void> {
+    const config = this.#deps.config;
+    const stateDir = join(config.dataDir, 'collectors');
+    this.#queue = EventQueue.open({
+      path: join(config.dataDir, 'queue.db'),
+      queueMaxBytes: config.queueMaxBytes,
+      clock: this.#clock,
+    });
+    this.#startedAt = this.#clock.now();
+    const started = agentStartedEvent({
+      time: this.#startedAt,
+      version: this.#deps.agentVersion,
+      pid: process.pid,
+    });
+    const changed = await checkConfigChange({ config: { ...config }, stateDir, time: this.#startedAt });
+    await this.emit(changed === undefined ? [started] : [started, changed]);
+    this.#forwarder = new Forwarder({
+      queue: this.#queue,
+      client: { post: (path, body) => this.#requireClient().post(path, body) },
+      logger: this.#logger.child({ module: 'forwarder' }),
+      clock: this.#clock,
+      batchMaxBytes: config.batchMaxBytes,
+      batchMaxAgeMs: config.batchMaxAgeMs,
+      retryInitialMs: config.retryInitialMs,
+      retryMaxMs: config.retryMaxMs,
+      shutdownGraceMs: config.shutdownGraceMs,
+      ...(config.uploadMaxBytesPerSecond > 0 ? { maxBytesPerSecond: config.uploadMaxBytesPerSecond } : {}),
+    });
+    this.#forwarder.start();
+    if ((this.#deps.eventSources ?? 'system') === 'system') {
+      const emit = (events: readonly NewDeviceEvent[]) => this.emit(events);
+      const log = this.#logger.child({ module: 'collectors' });
+      const now = () => this.#clock.now();
+      const auth = new AuthLogCollector({
+        stateDir,
+        emit,
+        root: config.root,
+        files: config.authLogFiles,
+        pollIntervalMs: config.authPollMs,
+        now,
+        log,
+      });
+      const fim = new FimCollector({
+        paths: config.fimPaths,
+        stateDir,
+        emit,
+        root: config.root,
+        rescanIntervalMs: config.fimRescanMs,
+        maxFiles: config.fimMaxFiles,
+        now,
+        log,
+      });
+      this.#collectors = [auth, fim];
+      await Promise.all([auth.start(), fim.start()]);
+    }
+  }
+
+  async #stopEventPipeline(graceMs: number, reason: string): Promise<void> {
+    await Promise.allSettled(this.#collectors.map((collector) => collector.stop()));
+    this.#collectors = [];
+    if (this.#queue?.isOpen) {
+      const now = this.#clock.now();
+      await this.emit([agentStoppedEvent({ time: now, reason, uptimeMs: now - this.#startedAt })]);
+    }
+    await this.#forwarder?.stop(graceMs);
+    this.#queue?.close();
+  }
+
+  #requireClient(): ManagerClient {
+    if (this.#client === undefined)
+      throw new EdgewardError('EW_INTERNAL', 'the agent has no manager client yet');
+    return this.#client;
+  }
+
   /** Finishes the work in flight within `graceMs`, then stops; the loop is abandoned after that. */
-  async stop(graceMs = this.#deps.config.shutdownGraceMs): Promise<void> {
+  async stop(graceMs = this.#deps.config.shutdownGraceMs, reason = 'stop requested'): Promise<void> {
     if (this.#state === 'stopped') return;
     if (this.#state !== 'failed') this.#transition('draining');
     this.#wake?.();
@@ -136,6 +260,7 @@ export class Agent {
       clearTimeout(timer);
       if (outcome === 'forced') this.#logger.warn({ graceMs }, 'shutdown grace period over; stopping now');
     }
+    await this.#stopEventPipeline(graceMs, reason);
     this.#client?.close();
     this.#transition('stopped');
     await this.#persistState();
@@ -220,11 +345,14 @@ export class Agent {
     const client = this.#client;
     if (client === undefined) throw new EdgewardError('EW_INTERNAL', 'agent loop ran without a client');
     const config = this.#deps.config;
+    const jump = this.#clockJump.tick();
+    if (jump !== undefined) await this.emit([jump]);
     if (this.#renewalDue()) await this.#renew(client);
     const now = this.#clock.now();
     if (now >= this.#nextInventoryAt) {
       const inventory = await this.#deps.collectInventory();
       if (this.#state !== 'running') return;
+      await this.#emitHostChanges(inventory);
       const sent = await this.#inventory.report(this.#client ?? client, inventory);
       this.#nextInventoryAt = now + config.inventoryIntervalMs;
       if (sent) {
@@ -243,6 +371,26 @@ export class Agent {
       this.#contact();
       this.#nextHeartbeatAt = this.#clock.now() + config.reportIntervalMs;
     }
+  }
+
+  /** New listening ports, kernel modules and running executables since the previous collection. */
+  async #emitHostChanges(inventory: Inventory): Promise<void> {
+    const previousInventory = this.#previousInventory ?? (await this.#inventory.lastReported());
+    const executables =
+      (this.#deps.eventSources ?? 'system') === 'system'
+        ? await readRunningExecutables(this.#deps.config.root)
+        : [];
+    await this.emit(
+      hostChangeEvents({
+        previousInventory,
+        inventory,
+        previousExecutables: this.#previousExecutables,
+        executables,
+        time: this.#clock.now(),
+      }),
+    );
+    this.#previousInventory = inventory;
+    this.#previousExecutables = executables;
   }
 
   #renewalDue(): boolean {

@@ -32,12 +32,18 @@ export class InventoryReporter {
     return this.#last?.version ?? 0;
   }
 
-  /** Returns true when something was sent, false when nothing changed since the last report. */
-  async report(client: ManagerClient, inventory: Inventory): Promise<boolean> {
+  /** The inventory the manager last acknowledged, also across restarts. */
+  async lastReported(): Promise<Inventory | undefined> {
     if (!this.#loaded) {
       this.#last = await this.#files.readJson<LastReported>('inventory.json');
       this.#loaded = true;
     }
+    return this.#last?.inventory;
+  }
+
+  /** Returns true when something was sent, false when nothing changed since the last report. */
+  async report(client: ManagerClient, inventory: Inventory): Promise<boolean> {
+    await this.lastReported();
     const last = this.#last;
     if (last !== undefined && inventoryChanges(last.inventory, inventory).length === 0) return false;
     let reply: InventoryReply;

@@ -138,7 +138,7 @@ Example:
       await runner.start();
       const signal = await io.stopRequested;
       logger.info({ signal }, 'stopping');
-      await runner.stop();
+      await runner.stop(undefined, `signal:${signal}`);
       logger.flush?.();
     });
 

@@ -94,3 +94,16 @@ export function resolveConfig<Schema extends z.core.$ZodType>(
     details: { problems },
   });
 }
+
+/** A list setting: an array in a file, comma-separated in the environment or on the command line. */
+export const commaSeparatedList = z.pipe(
+  z.transform((value: unknown) =>
+    typeof value === 'string'
+      ? value
+          .split(',')
+          .map((item) => item.trim())
+          .filter(Boolean)
+      : value,
+  ),
+  z.array(z.string()),
+);

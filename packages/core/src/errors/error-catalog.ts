@@ -187,6 +187,24 @@ export const errorCatalog = {
     meaning: 'The manager could not be reached or did not answer.',
     action: 'Check the URL, that the manager runs, and the network; agents retry on their own.',
   },
+  EW_EVENT_INVALID: {
+    category: 'invalid-input',
+    meaning: "An event handed to the agent's queue does not match the event schema.",
+    action:
+      'This is a defect in the collector that produced it; report it with the event type in the message.',
+  },
+  EW_EVENT_QUEUE_UNAVAILABLE: {
+    category: 'unavailable',
+    meaning: "The agent's event queue (a SQLite file in the data directory) could not be opened or written.",
+    action:
+      'Check free disk space and the permissions of the data directory; if the file is damaged, move it aside and restart (its events are lost).',
+  },
+  EW_SYSLOG_LISTEN_FAILED: {
+    category: 'unavailable',
+    meaning: 'A syslog listener (UDP, TCP or TLS) could not bind its address and port.',
+    action:
+      'Free the port named in the message or choose another; ports below 1024 (514, 6514) need privileges or CAP_NET_BIND_SERVICE.',
+  },
   EW_DATABASE_UNAVAILABLE: {
     category: 'unavailable',
     meaning: 'The database could not be opened or reached.',

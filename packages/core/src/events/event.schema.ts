@@ -69,9 +69,16 @@ export type NewDeviceEvent = Omit<DeviceEvent, 'seq' | 'id'> & { readonly id?: s
 /** POST /v1/events — a batch, in sequence order; the body travels zstd- or gzip-compressed. */
 export const eventBatchSchema = z.object({
   v: z.literal(1),
+  /**
+   * Every sequence number at or below this one has been delivered before or evicted by the agent's
+   * full queue (and reported in a loss report): the manager need not wait for it. Without it, one eviction
+   * would hold the acknowledgement at that gap for good.
+   */
+  floorSeq: z._default(z.number().check(z.int(), z.minimum(0)), 0),
   events: z.array(deviceEventSchema),
 });
-export type EventBatch = z.infer<typeof eventBatchSchema>;
+/** What a sender writes; the parsed form always has `floorSeq`. */
+export type EventBatch = z.input<typeof eventBatchSchema>;
 
 export const eventBatchReplySchema = z.object({
   v: z.literal(1),

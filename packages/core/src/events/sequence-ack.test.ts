@@ -49,3 +49,15 @@ test('a gap holds the ack back and is reported until it is filled', () => {
   assert.deepEqual(filled.state, { ackedSeq: 6, heldAbove: [] });
   assert.deepEqual(filled.gaps, []);
 });
+
+test('a floor from the sender moves the ack over a gap of evicted events, and still stores what arrives', () => {
+  const held = applyBatch({ ackedSeq: 2, heldAbove: [] }, [6, 7]);
+  assert.deepEqual(held.state, { ackedSeq: 2, heldAbove: [6, 7] });
+  // 3–5 were evicted on the device: the next batch says nothing at or below 5 will come.
+  const floored = applyBatch(held.state, [8], 5);
+  assert.deepEqual(floored.accept, [8]);
+  assert.deepEqual(floored.state, { ackedSeq: 8, heldAbove: [] });
+  assert.deepEqual(floored.gaps, []);
+  // A late event below the new ack is a duplicate from then on.
+  assert.deepEqual(applyBatch(floored.state, [4], 5).accept, []);
+});

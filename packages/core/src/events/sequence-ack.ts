@@ -19,15 +19,20 @@ export interface AckOutcome {
   readonly gaps: { from: number; to: number }[];
 }
 
-export function applyBatch(state: AckState, batchSeqs: readonly number[]): AckOutcome {
-  const held = new Set(state.heldAbove);
+/**
+ * `floorSeq` is the sender's word that nothing at or below it will ever come (delivered already, or
+ * evicted and reported lost): the acknowledgement moves up to it even across a gap.
+ */
+export function applyBatch(state: AckState, batchSeqs: readonly number[], floorSeq = 0): AckOutcome {
+  const floor = Math.max(state.ackedSeq, floorSeq);
+  const previouslyHeld = new Set(state.heldAbove);
   const accept: number[] = [];
   for (const seq of [...new Set(batchSeqs)].sort((a, b) => a - b)) {
-    if (seq <= state.ackedSeq || held.has(seq)) continue;
+    if (seq <= state.ackedSeq || previouslyHeld.has(seq)) continue;
     accept.push(seq);
-    held.add(seq);
   }
-  let ackedSeq = state.ackedSeq;
+  const held = new Set([...previouslyHeld, ...accept].filter((seq) => seq > floor));
+  let ackedSeq = floor;
   while (held.has(ackedSeq + 1)) {
     ackedSeq += 1;
     held.delete(ackedSeq);

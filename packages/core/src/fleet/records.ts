@@ -1,3 +1,4 @@
+import type { Severity } from '../events/event.schema.ts';
 import type { Inventory } from '../inventory/inventory.schema.ts';
 
 /** Free-form device labels (site, risk, function, location, anything else). */
@@ -95,4 +96,20 @@ export interface OperatorActionRecord {
   readonly action: string;
   readonly target: string;
   readonly details: Record<string, unknown>;
+}
+
+/** A device event as the manager stores it: the device's own fields plus the manager's receipt time. */
+export interface EventRecord {
+  readonly deviceId: string;
+  /** Per-device sequence number, from 1; unique per device. */
+  readonly seq: number;
+  /** The agent's event id (UUID), stable across retries. */
+  readonly id: string;
+  readonly type: string;
+  readonly severity: Severity;
+  /** Device clock when the event happened, milliseconds since the epoch. */
+  readonly time: number;
+  /** Manager clock when the batch holding it was stored; beside `time`, it shows clock skew and delay. */
+  readonly receivedAt: number;
+  readonly data: Record<string, unknown>;
 }

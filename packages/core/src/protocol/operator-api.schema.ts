@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import { eventTypeSchema, type Severity, severitySchema } from '../events/event.schema.ts';
 import { labelsSchema } from './device-api.schema.ts';
 
 /**
@@ -39,6 +40,22 @@ export const historyQuerySchema = z.object({
   limit: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(10_000)), 200),
   section: z.optional(z.string()),
 });
+
+/**
+ * GET /api/v1/events. `since` and `until` bound the device's event time (since inclusive, until
+ * exclusive) and take a duration back from now (`1h`), an ISO date or epoch milliseconds; `severity`
+ * is a minimum; `before` is the `nextBefore` of the previous page.
+ */
+export const eventQuerySchema = z.object({
+  device: z.optional(z.string().check(z.minLength(1), z.maxLength(100))),
+  since: z.optional(z.string().check(z.minLength(1), z.maxLength(64))),
+  until: z.optional(z.string().check(z.minLength(1), z.maxLength(64))),
+  type: z.optional(eventTypeSchema),
+  severity: z.optional(severitySchema),
+  limit: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(1000)), 100),
+  before: z.optional(z.string().check(z.minLength(1), z.maxLength(300))),
+});
+export type EventQuery = z.output<typeof eventQuerySchema>;
 
 export type DeviceStatusView = 'online' | 'offline' | 'revoked';
 
@@ -135,4 +152,24 @@ export interface FleetView {
   readonly caFingerprint: string;
   readonly deviceApiUrl: string;
   readonly devices: { readonly total: number; readonly online: number; readonly offline: number };
+}
+
+export interface EventView {
+  readonly deviceId: string;
+  readonly seq: number;
+  readonly id: string;
+  readonly type: string;
+  readonly severity: Severity;
+  /** Device clock, milliseconds since the epoch. */
+  readonly time: number;
+  /** Manager clock at receipt; `receivedAt - time` is delivery delay plus clock skew. */
+  readonly receivedAt: number;
+  readonly data: Record<string, unknown>;
+}
+
+export interface EventListView {
+  /** Newest first (device time, then device id and sequence, descending). */
+  readonly events: EventView[];
+  /** Pass as `before` to read the next (older) page; null on the last page. */
+  readonly nextBefore: string | null;
 }

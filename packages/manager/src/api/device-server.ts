@@ -2,6 +2,7 @@ import type { TLSSocket } from 'node:tls';
 import {
   EdgewardError,
   enrollRequestSchema,
+  eventBatchSchema,
   heartbeatSchema,
   inventoryDeltaReportSchema,
   inventoryFullReportSchema,
@@ -15,6 +16,7 @@ import * as z from 'zod/mini';
 import type { FleetPki } from '../pki/fleet-pki.ts';
 import type { DeviceService } from '../services/device.service.ts';
 import type { EnrollmentService } from '../services/enrollment.service.ts';
+import type { EventService } from '../services/event.service.ts';
 import type { RevocationService } from '../services/revocation.service.ts';
 import { type HttpsApp, parseInput, registerErrorReplies } from './http-errors.ts';
 import { acceptCompressedBodies } from './request-decompression.ts';
@@ -40,6 +42,7 @@ export function buildDeviceServer(deps: {
   revocations: RevocationService;
   enrollment: EnrollmentService;
   devices: DeviceService;
+  events: EventService;
   logger: Logger;
   bodyLimitBytes: number;
 }): DeviceServer {
@@ -135,6 +138,11 @@ export function buildDeviceServer(deps: {
       deviceId,
       parseInput(inventoryReportSchema, request.body, 'inventory report'),
     );
+  });
+
+  app.post('/v1/events', async (request) => {
+    const deviceId = authenticatedDevice(request);
+    return deps.events.ingest(deviceId, parseInput(eventBatchSchema, request.body, 'event batch'));
   });
 
   return {

@@ -3,6 +3,7 @@ import {
   createOperatorSchema,
   deviceListQuerySchema,
   EdgewardError,
+  eventQuerySchema,
   type FleetView,
   historyQuerySchema,
   type Labels,
@@ -16,6 +17,7 @@ import * as z from 'zod/mini';
 import type { FleetPki } from '../pki/fleet-pki.ts';
 import type { DeviceService } from '../services/device.service.ts';
 import type { EnrollmentTokenService } from '../services/enrollment-token.service.ts';
+import type { EventService } from '../services/event.service.ts';
 import { type OperatorService, requireRole } from '../services/operator.service.ts';
 import type { OperatorContext } from '../services/operator-context.ts';
 import { type HttpsApp, parseInput, registerErrorReplies } from './http-errors.ts';
@@ -39,6 +41,7 @@ export function buildOperatorServer(deps: {
   pki: FleetPki;
   store: Store;
   devices: DeviceService;
+  events: EventService;
   tokens: EnrollmentTokenService;
   operators: OperatorService;
   deviceApiUrl: string;
@@ -106,6 +109,10 @@ export function buildOperatorServer(deps: {
     const body = parseInput(revokeDeviceSchema, request.body ?? {}, 'revocation');
     return deps.devices.revoke(request.operator, id, body.reason);
   });
+
+  app.get('/api/v1/events', async (request) =>
+    deps.events.query(parseInput(eventQuerySchema, request.query, 'event query')),
+  );
 
   app.get('/api/v1/tokens', async (request) => {
     const { all } = parseInput(includeQuery, request.query, 'token list query');

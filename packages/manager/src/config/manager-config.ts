@@ -1,21 +1,11 @@
 import { join } from 'node:path';
-import { type ConfigLayer, resolveConfig } from '@edgeward/core';
+import { type ConfigLayer, commaSeparatedList, resolveConfig } from '@edgeward/core';
 import * as z from 'zod/mini';
 
 const DAY_MS = 86_400_000;
 
 const port = z.coerce.number().check(z.int(), z.minimum(0), z.maximum(65_535));
-const list = z.pipe(
-  z.transform((value: unknown) =>
-    typeof value === 'string'
-      ? value
-          .split(',')
-          .map((item) => item.trim())
-          .filter(Boolean)
-      : value,
-  ),
-  z.array(z.string()),
-);
+const list = commaSeparatedList;
 
 export const managerConfigSchema = z
   .strictObject({
@@ -55,6 +45,8 @@ export const managerConfigSchema = z
     crlRefreshMs: z._default(z.coerce.number().check(z.int(), z.minimum(1000)), 3_600_000),
     /** How often a replica re-reads revocations written by others (PostgreSQL with several replicas). */
     revocationPollMs: z._default(z.coerce.number().check(z.int(), z.minimum(100)), 5000),
+    /** Events are kept this many days after the manager received them, then pruned (hourly). */
+    eventRetentionDays: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(36_500)), 30),
     /** Largest request body accepted, in bytes. */
     bodyLimitBytes: z._default(z.coerce.number().check(z.int(), z.minimum(1024)), 16 * 1024 * 1024),
     logLevel: z._default(z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info'),

@@ -1,5 +1,6 @@
 import type {
   CertificateRecord,
+  DeviceEvent,
   DeviceRecord,
   EnrollmentTokenRecord,
   Inventory,
@@ -138,5 +139,18 @@ export function inventory(hostname: string, packages: Inventory['packages'] = []
     users: [{ name: 'root', uid: 0, gid: 0, home: '/root', shell: '/bin/bash' }],
     groups: [{ name: 'root', gid: 0, members: [] }],
     kernelModules: [{ name: 'ext4', sizeBytes: 1_000_000 }],
+  };
+}
+
+/** Event `seq` of a device: device time 1,000 ms per seq, unless overridden. */
+export function event(seq: number, overrides: Partial<DeviceEvent> = {}): DeviceEvent {
+  return {
+    seq,
+    id: `evt-${seq}`,
+    type: 'auth.login_failed',
+    severity: 'medium',
+    time: seq * 1_000,
+    data: { user: 'root', source: '10.0.0.9', attempt: seq },
+    ...overrides,
   };
 }

@@ -7,6 +7,7 @@ import type { Store } from '../store.ts';
 import { certificatesContract, operatorsContract } from './credentials.contract.ts';
 import { devicesContract } from './devices.contract.ts';
 import { contractEngines } from './engines.ts';
+import { eventsContract } from './events.contract.ts';
 import type { ContractContext } from './fixtures.ts';
 import { inventoryContract } from './inventory.contract.ts';
 import { migrationsContract, transactionsContract } from './lifecycle.contract.ts';
@@ -52,6 +53,7 @@ for (const makeEngine of contractEngines) {
     devicesContract(ctx);
     certificatesContract(ctx);
     inventoryContract(ctx);
+    eventsContract(ctx);
     operatorsContract(ctx);
     transactionsContract(ctx);
     migrationsContract(ctx, engine);

@@ -122,4 +122,50 @@ export const migrations: readonly Migration[] = [
       ];
     },
   },
+  {
+    version: 2,
+    name: 'device events',
+    up: (dialect) => {
+      const { key } = columnTypes(dialect);
+      return [
+        // One row per (device, seq): the primary key is what makes a stored event exactly-once, even if
+        // two ingests of one device ever raced past the delivery-state lock.
+        `CREATE TABLE events (
+          device_id ${key} NOT NULL REFERENCES devices (id) ON DELETE CASCADE,
+          seq BIGINT NOT NULL,
+          id TEXT NOT NULL,
+          type ${key} NOT NULL,
+          severity TEXT NOT NULL CHECK (severity IN ('info', 'low', 'medium', 'high', 'critical')),
+          device_time BIGINT NOT NULL,
+          received_at BIGINT NOT NULL,
+          data TEXT NOT NULL,
+          PRIMARY KEY (device_id, seq)
+        )`,
+        // Every query reads newest first, (device_time, device_id, seq) descending: for the whole fleet
+        // and for one device a page is a range scan of one of these two indexes, not a sort. Type and
+        // severity ride along in the fleet-wide index so their filters are checked there, without
+        // reading the rows; an index led by type would cost as much at ingest as all the others
+        // together, since every type in a batch lands in a different place of it.
+        'CREATE INDEX events_time ON events (device_time, device_id, seq, type, severity)',
+        'CREATE INDEX events_device_time ON events (device_id, device_time, seq)',
+        'CREATE INDEX events_received ON events (received_at)',
+        // held_above: JSON ranges [[from, to], ...] of sequence numbers stored beyond a gap; ranges keep
+        // the row small while a long gap stays open.
+        `CREATE TABLE event_delivery (
+          device_id ${key} PRIMARY KEY REFERENCES devices (id) ON DELETE CASCADE,
+          acked_seq BIGINT NOT NULL,
+          held_above TEXT NOT NULL,
+          updated_at BIGINT NOT NULL
+        )`,
+        `CREATE TABLE event_gaps (
+          device_id ${key} NOT NULL REFERENCES devices (id) ON DELETE CASCADE,
+          from_seq BIGINT NOT NULL,
+          to_seq BIGINT NOT NULL,
+          detected_at BIGINT NOT NULL,
+          PRIMARY KEY (device_id, from_seq)
+        )`,
+        'CREATE INDEX event_gaps_detected ON event_gaps (detected_at)',
+      ];
+    },
+  },
 ];

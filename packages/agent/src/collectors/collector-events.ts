@@ -1,0 +1,90 @@
+import { createHash } from 'node:crypto';
+import { type EventType, eventTypes, type NewDeviceEvent } from '@edgeward/core';
+
+/**
+ * What the collectors share: the sink they emit into, the log they fall back on when that sink fails,
+ * and the way they build events (default severity, deterministic ids, collector errors reported once).
+ */
+
+/** Hands events to the durable queue; resolves once they are stored there. */
+export type EmitEvents = (events: readonly NewDeviceEvent[]) => Promise<void>;
+
+/** The part of a pino logger a collector uses, for failures it cannot report as events (the queue's own). */
+export interface CollectorLog {
+  warn(details: object, message: string): void;
+}
+
+export const silentLog: CollectorLog = { warn() {} };
+
+/** An event with its type's default severity. */
+export function securityEvent(
+  type: EventType,
+  time: number,
+  data: Record<string, unknown>,
+  id?: string,
+): NewDeviceEvent {
+  const event = { type, severity: eventTypes[type], time: Math.trunc(time), data: withoutUndefined(data) };
+  return id === undefined ? event : { ...event, id };
+}
+
+/**
+ * A UUID (version 8, RFC 9562's custom layout) derived from `parts`, so that an event read twice from the
+ * same source position (a crash between the queue's write and the saved position) carries the same id
+ * and can be recognised as a repeat.
+ */
+export function deterministicEventId(...parts: readonly (string | number)[]): string {
+  const hex = createHash('sha256').update(parts.join('\u0000')).digest('hex');
+  const variant = ((Number.parseInt(hex[16] ?? '0', 16) & 0x3) | 0x8).toString(16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
+export type CollectorName = 'auth-log' | 'fim';
+
+/** The details an `agent.collector_error` carries: which collector, doing what, on which path, and why. */
+export function collectorErrorEvent(
+  collector: CollectorName,
+  operation: string,
+  error: unknown,
+  time: number,
+  extra: Record<string, unknown> = {},
+): NewDeviceEvent {
+  const code = (error as { code?: unknown } | null)?.code;
+  return securityEvent('agent.collector_error', time, {
+    collector,
+    operation,
+    ...extra,
+    code: typeof code === 'string' ? code : undefined,
+    message: error instanceof Error ? error.message : String(error),
+  });
+}
+
+/**
+ * Remembers which failures were already reported, so that a log file the agent may not read makes one
+ * `agent.collector_error` rather than one every poll. A success in the same scope re-arms the report, and
+ * so does a different reason.
+ */
+export class ReportedErrors {
+  readonly #reported = new Map<string, string>();
+
+  shouldReport(scope: string, reason: string): boolean {
+    if (this.#reported.get(scope) === reason) return false;
+    this.#reported.set(scope, reason);
+    return true;
+  }
+
+  succeeded(scope: string): void {
+    this.#reported.delete(scope);
+  }
+}
+
+/** The errno code of a Node error, if any. */
+export function errorCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+function withoutUndefined(data: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(data)) if (value !== undefined) out[key] = value;
+  return out;
+}
