@@ -20,6 +20,8 @@ export interface TestManager {
   readonly operatorUrl: string;
   readonly clock: ShiftableClock;
   readonly adminToken: string;
+  /** Bound syslog ports, when the test configured syslog listeners. */
+  readonly syslogPorts: { udp: number; tcp: number; tls: number } | undefined;
   close(): Promise<void>;
 }
 
@@ -36,7 +38,7 @@ export async function startTestManager(values: Record<string, unknown> = {}): Pr
     },
   ]);
   const manager = await buildManager(config, { logger: silentLogger, clock });
-  const { deviceUrl, operatorUrl } = await manager.listen();
+  const { deviceUrl, operatorUrl, syslog } = await manager.listen();
   const adminToken = manager.firstStart?.adminToken.token ?? '';
   return {
     manager,
@@ -45,6 +47,10 @@ export async function startTestManager(values: Record<string, unknown> = {}): Pr
     operatorUrl,
     clock,
     adminToken,
+    syslogPorts:
+      syslog === undefined
+        ? undefined
+        : { udp: syslog.udp?.port ?? 0, tcp: syslog.tcp?.port ?? 0, tls: syslog.tls?.port ?? 0 },
     async close() {
       await manager.close();
       await rm(dir, { recursive: true, force: true });

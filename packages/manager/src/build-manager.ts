@@ -5,6 +5,7 @@ import {
   type Clock,
   type CreatedEnrollmentTokenView,
   type CreatedOperatorView,
+  syslogEvent,
   systemClock,
 } from '@edgeward/core';
 import { createStore, type Store } from '@edgeward/store';
@@ -22,6 +23,7 @@ import { EventService } from './services/event.service.ts';
 import { OperatorService } from './services/operator.service.ts';
 import { systemOperator } from './services/operator-context.ts';
 import { RevocationService } from './services/revocation.service.ts';
+import { SyslogListener, type SyslogListenerAddresses } from './syslog/syslog-listener.ts';
 
 /** How often events past `eventRetentionDays` are pruned (also once at start). */
 const EVENT_PRUNE_INTERVAL_MS = 3_600_000;
@@ -55,8 +57,8 @@ export interface Manager {
   readonly operatorServer: HttpsApp;
   /** Set when this start created the fleet's first admin. */
   readonly firstStart: FirstStart | undefined;
-  /** Binds both ports; resolves to their URLs (port 0 picks free ports). */
-  listen(): Promise<{ deviceUrl: string; operatorUrl: string }>;
+  /** Binds the ports; resolves to their URLs and the syslog ports (port 0 picks free ports). */
+  listen(): Promise<{ deviceUrl: string; operatorUrl: string; syslog: SyslogListenerAddresses | undefined }>;
   close(): Promise<void>;
 }
 
@@ -142,6 +144,7 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
     bodyLimitBytes: config.bodyLimitBytes,
   });
 
+  const syslogListener = buildSyslogListener(config, pki, events, logger.child({ module: 'syslog' }), clock);
   const timers: NodeJS.Timeout[] = [];
   let firstStart: FirstStart | undefined;
   // One prune at a time; close() waits for a running one so the store is not closed under it.
@@ -198,14 +201,67 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
       );
       pruneEvents();
       timers.push(setInterval(pruneEvents, EVENT_PRUNE_INTERVAL_MS).unref());
-      return { deviceUrl: deviceAddress, operatorUrl: operatorAddress };
+      const syslog = await syslogListener?.listen();
+      return { deviceUrl: deviceAddress, operatorUrl: operatorAddress, syslog };
     },
     async close() {
       for (const timer of timers) clearInterval(timer);
-      await Promise.allSettled([deviceServer.app.close(), operatorServer.close(), pruning]);
+      await Promise.allSettled([
+        deviceServer.app.close(),
+        operatorServer.close(),
+        pruning,
+        syslogListener?.close(),
+      ]);
       if (deps.store === undefined) await store.close();
     },
   };
+}
+
+/**
+ * Syslog in, when a port is configured: each sending address becomes a device record labelled `legacy`,
+ * and each message a `syslog.message` event of it.
+ */
+function buildSyslogListener(
+  config: ManagerConfig,
+  pki: FleetPki,
+  events: EventService,
+  logger: Logger,
+  clock: Clock,
+): SyslogListener | undefined {
+  const endpoint = (port: number | undefined) =>
+    port === undefined ? undefined : { host: config.host, port };
+  const udp = endpoint(config.syslogUdpPort);
+  const tcp = endpoint(config.syslogTcpPort);
+  const tls = endpoint(config.syslogTlsPort);
+  if (udp === undefined && tcp === undefined && tls === undefined) return undefined;
+  return new SyslogListener({
+    ...(udp === undefined ? {} : { udp }),
+    ...(tcp === undefined ? {} : { tcp }),
+    ...(tls === undefined ? {} : { tls: { ...tls, ...pki.serverCredentials } }),
+    maxMessageBytes: config.syslogMaxMessageBytes,
+    maxConnections: config.syslogMaxConnections,
+    logger,
+    clock,
+    onMessages: async (source, messages) => {
+      let name = source.address;
+      for (const message of messages) {
+        if (message.format !== 'malformed' && message.hostname !== null) {
+          name = message.hostname;
+          break;
+        }
+      }
+      await events.ingestFromSource(
+        {
+          deviceId: `legacy-${source.address.replace(/[^A-Za-z0-9]+/g, '-')}`,
+          name,
+          labels: { legacy: 'true', address: source.address },
+        },
+        messages.map((message) =>
+          syslogEvent(message, source.receivedAt, { address: source.address, transport: source.transport }),
+        ),
+      );
+    },
+  });
 }
 
 /** The server certificate covers the local host's names and addresses, plus configured ones. */

@@ -16,6 +16,9 @@ interface StartFlags {
   operatorPort?: string;
   publicUrl?: string;
   serverName?: string[];
+  syslogUdpPort?: string;
+  syslogTcpPort?: string;
+  syslogTlsPort?: string;
   logLevel?: string;
 }
 
@@ -33,6 +36,12 @@ export function registerManagerCommands(program: Command, io: CliIo): void {
     .option('--operator-port <port>', 'operator API and dashboard port, HTTPS (default 8444)')
     .option('--public-url <url>', 'device API URL printed in enroll commands')
     .option('--server-name <name...>', 'extra DNS name or IP for the server certificate')
+    .option(
+      '--syslog-udp-port <port>',
+      'receive syslog over UDP from devices without an agent (off by default)',
+    )
+    .option('--syslog-tcp-port <port>', 'receive syslog over TCP, RFC 6587 framing (off by default)')
+    .option('--syslog-tls-port <port>', 'receive syslog over TLS, RFC 5425 (off by default)')
     .option('--log-level <level>', 'trace, debug, info, warn, error (default info)')
     .addHelpText(
       'after',
@@ -63,13 +72,16 @@ Examples:
           operatorPort: flags.operatorPort,
           publicUrl: flags.publicUrl,
           serverNames: flags.serverName,
+          syslogUdpPort: flags.syslogUdpPort,
+          syslogTcpPort: flags.syslogTcpPort,
+          syslogTlsPort: flags.syslogTlsPort,
           logLevel: flags.logLevel,
         },
       });
       const config = resolveManagerConfig(layers);
       const logger = await createLogger(config.logLevel, io);
       const manager = await buildManager(config, { logger });
-      const { deviceUrl, operatorUrl } = await manager.listen();
+      const { deviceUrl, operatorUrl, syslog } = await manager.listen();
       const dashboardUrl = operatorUrl.replace('0.0.0.0', '127.0.0.1');
       io.out(
         [
@@ -78,6 +90,13 @@ Examples:
           `  operator API        ${operatorUrl}   dashboard: ${dashboardUrl}/`,
           `  database            ${config.database.replace(/\/\/[^@]*@/, '//***@')}`,
           `  fleet CA fingerprint ${manager.pki.caFingerprint}`,
+          ...(syslog === undefined
+            ? []
+            : [
+                `  syslog in           ${Object.entries(syslog)
+                  .map(([transport, endpoint]) => `${transport}/${endpoint.port}`)
+                  .join(' ')}`,
+              ]),
         ].join('\n'),
       );
       const first = manager.firstStart;

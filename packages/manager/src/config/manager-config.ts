@@ -48,6 +48,14 @@ export const managerConfigSchema = z
     /** Events are kept this many days after the manager received them, then pruned (hourly). */
     eventRetentionDays: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(36_500)), 30),
     /** Largest request body accepted, in bytes. */
+    /** Syslog from devices without an agent: UDP, TCP (RFC 6587) and TLS (RFC 5425) ports; unset is off. */
+    syslogUdpPort: z.optional(port),
+    syslogTcpPort: z.optional(port),
+    syslogTlsPort: z.optional(port),
+    /** Larger syslog messages are skipped and counted (bytes). */
+    syslogMaxMessageBytes: z._default(z.coerce.number().check(z.int(), z.minimum(480)), 65_536),
+    /** Open TCP or TLS syslog connections per listener beyond which new ones are refused. */
+    syslogMaxConnections: z._default(z.coerce.number().check(z.int(), z.minimum(1)), 1000),
     bodyLimitBytes: z._default(z.coerce.number().check(z.int(), z.minimum(1024)), 16 * 1024 * 1024),
     logLevel: z._default(z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info'),
   })

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import {
   type Clock,
   EdgewardError,
@@ -7,6 +8,7 @@ import {
   type EventQuery,
   type EventRecord,
   type EventView,
+  type NewDeviceEvent,
   PROTOCOL_VERSION,
   parseTimeBound,
 } from '@edgeward/core';
@@ -15,6 +17,8 @@ import type { Logger } from 'pino';
 import type { DeviceService } from './device.service.ts';
 
 const DAY_MS = 86_400_000;
+/** A syslog source counts as offline after three hours without a message. */
+const LEGACY_REPORT_INTERVAL_MS = 3_600_000;
 
 /**
  * Security events: exactly-once ingest of the batches agents send, the operator's queries, and
@@ -27,6 +31,7 @@ export class EventService {
   readonly #devices: Pick<DeviceService, 'requireActive'>;
   readonly #logger: Logger;
   readonly #retentionMs: number;
+  readonly #sourceQueues = new Map<string, Promise<void>>();
 
   constructor(deps: {
     store: Store;
@@ -65,6 +70,60 @@ export class EventService {
       );
     }
     return { v: PROTOCOL_VERSION, ackedSeq: result.ackedSeq };
+  }
+
+  /**
+   * Events of a device that runs no agent (a syslog source): the manager numbers them itself, one source
+   * at a time so that numbers never collide, and creates the source's device record, labelled `legacy`,
+   * on its first message.
+   */
+  async ingestFromSource(
+    source: { deviceId: string; name: string; labels: Record<string, string> },
+    events: readonly NewDeviceEvent[],
+  ): Promise<void> {
+    const previous = this.#sourceQueues.get(source.deviceId) ?? Promise.resolve();
+    const next = previous.then(() => this.#ingestFromSource(source, events));
+    const settled = next.catch(() => {});
+    this.#sourceQueues.set(source.deviceId, settled);
+    void settled.then(() => {
+      if (this.#sourceQueues.get(source.deviceId) === settled) this.#sourceQueues.delete(source.deviceId);
+    });
+    return next;
+  }
+
+  async #ingestFromSource(
+    source: { deviceId: string; name: string; labels: Record<string, string> },
+    events: readonly NewDeviceEvent[],
+  ): Promise<void> {
+    const now = this.#clock.now();
+    await this.#store.transaction(async (store) => {
+      const device = await store.devices.findById(source.deviceId);
+      if (device === undefined) {
+        await store.devices.create({
+          id: source.deviceId,
+          name: source.name,
+          labels: source.labels,
+          enrolledAt: now,
+          enrollmentTokenId: null,
+          lastSeenAt: now,
+          reportIntervalMs: LEGACY_REPORT_INTERVAL_MS,
+          agentVersion: 'syslog',
+          inventoryVersion: 0,
+          revokedAt: null,
+        });
+        this.#logger.info({ deviceId: source.deviceId, name: source.name }, 'new syslog source');
+      } else if (device.revokedAt !== null) {
+        return;
+      }
+      const { ackedSeq } = await store.events.deliveryState(source.deviceId);
+      const numbered = events.map((event, index) => ({
+        ...event,
+        seq: ackedSeq + index + 1,
+        id: event.id ?? randomUUID(),
+      }));
+      await store.events.ingest(source.deviceId, numbered, now);
+      await store.devices.update(source.deviceId, { lastSeenAt: now });
+    });
   }
 
   /** Newest first by device time; `nextBefore` continues with older events. */

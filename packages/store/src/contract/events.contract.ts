@@ -34,6 +34,22 @@ export function eventsContract(ctx: ContractContext): void {
       assert.deepEqual((await repository.query({ limit: 1 }))[0], expected);
     });
 
+    it('stores an event once when it comes again under a new sequence number with the same id', async () => {
+      const { events: repository } = ctx.store();
+      await repository.ingest('dev-1', events(1, 3), 10_000);
+      // A crashed agent re-read a log line: same event id, next sequence number.
+      const again = await repository.ingest('dev-1', [event(4, { id: 'evt-2' }), event(5)], 11_000);
+      assert.equal(again.ackedSeq, 5);
+      assert.equal(again.stored, 1);
+      assert.deepEqual(
+        (await repository.query({ deviceId: 'dev-1', limit: 10 })).map((record) => record.id).sort(),
+        ['evt-1', 'evt-2', 'evt-3', 'evt-5'],
+      );
+      // Ids are per device: another device may use the same one.
+      await repository.ingest('dev-2', [event(1, { id: 'evt-2' })], 12_000);
+      assert.equal((await repository.query({ deviceId: 'dev-2', limit: 10 })).length, 1);
+    });
+
     it('keeps event data exactly: nesting, unicode, null and numbers', async () => {
       const { events: repository } = ctx.store();
       const data = {

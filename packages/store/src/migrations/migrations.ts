@@ -168,4 +168,12 @@ export const migrations: readonly Migration[] = [
       ];
     },
   },
+  {
+    version: 3,
+    name: 'one stored event per event id',
+    // An agent that crashed after queueing events but before saving its log position reads the same
+    // lines again and queues them under new sequence numbers with the same, deterministic ids: the
+    // event is the same, so the store keeps it once.
+    up: () => ['CREATE UNIQUE INDEX events_device_event_id ON events (device_id, id)'],
+  },
 ];

@@ -101,7 +101,7 @@ function insertStatement(rows: number): string {
     for (let row = 0, n = 3; row < rows; row++, n += 6) {
       values.push(`($1, $${n}, $${n + 1}, $${n + 2}, $${n + 3}, $${n + 4}, $2, $${n + 5})`);
     }
-    sql = `INSERT INTO events (${eventColumns}) VALUES ${values.join(', ')} ON CONFLICT (device_id, seq) DO NOTHING`;
+    sql = `INSERT INTO events (${eventColumns}) VALUES ${values.join(', ')} ON CONFLICT DO NOTHING`;
     insertStatements.set(rows, sql);
   }
   return sql;
