@@ -242,6 +242,20 @@ describe('AuthLogCollector', () => {
     );
   });
 
+  it('gives the lines of a new file that begins like the rotated one ids of their own', async () => {
+    const opened = 'Mar  5 09:59:59 gw rsyslogd: rsyslogd was HUPed\n';
+    await writeFile(log, opened + failedLines(1, 2));
+    const { events, emit } = sink();
+    const c = collector(emit, { rotatedGraceMs: 0 });
+    await c.poll();
+    await rename(log, `${log}.1`);
+    await writeFile(log, opened + failedLines(3, 4));
+    await c.poll();
+    await c.poll();
+    assert.deepEqual(ports(events), [1, 2, 3, 4]);
+    assert.equal(new Set(events.map((e) => e.id)).size, 4);
+  });
+
   it('follows a rotation while running: the renamed file is finished, late writes included, then the new one', async () => {
     await writeFile(log, failedLines(1, 2));
     const { events, emit } = sink();

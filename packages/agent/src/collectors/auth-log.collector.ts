@@ -470,7 +470,9 @@ export class AuthLogCollector {
       line: text,
       source: path,
       repeat,
-      id: deterministicEventId('auth-log', path, head, offset),
+      // Position and content: a line read again gets its id again, while a new file that begins with the
+      // same line as the one it replaced (same head) does not lend its lines the old file's ids by offset.
+      id: deterministicEventId('auth-log', path, head, offset, text),
     });
   }
 
