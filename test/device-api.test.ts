@@ -384,6 +384,50 @@ describe('agent runtime', () => {
     assert.equal(agent.state, 'stopped');
   });
 
+  test('an agent whose queue passes 80% of its limit records one queue-pressure event', async () => {
+    const { enrollment, dataDir } = await enroll();
+    const agent = new Agent({
+      config: resolveAgentConfig([
+        {
+          source: 'test',
+          values: {
+            dataDir,
+            reportIntervalMs: 1000,
+            inventoryIntervalMs: 60_000,
+            queueMaxBytes: 1_048_576,
+            // Nothing is sent during the test: the batch waits a minute.
+            batchMaxAgeMs: 60_000,
+            shutdownGraceMs: 1000,
+          },
+        },
+      ]),
+      logger: silentLogger,
+      agentVersion: 'test',
+      collectInventory: async () => fixtureInventory(enrollment.deviceId),
+      eventSources: 'none',
+    });
+    await agent.start();
+    try {
+      const filler = 'x'.repeat(1000);
+      const event = (index: number) => ({
+        type: 'auth.login_failed',
+        severity: 'info' as const,
+        time: Date.now(),
+        data: { index, filler },
+      });
+      await agent.emit(Array.from({ length: 900 }, (_, index) => event(index)));
+      const queue = await eventually(() => {
+        const stats = agent.events.queue;
+        return stats !== undefined && stats.bySeverity.medium >= 1 ? stats : undefined;
+      }, 'a queue-pressure event');
+      assert.equal(queue.bySeverity.medium, 1);
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      assert.equal(agent.events.queue?.bySeverity.medium, 1, 'reported once while the pressure lasts');
+    } finally {
+      await agent.stop();
+    }
+  });
+
   test('the device goes offline after three silent intervals and online again at its next contact', async () => {
     const { enrollment, dataDir } = await enroll();
     const client = await mtlsClient(dataDir);

@@ -48,6 +48,10 @@ const allowed: Record<AgentState, readonly AgentState[]> = {
   failed: ['stopped'],
 };
 
+/** Queue fill fractions at which pressure is reported, and after which it may be reported again. */
+const QUEUE_PRESSURE_HIGH = 0.8;
+const QUEUE_PRESSURE_LOW = 0.6;
+
 /** Renew once this fraction of the certificate's validity has passed. */
 export const RENEW_AFTER_FRACTION = 2 / 3;
 
@@ -98,6 +102,7 @@ export class Agent {
   #previousInventory: Inventory | undefined;
   #previousExecutables: RunningExecutable[] | undefined;
   #startedAt = 0;
+  #queuePressure = false;
 
   constructor(deps: AgentDeps) {
     this.#deps = deps;
@@ -347,6 +352,7 @@ export class Agent {
     const config = this.#deps.config;
     const jump = this.#clockJump.tick();
     if (jump !== undefined) await this.emit([jump]);
+    await this.#checkQueuePressure();
     if (this.#renewalDue()) await this.#renew(client);
     const now = this.#clock.now();
     if (now >= this.#nextInventoryAt) {
@@ -391,6 +397,36 @@ export class Agent {
     );
     this.#previousInventory = inventory;
     this.#previousExecutables = executables;
+  }
+
+  /**
+   * One `agent.queue_pressure` event when the queue passes 80% of `queueMaxBytes` (the link has been down
+   * long, or the device is noisier than its uplink), and again only after it fell below 60%.
+   */
+  async #checkQueuePressure(): Promise<void> {
+    const queue = this.#queue;
+    if (queue === undefined || !queue.isOpen) return;
+    const stats = queue.stats();
+    const fill = stats.bytes / this.#deps.config.queueMaxBytes;
+    if (!this.#queuePressure && fill >= QUEUE_PRESSURE_HIGH) {
+      this.#queuePressure = true;
+      await this.emit([
+        {
+          type: 'agent.queue_pressure',
+          severity: 'medium',
+          time: this.#clock.now(),
+          data: {
+            bytes: stats.bytes,
+            maxBytes: this.#deps.config.queueMaxBytes,
+            events: stats.events,
+            oldestTime: stats.oldestTime,
+            lowSeverityPaused: stats.lowSeverityPaused,
+          },
+        },
+      ]);
+    } else if (this.#queuePressure && fill < QUEUE_PRESSURE_LOW) {
+      this.#queuePressure = false;
+    }
   }
 
   #renewalDue(): boolean {
