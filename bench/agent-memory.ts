@@ -1,10 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildManager, resolveManagerConfig } from '@edgeward/manager';
 import pino from 'pino';
 import { agentLauncherPath, buildAgentBundle } from '../scripts/build-agent.ts';
+import { median, readMemory, runToEnd } from './support.ts';
 
 export interface MemorySample {
   readonly vmRssKb: number;
@@ -100,7 +101,7 @@ export async function measureAgentMemory(options: {
         if (child.exitCode !== null)
           throw new Error(`a measured process exited early (code ${child.exitCode})`);
         const list = samples.get(child) ?? [];
-        list.push({ at: Date.now(), sample: await readStatus(child.pid ?? 0) });
+        list.push({ at: Date.now(), sample: await readMemory(child.pid ?? 0) });
         samples.set(child, list);
       }
       const left = Math.max(0, Math.round((endAt - Date.now()) / 1000));
@@ -139,28 +140,4 @@ export async function measureAgentMemory(options: {
     await manager.close();
     await rm(dir, { recursive: true, force: true });
   }
-}
-
-async function readStatus(pid: number): Promise<MemorySample> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const field = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? Number.NaN);
-  return { vmRssKb: field('VmRSS'), rssAnonKb: field('RssAnon') };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[middle] ?? Number.NaN)
-    : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
-}
-
-function runToEnd(command: string, args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'inherit'] });
-    child.on('error', reject);
-    child.on('close', (code) =>
-      code === 0 ? resolve() : reject(new Error(`${args.slice(0, 2).join(' ')} exited with ${code}`)),
-    );
-  });
 }

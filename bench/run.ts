@@ -1,17 +1,48 @@
-// `npm run bench [-- --agent-minutes 10 --enrollments 200 --rounds 3 --events 200000 --batch-size 500]`:
-// the manager's enrollment rate, its event ingest rate on SQLite and PostgreSQL, and the agent's steady
-// memory beside a bare Node 24 with TLS loaded, measured in the same run. `--skip-agent-memory` leaves
-// out the long memory run. Results are appended to bench/RESULTS.md with the date, the machine and the
-// Node version.
+// `npm run bench [-- --only wire,drain --agent-minutes 10 --events 200000 …]`: the manager's enrollment
+// rate and event ingest rate on SQLite and PostgreSQL, the agent's steady memory, bytes per event on the
+// wire, the backlog drain rate after a partition, the agent's memory with a backlog and its CPU when idle,
+// and syslog over TCP beside rsyslog, each measured beside its reference in the same run. `--only` takes
+// a comma-separated list of sections (default: all); `--skip-agent-memory` leaves out the long memory run.
+// Results are appended to bench/RESULTS.md with the date, the machine and the Node version.
 import { appendFileSync, readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
+import { measureBacklogDrain, measureBacklogMemory } from './agent-backlog.ts';
+import { measureIdleCpu } from './agent-idle-cpu.ts';
 import { measureAgentMemory } from './agent-memory.ts';
 import { measureEnrollmentRate } from './enrollment-rate.ts';
 import { type IngestRate, measureIngestRate } from './event-ingest.ts';
+import { median } from './support.ts';
+import { measureSyslogRate } from './syslog-rate.ts';
+import { measureWireSize } from './wire-size.ts';
+
+const sections = [
+  'enrollment',
+  'ingest',
+  'agent-memory',
+  'wire',
+  'drain',
+  'backlog-memory',
+  'idle-cpu',
+  'syslog',
+] as const;
+type Section = (typeof sections)[number];
+
+/** Each section's flags, to write the command that reproduces what ran. */
+const flagsOf: Record<Section, string[]> = {
+  enrollment: ['enrollments', 'rounds', 'concurrency'],
+  ingest: ['events', 'batch-size', 'ingest-devices'],
+  'agent-memory': ['agent-minutes'],
+  wire: ['wire-events', 'wire-small-batch'],
+  drain: ['backlog-events', 'drain-rounds'],
+  'backlog-memory': ['backlog-events', 'backlog-memory-seconds'],
+  'idle-cpu': ['idle-minutes'],
+  syslog: ['syslog-messages', 'syslog-connections', 'syslog-rounds'],
+};
 
 const { values } = parseArgs({
   options: {
+    only: { type: 'string', default: sections.join(',') },
     'agent-minutes': { type: 'string', default: '10' },
     enrollments: { type: 'string', default: '200' },
     rounds: { type: 'string', default: '3' },
@@ -19,82 +50,234 @@ const { values } = parseArgs({
     events: { type: 'string', default: '200000' },
     'batch-size': { type: 'string', default: '500' },
     'ingest-devices': { type: 'string', default: '4' },
+    'wire-events': { type: 'string', default: '60000' },
+    'wire-small-batch': { type: 'string', default: '10' },
+    'backlog-events': { type: 'string', default: '100000' },
+    'drain-rounds': { type: 'string', default: '3' },
+    'backlog-memory-seconds': { type: 'string', default: '60' },
+    'idle-minutes': { type: 'string', default: '2' },
+    'syslog-messages': { type: 'string', default: '1000000' },
+    'syslog-connections': { type: 'string', default: '4' },
+    'syslog-rounds': { type: 'string', default: '3' },
     'skip-agent-memory': { type: 'boolean', default: false },
     'no-record': { type: 'boolean', default: false },
   },
 });
 
-const write = (text: string) => process.stdout.write(`${text}\n`);
-const enrollments = await measureEnrollmentRate({
-  enrollments: Number(values.enrollments),
-  rounds: Number(values.rounds),
-  concurrency: Number(values.concurrency),
-  progress: write,
-});
-const ingest: (IngestRate | { engine: 'sqlite' | 'postgres'; error: string })[] = [];
-for (const engine of ['sqlite', 'postgres'] as const) {
-  try {
-    ingest.push(
-      await measureIngestRate({
-        engine,
-        events: Number(values.events),
-        batchSize: Number(values['batch-size']),
-        devices: Number(values['ingest-devices']),
-        progress: write,
-      }),
+const chosen = new Set(values.only.split(',').map((name) => name.trim()));
+for (const name of chosen) {
+  if (!(sections as readonly string[]).includes(name)) {
+    process.stderr.write(
+      `unknown section ${JSON.stringify(name)} in --only; sections: ${sections.join(', ')}\n`,
     );
-  } catch (error) {
-    // PostgreSQL may simply not be running here; the other figures are still worth recording.
-    const reason = error instanceof Error ? error.message : String(error);
-    write(`event ingest (${engine}) not measured: ${reason}`);
-    ingest.push({ engine, error: reason });
+    process.exit(2);
   }
 }
-const memory = values['skip-agent-memory']
-  ? undefined
-  : await measureAgentMemory({ minutes: Number(values['agent-minutes']), progress: write });
+if (values['skip-agent-memory']) chosen.delete('agent-memory');
+const running = sections.filter((section) => chosen.has(section));
+const write = (text: string) => process.stdout.write(`${text}\n`);
+const number = (name: keyof typeof values) => Number(values[name]);
+const mb = (kb: number) => (kb / 1024).toFixed(1);
+const thousands = (value: number) => Math.round(value).toLocaleString('en-US');
+const lines: string[] = [];
+
+if (chosen.has('enrollment')) {
+  const enrollments = await measureEnrollmentRate({
+    enrollments: number('enrollments'),
+    rounds: number('rounds'),
+    concurrency: number('concurrency'),
+    progress: write,
+  });
+  lines.push(
+    '',
+    '### Enrollments per second (manager, SQLite, device API over mTLS)',
+    '',
+    `${enrollments.enrollments} enrollments per round, ${enrollments.concurrency} in flight, CSRs prepared beforehand; rounds: ${enrollments.rates.map((rate) => rate.toFixed(1)).join(', ')} per second.`,
+    `**Median: ${enrollments.median.toFixed(1)} enrollments/s.**`,
+  );
+}
+
+if (chosen.has('ingest')) {
+  const ingest: (IngestRate | { engine: 'sqlite' | 'postgres'; error: string })[] = [];
+  for (const engine of ['sqlite', 'postgres'] as const) {
+    try {
+      ingest.push(
+        await measureIngestRate({
+          engine,
+          events: number('events'),
+          batchSize: number('batch-size'),
+          devices: number('ingest-devices'),
+          progress: write,
+        }),
+      );
+    } catch (error) {
+      // PostgreSQL may simply not be running here; the other figures are still worth recording.
+      const reason = error instanceof Error ? error.message : String(error);
+      write(`event ingest (${engine}) not measured: ${reason}`);
+      ingest.push({ engine, error: reason });
+    }
+  }
+  lines.push(
+    '',
+    '### Events ingested per second (manager, device API over mTLS, compressed batches to committed rows)',
+    '',
+    '| database | events | batch | devices | body | seconds | events/s |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+    ...ingest.map((result) =>
+      'error' in result
+        ? `| ${result.engine} | not measured: ${result.error.replaceAll('|', '/')} | | | | | |`
+        : `| ${result.engine} | ${result.events} | ${result.batchSize} | ${result.devices} | ${result.encoding}, ${Math.round(result.batchBytes)} B | ${result.seconds.toFixed(2)} | **${Math.round(result.rate)}** |`,
+    ),
+    '',
+    'Batches are built and compressed beforehand and sent from a worker thread, each device one batch at a time over its own connection. Target on SQLite: 50,000 events/s.',
+  );
+}
+
+if (chosen.has('agent-memory')) {
+  const memory = await measureAgentMemory({ minutes: number('agent-minutes'), progress: write });
+  lines.push(
+    '',
+    `### Agent memory after ${values['agent-minutes']} min (inventory every ${memory.inventoryIntervalS} s, heartbeat every ${memory.reportIntervalS} s)`,
+    '',
+    '| process | VmRSS MB | RssAnon MB | VmRSS / bare |',
+    '| --- | --- | --- | --- |',
+    `| bare Node 24 with TLS loaded | ${mb(memory.bare.vmRssKb)} | ${mb(memory.bare.rssAnonKb)} | 1.00 |`,
+    ...memory.agents.map(
+      (agent) =>
+        `| agent: ${agent.label} | ${mb(agent.vmRssKb)} | ${mb(agent.rssAnonKb)} | ${(agent.vmRssKb / memory.bare.vmRssKb).toFixed(2)} |`,
+    ),
+    '',
+    'Figures are medians of the samples in the last minute of the run. Targets: RssAnon ≤ 16 MB, VmRSS ≤ 1.25 × bare.',
+  );
+}
+
+if (chosen.has('wire')) {
+  const wire = await measureWireSize({
+    events: number('wire-events'),
+    smallBatchEvents: number('wire-small-batch'),
+    progress: write,
+  });
+  const mixed = wire.rows.find((row) => row.label.startsWith('mixed, 1 MiB'));
+  const ndjsonPerEvent = mixed === undefined ? Number.NaN : mixed.ndjsonBytes / mixed.events;
+  const perEvent = mixed === undefined ? Number.NaN : mixed.wireBytes / mixed.events;
+  const ratio = ndjsonPerEvent / perEvent;
+  lines.push(
+    '',
+    '### Bytes per event on the wire (realistic auth and file-integrity events, forwarder batches, zstd)',
+    '',
+    `${thousands(wire.events)} events made by the real collectors from a generated auth.log (${thousands(wire.authLogLines)} lines: sshd password guessing from 600 addresses, scanners, key logins, sudo; rsyslog's high-precision timestamps) and a generated /etc and /usr/local/bin changed in rounds (upgrades, edits, chmods, new and removed files); queued in a real EventQueue and taken out as the Forwarder takes them (≤ 1 MiB of JSON, ≤ 5000 events, \`{ v: 1, floorSeq, events }\`), encoded as ManagerClient sends them (zstd from node:zlib at its default level; bodies under 1 KiB as they are). Request bodies only, without HTTP and TLS framing. NDJSON: the same events, one JSON object per line, uncompressed.`,
+    '',
+    '| events | count | batches | wire B/event | NDJSON B/event | NDJSON / wire |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...wire.rows.map(
+      (row) =>
+        `| ${row.label} | ${row.events} | ${row.batches} | **${(row.wireBytes / row.events).toFixed(1)}** | ${(row.ndjsonBytes / row.events).toFixed(1)} | ${(row.ndjsonBytes / row.wireBytes).toFixed(1)}× |`,
+    ),
+    '',
+    `Targets (mixed, 1 MiB batches): under 30 B/event — **${perEvent < 30 ? 'met' : 'missed'}** (${perEvent.toFixed(1)}); 10× smaller than NDJSON — **${ratio >= 10 ? 'met' : 'missed'}** (${ratio.toFixed(1)}×).`,
+    '',
+    '#### Experiments on the mixed stream (not the protocol; each says what adopting it would take)',
+    '',
+    '| experiment | B/event | NDJSON / this | zstd ms per MiB (median) | what it would take |',
+    '| --- | --- | --- | --- | --- |',
+    ...wire.experiments.map(
+      (row) =>
+        `| ${row.label} | ${(row.wireBytes / row.events).toFixed(1)} | ${(ndjsonPerEvent / (row.wireBytes / row.events)).toFixed(1)}× | ${row.msPerMiB?.toFixed(1) ?? '–'} | ${row.takes} |`,
+    ),
+    '',
+    ...wire.notes,
+  );
+}
+
+if (chosen.has('drain')) {
+  const rounds = [];
+  for (let round = 0; round < number('drain-rounds'); round++) {
+    rounds.push(
+      await measureBacklogDrain({ events: number('backlog-events'), partitionSeconds: 5, progress: write }),
+    );
+  }
+  const first = rounds[0];
+  lines.push(
+    '',
+    '### Backlog drain after a partition (device launcher → fault proxy → manager on SQLite, loopback)',
+    '',
+    `${thousands(first?.events ?? 0)} realistic events (as in the wire section) queued in the agent's queue file while the link is cut (the proxy resets every connection; the agent tried ${first?.attempts ?? 0} in ${first?.partitionSeconds.toFixed(0) ?? 0} s), then the link returns; the clock runs until the queue file holds no event. Retries shortened to ≤ 1 s (EDGEWARD_RETRY_MAX_MS=1000) so that the figure is the drain, not the backoff; default batches (1 MiB, 5000 events), one in flight.`,
+    '',
+    '| round | seconds | events/s from the link’s return | events/s after the first stored batch | agent CPU s | agent VmHWM MB |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...rounds.map(
+      (round, index) =>
+        `| ${index + 1} | ${round.seconds.toFixed(2)} | ${Math.round(round.rate)} | ${Math.round(round.rateAfterFirstBatch)} | ${round.agentCpuSeconds.toFixed(2)} | ${mb(round.agentVmHwmKb)} |`,
+    ),
+    '',
+    `**Median: ${Math.round(median(rounds.map((round) => round.rate)))} events/s from the link's return** (${Math.round(median(rounds.map((round) => round.rateAfterFirstBatch)))} after the first stored batch).`,
+  );
+}
+
+if (chosen.has('backlog-memory')) {
+  const memory = await measureBacklogMemory({
+    events: number('backlog-events'),
+    seconds: number('backlog-memory-seconds'),
+    progress: write,
+  });
+  lines.push(
+    '',
+    `### Agent memory with ${thousands(memory.events)} events queued and the manager unreachable (${memory.seconds} s)`,
+    '',
+    '| process | VmRSS MB | RssAnon MB | VmHWM MB | VmRSS / bare |',
+    '| --- | --- | --- | --- | --- |',
+    `| bare Node 24 with TLS loaded | ${mb(memory.bare.vmRssKb)} | ${mb(memory.bare.rssAnonKb)} | ${mb(memory.bare.vmHwmKb)} | 1.00 |`,
+    `| agent: device launcher, ${(memory.queueFileBytes / 2 ** 20).toFixed(1)} MiB queue file | ${mb(memory.agent.vmRssKb)} | ${mb(memory.agent.rssAnonKb)} | ${mb(memory.agent.vmHwmKb)} | ${(memory.agent.vmRssKb / memory.bare.vmRssKb).toFixed(2)} |`,
+    '',
+    `Medians of the samples (every 2 s) of the second half; VmHWM is the peak at the end. The link was cut by the fault proxy (the agent tried ${memory.attempts} connections with its default backoff, each attempt reading a batch from the queue). Targets: RssAnon ≤ 16 MB, VmRSS ≤ 1.25 × bare.`,
+  );
+}
+
+if (chosen.has('idle-cpu')) {
+  const idle = await measureIdleCpu({ minutes: number('idle-minutes'), progress: write });
+  lines.push(
+    '',
+    '### Agent CPU when idle (device launcher, enrolled and connected, nothing to send)',
+    '',
+    `Default schedule (heartbeat 60 s, inventory 5 min, auth-log poll 5 s, file-integrity rescan 10 min) on this machine's own root, measured for ${(idle.seconds / 60).toFixed(1)} min after it settled; utime + stime from /proc/PID/stat. Agent: **${idle.agentPercent.toFixed(2)} % of one core**; processes it ran: ${idle.childrenPercent.toFixed(2)} %; a bare Node 24 beside it: ${idle.bareNodePercent.toFixed(2)} %. Agent at the end: VmRSS ${mb(idle.agentVmRssKb)} MB, RssAnon ${mb(idle.agentRssAnonKb)} MB; last contact with the manager ${idle.lastContactAgeS.toFixed(0)} s before the end. Target below 1 %: **${idle.agentPercent < 1 ? 'met' : 'missed'}**.`,
+  );
+}
+
+if (chosen.has('syslog')) {
+  const syslog = await measureSyslogRate({
+    messages: number('syslog-messages'),
+    connections: number('syslog-connections'),
+    rounds: number('syslog-rounds'),
+    progress: write,
+  });
+  const rates = (list: number[]) => list.map((rate) => thousands(rate)).join(', ');
+  lines.push(
+    '',
+    '### Syslog over TCP, messages per second (same machine, same run)',
+    '',
+    `${thousands(syslog.messages)} RFC 5424 messages per round (${syslog.messageBytes.toFixed(0)} B each on average: firewall, sshd, DHCP, Wi-Fi and kernel lines), octet-counted, over ${syslog.connections} TCP connections from a worker thread; one untimed warm-up and ${number('syslog-rounds')} rounds per receiver, alternating. Each clock stops when the receiver has all N: ours when \`onMessages\` has been handed them (framed and parsed; nothing stored), rsyslog when its output file holds N more lines.`,
+    '',
+    '| receiver | rounds, messages/s | median messages/s |',
+    '| --- | --- | --- |',
+    `| SyslogListener (tcp) | ${rates(syslog.ours)} | **${thousands(median(syslog.ours))}** |`,
+    Array.isArray(syslog.rsyslog)
+      ? `| rsyslogd ${syslog.rsyslogVersion} (imtcp → omfile, RSYSLOG_FileFormat, default queues) | ${rates(syslog.rsyslog)} | **${thousands(median(syslog.rsyslog))}** |`
+      : `| rsyslogd | not measured: ${syslog.rsyslog.missing} (Debian: apt-get install rsyslog) | |`,
+  );
+}
 
 const kernel = readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim();
 const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${kernel}`;
-const mb = (kb: number) => (kb / 1024).toFixed(1);
-const lines = [
+const flags = [...new Set(running.flatMap((section) => flagsOf[section]))].map(
+  (name) => `--${name} ${values[name as keyof typeof values]}`,
+);
+const only = running.length === sections.length ? [] : [`--only ${running.join(',')}`];
+const header = [
   '',
   `## ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
   '',
-  `Machine: ${machine}; Node ${process.version}. Command: \`npm run bench -- --agent-minutes ${values['agent-minutes']} --enrollments ${values.enrollments} --rounds ${values.rounds} --events ${values.events} --batch-size ${values['batch-size']} --ingest-devices ${values['ingest-devices']}${values['skip-agent-memory'] ? ' --skip-agent-memory' : ''}\`.`,
-  '',
-  '### Enrollments per second (manager, SQLite, device API over mTLS)',
-  '',
-  `${enrollments.enrollments} enrollments per round, ${enrollments.concurrency} in flight, CSRs prepared beforehand; rounds: ${enrollments.rates.map((rate) => rate.toFixed(1)).join(', ')} per second.`,
-  `**Median: ${enrollments.median.toFixed(1)} enrollments/s.**`,
-  '',
-  '### Events ingested per second (manager, device API over mTLS, compressed batches to committed rows)',
-  '',
-  '| database | events | batch | devices | body | seconds | events/s |',
-  '| --- | --- | --- | --- | --- | --- | --- |',
-  ...ingest.map((result) =>
-    'error' in result
-      ? `| ${result.engine} | not measured: ${result.error.replaceAll('|', '/')} | | | | | |`
-      : `| ${result.engine} | ${result.events} | ${result.batchSize} | ${result.devices} | ${result.encoding}, ${Math.round(result.batchBytes)} B | ${result.seconds.toFixed(2)} | **${Math.round(result.rate)}** |`,
-  ),
-  '',
-  'Batches are built and compressed beforehand and sent from a worker thread, each device one batch at a time over its own connection. Target on SQLite: 50,000 events/s.',
-  ...(memory === undefined
-    ? []
-    : [
-        '',
-        `### Agent memory after ${values['agent-minutes']} min (inventory every ${memory.inventoryIntervalS} s, heartbeat every ${memory.reportIntervalS} s)`,
-        '',
-        '| process | VmRSS MB | RssAnon MB | VmRSS / bare |',
-        '| --- | --- | --- | --- |',
-        `| bare Node 24 with TLS loaded | ${mb(memory.bare.vmRssKb)} | ${mb(memory.bare.rssAnonKb)} | 1.00 |`,
-        ...memory.agents.map(
-          (agent) =>
-            `| agent: ${agent.label} | ${mb(agent.vmRssKb)} | ${mb(agent.rssAnonKb)} | ${(agent.vmRssKb / memory.bare.vmRssKb).toFixed(2)} |`,
-        ),
-        '',
-        'Figures are medians of the samples in the last minute of the run. Targets: RssAnon ≤ 16 MB, VmRSS ≤ 1.25 × bare.',
-      ]),
+  `Machine: ${machine}; Node ${process.version}. Command: \`npm run bench -- ${[...only, ...flags].join(' ')}\`.`,
 ];
-write(lines.join('\n'));
-if (!values['no-record']) appendFileSync(new URL('./RESULTS.md', import.meta.url), `${lines.join('\n')}\n`);
+const text = [...header, ...lines].join('\n');
+write(text);
+if (!values['no-record']) appendFileSync(new URL('./RESULTS.md', import.meta.url), `${text}\n`);
