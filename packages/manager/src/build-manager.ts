@@ -1,10 +1,11 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import {
   type Clock,
   type CreatedEnrollmentTokenView,
   type CreatedOperatorView,
+  EdgewardError,
   syslogEvent,
   systemClock,
 } from '@edgeward/core';
@@ -23,7 +24,10 @@ import { EventService } from './services/event.service.ts';
 import { OperatorService } from './services/operator.service.ts';
 import { systemOperator } from './services/operator-context.ts';
 import { RevocationService } from './services/revocation.service.ts';
+import { auditSyslogEntry } from './syslog/audit-syslog-entry.ts';
+import { SyslogForwarder } from './syslog/syslog-forwarder.ts';
 import { SyslogListener, type SyslogListenerAddresses } from './syslog/syslog-listener.ts';
+import { parseSyslogOutUrl } from './syslog/syslog-out-url.ts';
 
 /** How often events past `eventRetentionDays` are pruned (also once at start). */
 const EVENT_PRUNE_INTERVAL_MS = 3_600_000;
@@ -55,6 +59,8 @@ export interface Manager {
   };
   readonly deviceServer: DeviceServer;
   readonly operatorServer: HttpsApp;
+  /** Syslog out, when `syslogOutUrl` is set: sends every recorded action to the SIEM. */
+  readonly syslogOut: SyslogForwarder | undefined;
   /** Set when this start created the fleet's first admin. */
   readonly firstStart: FirstStart | undefined;
   /** Binds the ports; resolves to their URLs and the syslog ports (port 0 picks free ports). */
@@ -74,13 +80,26 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
     clock,
     logger: logger.child({ module: 'pki' }),
   });
+  // Read before the store opens, so that a bad file stops the start without leaving the store open.
+  const syslogOutCaPem = await readSyslogOutCa(config);
   const store =
     deps.store ??
     (await createStore({
       database: config.database,
       ...(config.databaseSchema === undefined ? {} : { schema: config.databaseSchema }),
     }));
-  const audit = new AuditTrail(clock);
+  const syslogOut = buildSyslogForwarder(
+    config,
+    store,
+    syslogOutCaPem,
+    logger.child({ module: 'syslog-out' }),
+    clock,
+  );
+  // Queued in the transaction that records the action: both land, or neither.
+  const audit = new AuditTrail(
+    clock,
+    syslogOut === undefined ? undefined : (tx, action) => syslogOut.forward([auditSyslogEntry(action)], tx),
+  );
   const revocations = new RevocationService({
     store,
     clock,
@@ -170,6 +189,7 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
     services: { devices, tokens, operators, enrollment, revocations, events },
     deviceServer,
     operatorServer,
+    syslogOut,
     get firstStart() {
       return firstStart;
     },
@@ -180,6 +200,8 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
         const port = new URL(deviceAddress).port;
         deviceApiUrl = `https://${hostname()}:${port}`;
       }
+      // Before the first start's writes, so that the SIEM hears of the first admin without a poll's delay.
+      syslogOut?.start();
       const adminToken = await operators.bootstrapAdmin(systemOperator);
       if (adminToken !== undefined) {
         const enrollmentToken = await tokens.create(systemOperator, {}, config.enrollmentTokenTtlMs);
@@ -211,6 +233,7 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
         operatorServer.close(),
         pruning,
         syslogListener?.close(),
+        syslogOut?.stop(),
       ]);
       if (deps.store === undefined) await store.close();
     },
@@ -262,6 +285,58 @@ function buildSyslogListener(
       );
     },
   });
+}
+
+/** Syslog out, when a SIEM is configured; it runs between listen() and close(). */
+function buildSyslogForwarder(
+  config: ManagerConfig,
+  store: Store,
+  caPem: string | undefined,
+  logger: Logger,
+  clock: Clock,
+): SyslogForwarder | undefined {
+  if (config.syslogOutUrl === undefined) return undefined;
+  const target = parseSyslogOutUrl(config.syslogOutUrl);
+  // The config schema accepted the URL, so this is unreachable; it keeps the types honest.
+  if (target === undefined) {
+    throw new EdgewardError(
+      'EW_CONFIG_INVALID',
+      `syslogOutUrl ${JSON.stringify(config.syslogOutUrl)} is invalid; use tcp://HOST:PORT or tls://HOST:PORT`,
+    );
+  }
+  return new SyslogForwarder({
+    store,
+    target,
+    ...(caPem === undefined ? {} : { caPem }),
+    hostname: hostname(),
+    appName: config.syslogOutAppName,
+    procId: String(process.pid),
+    maxQueued: config.syslogOutMaxQueued,
+    logger,
+    clock,
+  });
+}
+
+async function readSyslogOutCa(config: ManagerConfig): Promise<string | undefined> {
+  const file = config.syslogOutCaFile;
+  if (file === undefined) return undefined;
+  let pem: string;
+  try {
+    pem = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new EdgewardError(
+      'EW_CONFIG_INVALID',
+      `syslogOutCaFile names ${file}, which cannot be read (${(error as Error).message}); point it at a PEM file with the CA certificates of the SIEM`,
+      { cause: error },
+    );
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new EdgewardError(
+      'EW_CONFIG_INVALID',
+      `syslogOutCaFile ${file} holds no PEM certificate; it needs the CA certificates (-----BEGIN CERTIFICATE-----) that verify the SIEM`,
+    );
+  }
+  return pem;
 }
 
 /** The server certificate covers the local host's names and addresses, plus configured ones. */

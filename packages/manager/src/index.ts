@@ -5,4 +5,7 @@ export {
   managerConfigSchema,
   resolveManagerConfig,
 } from './config/manager-config.ts';
+export * from './syslog/audit-syslog-entry.ts';
+export * from './syslog/syslog-forwarder.ts';
 export * from './syslog/syslog-listener.ts';
+export * from './syslog/syslog-out-url.ts';

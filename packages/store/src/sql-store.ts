@@ -7,6 +7,7 @@ import { SqlInventoryRepository } from './repositories/inventory.repository.ts';
 import { SqlMetaRepository } from './repositories/meta.repository.ts';
 import { SqlOperatorRepository } from './repositories/operator.repository.ts';
 import { SqlOperatorActionRepository } from './repositories/operator-action.repository.ts';
+import { SqlSyslogOutboxRepository } from './repositories/syslog-outbox.repository.ts';
 import type { SqlExecutor } from './sql/executor.ts';
 import type {
   CertificateRepository,
@@ -18,6 +19,7 @@ import type {
   OperatorActionRepository,
   OperatorRepository,
   Store,
+  SyslogOutboxRepository,
 } from './store.ts';
 
 /** The one Store implementation, over whichever executor it is given: a database or a transaction. */
@@ -31,6 +33,7 @@ export class SqlStore implements Store {
   readonly operators: OperatorRepository;
   readonly actions: OperatorActionRepository;
   readonly events: EventRepository;
+  readonly syslogOutbox: SyslogOutboxRepository;
   readonly #db: SqlExecutor;
   readonly #close: (() => Promise<void>) | undefined;
 
@@ -47,6 +50,7 @@ export class SqlStore implements Store {
     this.operators = new SqlOperatorRepository(db);
     this.actions = new SqlOperatorActionRepository(db);
     this.events = new SqlEventRepository(db);
+    this.syslogOutbox = new SqlSyslogOutboxRepository(db);
   }
 
   transaction<T>(work: (store: Store) => Promise<T>): Promise<T> {

@@ -26,6 +26,7 @@ export interface Store {
   readonly operators: OperatorRepository;
   readonly actions: OperatorActionRepository;
   readonly events: EventRepository;
+  readonly syslogOutbox: SyslogOutboxRepository;
   /**
    * Runs `work` in one transaction: all its writes land, or none (a thrown error rolls back and is
    * rethrown). Inside `work`, use only the store it is given; the outer store refuses statements there
@@ -215,6 +216,46 @@ export interface EventRepository {
   prune(olderThanReceivedAt: number): Promise<number>;
   /** The device's delivery state; a device that never sent events has ackedSeq 0 and nothing held. */
   deliveryState(deviceId: string): Promise<EventDeliveryState>;
+}
+
+/** A message to queue for syslog out. */
+export interface SyslogOutboxInput {
+  /** When it was queued, ms since the epoch. */
+  readonly createdAt: number;
+  /** The formatted RFC 5424 message, without framing. */
+  readonly message: string;
+}
+
+export interface SyslogOutboxMessage extends SyslogOutboxInput {
+  /** Grows with every message queued, never reused: the order the SIEM must receive them in. */
+  readonly id: number;
+}
+
+export interface SyslogOutboxTrimResult {
+  /** Messages dropped, oldest first. */
+  readonly removed: number;
+  /** `createdAt` of the oldest and newest dropped message; null when none was dropped. */
+  readonly firstCreatedAt: number | null;
+  readonly lastCreatedAt: number | null;
+}
+
+/**
+ * Messages waiting for the SIEM (syslog out), oldest first, kept on disk so that an outage or a restart
+ * loses none. On PostgreSQL every write takes one lock until its transaction ends, so ids are assigned in
+ * commit order: a reader that sees id n has seen every message below it, and `remove(uptoId)` after a
+ * `peek` cannot take a message committed later with a smaller id. The rest of a transaction that wrote
+ * here is serialized with the other writers too (the sender's bookkeeping in `meta` relies on it).
+ */
+export interface SyslogOutboxRepository {
+  /** Appends the messages in the order given; enqueued inside a transaction, they land or fail with it. */
+  enqueue(messages: readonly SyslogOutboxInput[]): Promise<void>;
+  /** The oldest `limit` messages (default 100) by id, only those after `afterId` when given. */
+  peek(limit?: number, afterId?: number): Promise<SyslogOutboxMessage[]>;
+  /** Removes every message with an id up to and including `uptoId`; returns how many. */
+  remove(uptoId: number): Promise<number>;
+  count(): Promise<number>;
+  /** Drops the oldest messages until at most `max` are left. */
+  trim(max: number): Promise<SyslogOutboxTrimResult>;
 }
 
 /** Where the data lives: `sqlite:PATH` (or `sqlite::memory:`) or a `postgres://` URL. */

@@ -205,6 +205,13 @@ export const errorCatalog = {
     action:
       'Free the port named in the message or choose another; ports below 1024 (514, 6514) need privileges or CAP_NET_BIND_SERVICE.',
   },
+  EW_SYSLOG_OUT_UNREACHABLE: {
+    category: 'unavailable',
+    meaning:
+      'Syslog out could not connect to the SIEM named by `syslogOutUrl`, its TLS certificate was refused, or the connection dropped.',
+    action:
+      'Check that the SIEM listens at that address and, for TLS, that `syslogOutCaFile` (or the system CAs) verifies its certificate; entries wait on disk (up to `syslogOutMaxQueued`) and are sent once it is reachable.',
+  },
   EW_DATABASE_UNAVAILABLE: {
     category: 'unavailable',
     meaning: 'The database could not be opened or reached.',

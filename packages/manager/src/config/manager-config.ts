@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { type ConfigLayer, commaSeparatedList, resolveConfig } from '@edgeward/core';
 import * as z from 'zod/mini';
+import { parseSyslogOutUrl } from '../syslog/syslog-out-url.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -47,7 +48,6 @@ export const managerConfigSchema = z
     revocationPollMs: z._default(z.coerce.number().check(z.int(), z.minimum(100)), 5000),
     /** Events are kept this many days after the manager received them, then pruned (hourly). */
     eventRetentionDays: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(36_500)), 30),
-    /** Largest request body accepted, in bytes. */
     /** Syslog from devices without an agent: UDP, TCP (RFC 6587) and TLS (RFC 5425) ports; unset is off. */
     syslogUdpPort: z.optional(port),
     syslogTcpPort: z.optional(port),
@@ -56,6 +56,30 @@ export const managerConfigSchema = z
     syslogMaxMessageBytes: z._default(z.coerce.number().check(z.int(), z.minimum(480)), 65_536),
     /** Open TCP or TLS syslog connections per listener beyond which new ones are refused. */
     syslogMaxConnections: z._default(z.coerce.number().check(z.int(), z.minimum(1)), 1000),
+    /**
+     * Syslog out: every recorded operator action goes to this SIEM as RFC 5424 over `tcp://HOST:PORT` or
+     * `tls://HOST:PORT` (RFC 5425); unset is off.
+     */
+    syslogOutUrl: z.optional(
+      z
+        .string()
+        .check(
+          z.refine(
+            (value) => parseSyslogOutUrl(value) !== undefined,
+            'use tcp://HOST:PORT or tls://HOST:PORT, e.g. tls://siem.example.com:6514',
+          ),
+        ),
+    ),
+    /** PEM file with the CA certificates that verify the SIEM's TLS certificate; default the system CAs. */
+    syslogOutCaFile: z.optional(z.string().check(z.minLength(1))),
+    /** APP-NAME of the messages sent (RFC 5424: 1 to 48 printable ASCII characters). */
+    syslogOutAppName: z._default(
+      z.string().check(z.regex(/^[!-~]{1,48}$/, '1 to 48 printable ASCII characters, no spaces')),
+      'edgeward',
+    ),
+    /** Entries kept on disk while the SIEM is unreachable; beyond it the oldest are dropped, and reported. */
+    syslogOutMaxQueued: z._default(z.coerce.number().check(z.int(), z.minimum(1)), 1_000_000),
+    /** Largest request body accepted, in bytes. */
     bodyLimitBytes: z._default(z.coerce.number().check(z.int(), z.minimum(1024)), 16 * 1024 * 1024),
     logLevel: z._default(z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info'),
   })
@@ -64,6 +88,13 @@ export const managerConfigSchema = z
       message: 'crlRefreshMs must be shorter than crlValidityMs, or CRLs expire and every device is refused',
       path: ['crlRefreshMs'],
     }),
+    z.refine(
+      (config) => config.syslogOutCaFile === undefined || config.syslogOutUrl?.startsWith('tls://') === true,
+      {
+        message: 'syslogOutCaFile verifies a TLS server: set syslogOutUrl to tls://HOST:PORT, or drop it',
+        path: ['syslogOutCaFile'],
+      },
+    ),
   );
 
 export type ManagerConfig = z.output<typeof managerConfigSchema> & { readonly database: string };

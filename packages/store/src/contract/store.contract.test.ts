@@ -12,6 +12,7 @@ import type { ContractContext } from './fixtures.ts';
 import { inventoryContract } from './inventory.contract.ts';
 import { migrationsContract, transactionsContract } from './lifecycle.contract.ts';
 import { metaContract, tokensContract } from './registry.contract.ts';
+import { syslogOutboxContract } from './syslog-outbox.contract.ts';
 
 for (const makeEngine of contractEngines) {
   const engine = makeEngine();
@@ -55,6 +56,7 @@ for (const makeEngine of contractEngines) {
     inventoryContract(ctx);
     eventsContract(ctx);
     operatorsContract(ctx);
+    syslogOutboxContract(ctx);
     transactionsContract(ctx);
     migrationsContract(ctx, engine);
   });

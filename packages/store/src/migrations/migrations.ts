@@ -176,4 +176,17 @@ export const migrations: readonly Migration[] = [
     // event is the same, so the store keeps it once.
     up: () => ['CREATE UNIQUE INDEX events_device_event_id ON events (device_id, id)'],
   },
+  {
+    version: 4,
+    name: 'syslog outbox',
+    up: (dialect) => [
+      // AUTOINCREMENT on SQLite: a plain INTEGER PRIMARY KEY reuses ids once the table is emptied, and the
+      // sender relies on ids only ever growing (`remove(uptoId)`, the order at the SIEM).
+      `CREATE TABLE syslog_outbox (
+        id ${dialect === 'postgres' ? 'BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY' : 'INTEGER PRIMARY KEY AUTOINCREMENT'},
+        created_at BIGINT NOT NULL,
+        message TEXT NOT NULL
+      )`,
+    ],
+  },
 ];

@@ -43,6 +43,7 @@ describe('PostgreSQL engine', () => {
         'operator_actions',
         'operators',
         'schema_migrations',
+        'syslog_outbox',
       ],
     );
     const meta = await admin.query(`SELECT value FROM ${quoteIdentifier(schema)}.meta`);
