@@ -11,7 +11,6 @@ import { type AuthFinding, parseAuthMessage, parseSyslogLine, unfoldRepeated } f
 import { CoalescingTask } from './coalescing-task.ts';
 import {
   type CollectorLog,
-  collectorErrorEvent,
   deterministicEventId,
   type EmitEvents,
   errorCode,
@@ -559,24 +558,22 @@ export class AuthLogCollector {
     });
   }
 
-  async #report(
+  #report(
     scope: string,
     operation: string,
     error: unknown,
     extra: Record<string, unknown> = {},
   ): Promise<void> {
-    const reason = `${errorCode(error) ?? ''}:${error instanceof Error ? error.message : String(error)}`;
-    if (!this.#errors.shouldReport(scope, reason)) return;
-    try {
-      await this.#options.emit([collectorErrorEvent('auth-log', operation, error, this.#now(), extra)]);
-    } catch (emitError) {
-      // The queue itself is failing: the log is all that is left, and the next poll tries again.
-      this.#errors.succeeded(scope);
-      this.#log.warn(
-        { err: (error as Error).message, emitErr: (emitError as Error).message, operation },
-        'auth log collector failed and could not report it',
-      );
-    }
+    return this.#errors.report({
+      collector: 'auth-log',
+      scope,
+      operation,
+      error,
+      time: this.#now(),
+      extra,
+      emit: this.#options.emit,
+      log: this.#log,
+    });
   }
 
   #watch(): void {

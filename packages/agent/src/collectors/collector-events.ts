@@ -75,6 +75,36 @@ export class ReportedErrors {
   succeeded(scope: string): void {
     this.#reported.delete(scope);
   }
+
+  /**
+   * Emits one `agent.collector_error` for a failure not reported yet in its scope. When the queue itself
+   * fails, the log is all that is left, and the scope is re-armed so that the next attempt tries again.
+   */
+  async report(options: {
+    readonly collector: CollectorName;
+    readonly scope: string;
+    readonly operation: string;
+    readonly error: unknown;
+    readonly time: number;
+    readonly extra?: Record<string, unknown>;
+    readonly emit: EmitEvents;
+    readonly log: CollectorLog;
+  }): Promise<void> {
+    const { error, scope, operation } = options;
+    const reason = `${errorCode(error) ?? ''}:${error instanceof Error ? error.message : String(error)}`;
+    if (!this.shouldReport(scope, reason)) return;
+    try {
+      await options.emit([
+        collectorErrorEvent(options.collector, operation, error, options.time, options.extra),
+      ]);
+    } catch (emitError) {
+      this.succeeded(scope);
+      options.log.warn(
+        { err: (error as Error).message, emitErr: (emitError as Error).message, operation },
+        `${options.collector} collector failed and could not report it`,
+      );
+    }
+  }
 }
 
 /** The errno code of a Node error, if any. */

@@ -6,7 +6,6 @@ import type { NewDeviceEvent } from '@edgeward/core';
 import { CoalescingTask } from './coalescing-task.ts';
 import {
   type CollectorLog,
-  collectorErrorEvent,
   type EmitEvents,
   errorCode,
   ReportedErrors,
@@ -518,23 +517,22 @@ export class FimCollector {
     await writeLinesAtomic(join(this.#options.stateDir, baselineFileName), lines());
   }
 
-  async #report(
+  #report(
     scope: string,
     operation: string,
     error: unknown,
     extra: Record<string, unknown> = {},
   ): Promise<void> {
-    const reason = `${errorCode(error) ?? ''}:${error instanceof Error ? error.message : String(error)}`;
-    if (!this.#errors.shouldReport(scope, reason)) return;
-    try {
-      await this.#options.emit([collectorErrorEvent('fim', operation, error, this.#now(), extra)]);
-    } catch (emitError) {
-      this.#errors.succeeded(scope);
-      this.#log.warn(
-        { err: (error as Error).message, emitErr: (emitError as Error).message, operation },
-        'file integrity collector failed and could not report it',
-      );
-    }
+    return this.#errors.report({
+      collector: 'fim',
+      scope,
+      operation,
+      error,
+      time: this.#now(),
+      extra,
+      emit: this.#options.emit,
+      log: this.#log,
+    });
   }
 
   /**
