@@ -139,6 +139,7 @@ test('an agent enrolls over mTLS with the CLI, keeps its key at 0600 and reports
   assert.equal(agentStatus.running, true);
   assert.ok(agentStatus.lastContactAt > Date.now() - 60_000);
   assert.ok(agentStatus.certificateNotAfter > Date.now() + 29 * 86_400_000);
+  assert.equal(typeof (agentStatus as unknown as { queuedEvents: unknown }).queuedEvents, 'number');
 });
 
 test('a used token is refused by name with a stable code and exit code, and nothing is created', async () => {

@@ -21,6 +21,14 @@ export interface AgentStateFile {
   readonly lastContactAt: number | null;
   readonly lastError: string | null;
   readonly inventoryVersion: number;
+  /** The event queue when the state was written: what is still waiting to reach the manager. */
+  readonly queue?: {
+    readonly events: number;
+    readonly bytes: number;
+    readonly oldestTime: number | null;
+    readonly lowSeverityPaused: boolean;
+  };
+  readonly lastEventAckAt?: number | null;
 }
 
 /**

@@ -15,6 +15,11 @@ export interface AgentStatus {
   readonly lastContactAt: number | null;
   readonly lastError: string | null;
   readonly inventoryVersion: number;
+  /** Events waiting in the queue when the agent last wrote its state. */
+  readonly queuedEvents: number;
+  readonly queuedBytes: number;
+  readonly oldestQueuedAt: number | null;
+  readonly lastEventAckAt: number | null;
 }
 
 /** What `edgeward agent status` shows, read from the data directory alone. */
@@ -52,6 +57,10 @@ export async function readAgentStatus(dataDir: string): Promise<AgentStatus> {
     lastContactAt: state?.lastContactAt ?? null,
     lastError: state?.lastError ?? null,
     inventoryVersion: state?.inventoryVersion ?? 0,
+    queuedEvents: state?.queue?.events ?? 0,
+    queuedBytes: state?.queue?.bytes ?? 0,
+    oldestQueuedAt: state?.queue?.oldestTime ?? null,
+    lastEventAckAt: state?.lastEventAckAt ?? null,
   };
 }
 

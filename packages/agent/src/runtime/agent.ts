@@ -103,6 +103,7 @@ export class Agent {
   #previousExecutables: RunningExecutable[] | undefined;
   #startedAt = 0;
   #queuePressure = false;
+  #lastQueueSummary: Pick<AgentStateFile, 'queue' | 'lastEventAckAt'> = {};
 
   constructor(deps: AgentDeps) {
     this.#deps = deps;
@@ -242,6 +243,7 @@ export class Agent {
       await this.emit([agentStoppedEvent({ time: now, reason, uptimeMs: now - this.#startedAt })]);
     }
     await this.#forwarder?.stop(graceMs);
+    this.#queueSummary();
     this.#queue?.close();
   }
 
@@ -475,6 +477,23 @@ export class Agent {
     for (const listener of this.#stateListeners) listener(next);
   }
 
+  /** The queue's figures for `agent status`; after the queue closed, the last ones it had. */
+  #queueSummary(): Pick<AgentStateFile, 'queue' | 'lastEventAckAt'> {
+    const queue = this.#queue;
+    if (queue === undefined || !queue.isOpen) return this.#lastQueueSummary;
+    const stats = queue.stats();
+    this.#lastQueueSummary = {
+      queue: {
+        events: stats.events,
+        bytes: stats.bytes,
+        oldestTime: stats.oldestTime,
+        lowSeverityPaused: stats.lowSeverityPaused,
+      },
+      lastEventAckAt: this.#forwarder?.stats().lastAckAt ?? null,
+    };
+    return this.#lastQueueSummary;
+  }
+
   async #persistState(): Promise<void> {
     const state: AgentStateFile = {
       state: this.#state,
@@ -483,6 +502,7 @@ export class Agent {
       lastContactAt: this.#lastContactAt,
       lastError: this.#lastError,
       inventoryVersion: this.#inventory.version,
+      ...this.#queueSummary(),
     };
     try {
       await this.#files.write('state.json', state);

@@ -164,6 +164,8 @@ Example:
           `certificate:    ${status.certificateNotAfter === null ? '-' : `expires ${when(status.certificateNotAfter)}`}`,
           `last contact:   ${when(status.lastContactAt)}`,
           `inventory:      version ${status.inventoryVersion}`,
+          `event queue:    ${status.queuedEvents} events, ${status.queuedBytes} bytes${status.oldestQueuedAt === null ? '' : `, oldest ${when(status.oldestQueuedAt)}`}`,
+          `events acked:   ${when(status.lastEventAckAt)}`,
           ...(status.lastError ? [`last error:     ${status.lastError}`] : []),
         ].join('\n'),
       );
