@@ -5,8 +5,11 @@ import {
   compareStrings,
   type InventoryListItem,
   type InventoryListSection,
+  type InventoryScalarSection,
   type InventorySection,
   inventoryItemKey,
+  inventoryListSections,
+  inventoryScalarSections,
   jsonEqual,
 } from './inventory-keys.ts';
 
@@ -26,26 +29,12 @@ export interface InventoryChange {
  * Scalar sections that make history. `connections` is left out: it is a moving count of established
  * sockets and would make a change record at every collection.
  */
-const historyScalarSections = [
-  'hostname',
-  'os',
-  'kernel',
-  'architecture',
-  'firmware',
-  'cpu',
-  'memory',
-] as const;
+const historyScalarSections = inventoryScalarSections.filter(
+  (section): section is Exclude<InventoryScalarSection, 'connections'> => section !== 'connections',
+);
 
 /** Schema order, so that a device's history reads top to bottom the same way every time. */
-const historyListSections = [
-  'interfaces',
-  'listeners',
-  'packages',
-  'units',
-  'users',
-  'groups',
-  'kernelModules',
-] as const satisfies readonly InventoryListSection[];
+const historyListSections = inventoryListSections;
 
 const driftSections: ReadonlySet<string> = new Set<InventorySection>([
   'listeners',
