@@ -415,7 +415,11 @@ describe('agent runtime', () => {
         time: Date.now(),
         data: { index, filler },
       });
-      await agent.emit(Array.from({ length: 900 }, (_, index) => event(index)));
+      // About 88% of the limit: above the pressure mark, below eviction — an eviction would raise a
+      // high-severity loss report, which the forwarder sends at once, draining the queue before the check.
+      await agent.emit(Array.from({ length: 760 }, (_, index) => event(index)));
+      assert.ok((agent.events.queue?.bytes ?? 0) > 0.8 * 1_048_576);
+      assert.equal(agent.events.queue?.bySeverity.high, 0, 'nothing was evicted');
       const queue = await eventually(() => {
         const stats = agent.events.queue;
         return stats !== undefined && stats.bySeverity.medium >= 1 ? stats : undefined;
