@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { webcrypto } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -101,6 +102,33 @@ function rawRequest(path: string, tls: { key?: string; cert?: string }, body?: u
     outgoing.on('error', reject);
     outgoing.end(body === undefined ? undefined : JSON.stringify(body));
   });
+}
+
+/** A device certificate signed by `issuer`, outside the manager's knowledge (another CA, or back-dated). */
+async function deviceCertificate(
+  issuer: { certPem: string; privateKey: webcrypto.CryptoKey },
+  id: string,
+  now: number,
+) {
+  const keys = await generateDeviceKeyPair();
+  const issued = await issueDeviceCertificate({
+    csrPem: await createCsr({ keys, commonName: id }),
+    issuer,
+    spiffeId: `spiffe://edgeward.local/device/${id}`,
+    commonName: id,
+    now,
+    validityMs: 86_400_000,
+  });
+  return { key: await exportPrivateKeyPem(keys.privateKey), cert: `${issued.certPem}${issuer.certPem}` };
+}
+
+/** The server drops the connection once the handshake ends, before reading the request. */
+async function assertRefusedAtHandshake(tls: { key: string; cert: string }): Promise<void> {
+  await assert.rejects(
+    rawRequest('/v1/heartbeat', tls, heartbeat()),
+    (error: NodeJS.ErrnoException) =>
+      ['ECONNRESET', 'EPIPE'].includes(error.code ?? '') || /socket hang up|disconnected/.test(error.message),
+  );
 }
 
 describe('enrollment tokens', () => {
@@ -272,24 +300,12 @@ describe('mutual TLS at the handshake', () => {
       keys: issuingKeys,
       now,
     });
-    const deviceKeys = await generateDeviceKeyPair();
-    const issued = await issueDeviceCertificate({
-      csrPem: await createCsr({ keys: deviceKeys, commonName: 'intruder' }),
-      issuer: { certPem: issuingPem, privateKey: issuingKeys.privateKey },
-      spiffeId: 'spiffe://edgeward.local/device/dev-intruder',
-      commonName: 'dev-intruder',
-      now,
-      validityMs: 86_400_000,
-    });
-    await assert.rejects(
-      rawRequest(
-        '/v1/heartbeat',
-        { key: await exportPrivateKeyPem(deviceKeys.privateKey), cert: `${issued.certPem}${issuingPem}` },
-        heartbeat(),
+    await assertRefusedAtHandshake(
+      await deviceCertificate(
+        { certPem: issuingPem, privateKey: issuingKeys.privateKey },
+        'dev-intruder',
+        now,
       ),
-      (error: NodeJS.ErrnoException) =>
-        ['ECONNRESET', 'EPIPE'].includes(error.code ?? '') ||
-        /socket hang up|disconnected/.test(error.message),
     );
   });
 
@@ -297,26 +313,13 @@ describe('mutual TLS at the handshake', () => {
     const issuingKey = await importPrivateKeyPem(
       await readFile(join(hub.dir, 'pki', 'issuing-ca.key'), 'utf8'),
     );
-    const issuingPem = hub.manager.pki.issuingCaPem;
-    const deviceKeys = await generateDeviceKeyPair();
     const twoDaysAgo = Date.now() - 2 * 86_400_000;
-    const issued = await issueDeviceCertificate({
-      csrPem: await createCsr({ keys: deviceKeys, commonName: 'old' }),
-      issuer: { certPem: issuingPem, privateKey: issuingKey },
-      spiffeId: 'spiffe://edgeward.local/device/dev-expired',
-      commonName: 'dev-expired',
-      now: twoDaysAgo,
-      validityMs: 86_400_000,
-    });
-    await assert.rejects(
-      rawRequest(
-        '/v1/heartbeat',
-        { key: await exportPrivateKeyPem(deviceKeys.privateKey), cert: `${issued.certPem}${issuingPem}` },
-        heartbeat(),
+    await assertRefusedAtHandshake(
+      await deviceCertificate(
+        { certPem: hub.manager.pki.issuingCaPem, privateKey: issuingKey },
+        'dev-expired',
+        twoDaysAgo,
       ),
-      (error: NodeJS.ErrnoException) =>
-        ['ECONNRESET', 'EPIPE'].includes(error.code ?? '') ||
-        /socket hang up|disconnected/.test(error.message),
     );
   });
 

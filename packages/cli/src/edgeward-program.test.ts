@@ -1,22 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Command } from 'commander';
-import type { CliIo } from './cli-io.ts';
+import { captureIo } from './cli-io.fixture.ts';
 import { buildEdgewardProgram, runEdgeward } from './edgeward-program.ts';
-
-function captureIo(): CliIo & { stdout: string[]; stderr: string[] } {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  return {
-    stdout,
-    stderr,
-    out: (text) => stdout.push(text),
-    err: (text) => stderr.push(text),
-    env: {},
-    isTty: false,
-    stopRequested: new Promise(() => {}),
-  };
-}
 
 function leaves(command: Command, path: string[] = []): string[][] {
   if (command.commands.length === 0) return [path];

@@ -1,26 +1,8 @@
 import assert from 'node:assert/strict';
-import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { encodeOctetCounted } from '@edgeward/core';
-import type { CliIo } from '../cli-io.ts';
+import { captureIo } from '../cli-io.fixture.ts';
 import { runEdgeward } from '../edgeward-program.ts';
-
-function ioWithStdin(
-  chunks: readonly (string | Uint8Array)[],
-): CliIo & { stdout: string[]; stderr: string[] } {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  return {
-    stdout,
-    stderr,
-    out: (text) => stdout.push(text),
-    err: (text) => stderr.push(text),
-    env: {},
-    isTty: false,
-    stopRequested: new Promise(() => {}),
-    stdin: Readable.from(chunks.map((chunk) => Buffer.from(chunk))),
-  };
-}
 
 const events = (io: { stdout: string[] }) =>
   io.stdout
@@ -30,7 +12,7 @@ const events = (io: { stdout: string[] }) =>
     .map((line) => JSON.parse(line));
 
 test('syslog parse prints one stored-event JSON line per input line, malformed ones included', async () => {
-  const io = ioWithStdin([
+  const io = captureIo([
     '<34>Oct 11 22:14:15 mymachine su: su root failed\r\n<13>1 2025-05-12T10:15:30Z h app - - [x@1 k="v"] fi',
     'ne\nnot syslog\n',
   ]);
@@ -62,7 +44,7 @@ test('syslog parse prints one stored-event JSON line per input line, malformed o
 });
 
 test('syslog parse --framing octet reads messages that contain line breaks', async () => {
-  const io = ioWithStdin([
+  const io = captureIo([
     encodeOctetCounted('<13>1 - h app - - - two\nlines'),
     encodeOctetCounted('<13>1 - h app - - - next'),
   ]);
@@ -74,10 +56,10 @@ test('syslog parse --framing octet reads messages that contain line breaks', asy
 });
 
 test('syslog parse rejects a bad --now or --framing with exit code 2 and names the flag', async () => {
-  const badNow = ioWithStdin([]);
+  const badNow = captureIo([]);
   assert.equal(await runEdgeward(['syslog', 'parse', '--now', 'yesterday'], badNow), 2);
   assert.match(badNow.stderr.join(''), /--now yesterday must be an ISO 8601 time/);
-  const badFraming = ioWithStdin([]);
+  const badFraming = captureIo([]);
   assert.equal(await runEdgeward(['syslog', 'parse', '--framing', 'lines'], badFraming), 2);
   assert.match(badFraming.stderr.join(''), /--framing/);
 });
