@@ -12,6 +12,7 @@ import { measureIdleCpu } from './agent-idle-cpu.ts';
 import { measureAgentMemory } from './agent-memory.ts';
 import { measureEnrollmentRate } from './enrollment-rate.ts';
 import { type IngestRate, measureIngestRate } from './event-ingest.ts';
+import { measureBundle, measurePolicyEvaluation } from './policy-eval.ts';
 import { median } from './support.ts';
 import { measureSyslogRate } from './syslog-rate.ts';
 import { measureWireSize } from './wire-size.ts';
@@ -25,6 +26,8 @@ const sections = [
   'backlog-memory',
   'idle-cpu',
   'syslog',
+  'policy-eval',
+  'policy-bundle',
 ] as const;
 type Section = (typeof sections)[number];
 
@@ -38,6 +41,8 @@ const flagsOf: Record<Section, string[]> = {
   'backlog-memory': ['backlog-events', 'backlog-memory-seconds'],
   'idle-cpu': ['idle-minutes'],
   syslog: ['syslog-messages', 'syslog-connections', 'syslog-rounds'],
+  'policy-eval': ['policy-rounds', 'lynis-rounds'],
+  'policy-bundle': ['bundle-checks', 'policy-rounds'],
 };
 
 const { values } = parseArgs({
@@ -59,6 +64,9 @@ const { values } = parseArgs({
     'syslog-messages': { type: 'string', default: '1000000' },
     'syslog-connections': { type: 'string', default: '4' },
     'syslog-rounds': { type: 'string', default: '3' },
+    'policy-rounds': { type: 'string', default: '5' },
+    'lynis-rounds': { type: 'string', default: '3' },
+    'bundle-checks': { type: 'string', default: '1000' },
     'skip-agent-memory': { type: 'boolean', default: false },
     'no-record': { type: 'boolean', default: false },
   },
@@ -263,6 +271,48 @@ if (chosen.has('syslog')) {
     Array.isArray(syslog.rsyslog)
       ? `| rsyslogd ${syslog.rsyslogVersion} (imtcp → omfile, RSYSLOG_FileFormat, default queues) | ${rates(syslog.rsyslog)} | **${thousands(median(syslog.rsyslog))}** |`
       : `| rsyslogd | not measured: ${syslog.rsyslog.missing} (Debian: apt-get install rsyslog) | |`,
+  );
+}
+
+if (chosen.has('policy-eval')) {
+  const evaluation = await measurePolicyEvaluation({
+    rounds: number('policy-rounds'),
+    lynisRounds: number('lynis-rounds'),
+    progress: write,
+  });
+  const ours = median(evaluation.oursMs);
+  const lynis = 'missing' in evaluation.lynis ? undefined : evaluation.lynis;
+  lines.push(
+    '',
+    "### Evaluating the starter baseline on this machine's root, beside lynis",
+    '',
+    `The agent's evaluator (\`createBaselineRunner\`, root /, live) running the ${evaluation.checks} checks of the starter policy's default segment one after another, in process (what a scheduled evaluation costs the agent); lynis as a separate process with \`audit system --quick\` and its own log and report files.`,
+    '',
+    '| tool | checks | rounds, ms | median ms | ms per check |',
+    '| --- | --- | --- | --- | --- |',
+    `| Edgeward starter baseline | ${evaluation.checks} | ${evaluation.oursMs.map((ms) => ms.toFixed(0)).join(', ')} | **${ours.toFixed(0)}** | ${(ours / evaluation.checks).toFixed(1)} |`,
+    lynis === undefined
+      ? '| lynis | not measured: not installed (Debian: apt-get install lynis) | | | |'
+      : `| lynis ${lynis.version} --quick | ${lynis.tests} tests | ${lynis.ms.map((ms) => ms.toFixed(0)).join(', ')} | **${median(lynis.ms).toFixed(0)}** | ${(median(lynis.ms) / Math.max(1, lynis.tests)).toFixed(1)} |`,
+    '',
+    lynis === undefined
+      ? ''
+      : `The two do not run the same tests (lynis runs ${lynis.tests} broader audit tests, the starter baseline ${evaluation.checks} targeted checks); the comparison is of what each costs for a routine pass: ${(median(lynis.ms) / ours).toFixed(1)}× less wall time for the agent's pass.`,
+  );
+}
+
+if (chosen.has('policy-bundle')) {
+  const bundle = measureBundle({ checks: number('bundle-checks'), rounds: number('policy-rounds') * 4 });
+  const kib = (bytes: number) => (bytes / 1024).toFixed(1);
+  lines.push(
+    '',
+    `### A signed policy bundle with ${thousands(bundle.checks)} checks`,
+    '',
+    'Generated baseline (sshd, file, sysctl, package, service and port checks, a third with remediations), compiled from YAML, signed with Ed25519 over its RFC 8785 canonical JSON; verification as the agent does it: the reply body parsed, the schema checked, canonicalized, the signature and the policy digest checked.',
+    '',
+    '| compile ms | sign ms | JSON KiB | gzip KiB | zstd KiB | verify ms (median of rounds) |',
+    '| --- | --- | --- | --- | --- | --- |',
+    `| ${bundle.compileMs.toFixed(0)} | ${bundle.signMs.toFixed(1)} | ${kib(bundle.jsonBytes)} | ${kib(bundle.gzipBytes)} | ${kib(bundle.zstdBytes)} | **${median(bundle.verifyMs).toFixed(1)}** (${bundle.verifyMs.length} rounds) |`,
   );
 }
 

@@ -203,6 +203,71 @@ describe('enrollment tokens', () => {
   });
 });
 
+describe('policy and compliance endpoints', () => {
+  test('the enrollment grant carries the policy key the device pins', async () => {
+    const created = await hub.manager.services.tokens.create(systemOperator, {}, 3_600_000);
+    const client = new ManagerClient({
+      managerUrl: hub.deviceUrl,
+      ca: hub.manager.pki.rootCaPem,
+      timeoutMs: 5000,
+    });
+    try {
+      const keys = await generateDeviceKeyPair();
+      const grant = await client.post<{ policyPublicKeyPem: string }>('/v1/enroll', {
+        v: PROTOCOL_VERSION,
+        token: created.token,
+        csrPem: await createCsr({ keys, commonName: 'pinning' }),
+        hostname: 'pinning',
+        agentVersion: 'test',
+        reportIntervalMs: 1000,
+      });
+      assert.equal(grant.body.policyPublicKeyPem, hub.manager.pki.policyPublicKeyPem);
+      assert.equal(
+        grant.body.policyPublicKeyPem,
+        await readFile(join(hub.dir, 'pki', 'policy-signing.pub'), 'utf8'),
+      );
+    } finally {
+      client.close();
+    }
+  });
+
+  test('policy and compliance need a fleet device certificate', async () => {
+    const anonymous = new ManagerClient({
+      managerUrl: hub.deviceUrl,
+      ca: hub.manager.pki.rootCaPem,
+      timeoutMs: 5000,
+    });
+    try {
+      await assert.rejects(anonymous.get('/v1/policy'), { code: 'EW_CLIENT_CERT_REQUIRED' });
+      await assert.rejects(anonymous.post('/v1/compliance', {}), { code: 'EW_CLIENT_CERT_REQUIRED' });
+    } finally {
+      anonymous.close();
+    }
+  });
+
+  test('a malformed compliance report is refused by field, and a device gets 204 while no policy is applied', async () => {
+    const { dataDir } = await enroll();
+    const client = await mtlsClient(dataDir);
+    try {
+      await assert.rejects(
+        client.post('/v1/compliance', {
+          v: PROTOCOL_VERSION,
+          bundleVersion: 0,
+          segment: 'x',
+          evaluatedAt: 1,
+          stale: false,
+          results: [],
+        }),
+        (error: EdgewardError) => error.code === 'EW_REQUEST_INVALID' && /bundleVersion/.test(error.message),
+      );
+      const none = await client.get('/v1/policy');
+      assert.equal(none.body, undefined);
+    } finally {
+      client.close();
+    }
+  });
+});
+
 describe('CSR checks', () => {
   test('a CSR with an RSA key is refused and does not burn the token', async () => {
     const created = await hub.manager.services.tokens.create(systemOperator, {}, 3_600_000);

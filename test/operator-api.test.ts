@@ -63,6 +63,13 @@ const endpoints: [method: string, path: string, body?: unknown][] = [
   ['DELETE', '/api/v1/operators/op-0'],
   ['GET', '/api/v1/whoami'],
   ['GET', '/api/v1/actions'],
+  ['GET', '/api/v1/policy/versions'],
+  ['GET', '/api/v1/policy/versions/1'],
+  ['POST', '/api/v1/policy/plan', { files: [] }],
+  ['POST', '/api/v1/policy/versions', { files: [], message: 'x' }],
+  ['POST', '/api/v1/policy/rollback', { version: 1, message: 'x' }],
+  ['GET', '/api/v1/compliance'],
+  ['GET', '/api/v1/compliance/devices/dev-0'],
 ];
 
 test('the endpoint list above covers every operator route the server has', () => {
@@ -92,7 +99,12 @@ test('a viewer reads but cannot write anything', async () => {
   assert.equal((await call('GET', '/api/v1/devices', token)).status, 200);
   assert.equal((await call('GET', '/api/v1/fleet', token)).status, 200);
   assert.equal((await call('GET', '/api/v1/events?severity=high&since=1h', token)).status, 200);
-  for (const [method, path, body] of endpoints.filter(([method]) => method !== 'GET')) {
+  assert.equal((await call('GET', '/api/v1/policy/versions', token)).status, 200);
+  assert.equal((await call('GET', '/api/v1/compliance?days=7', token)).status, 200);
+  // Planning changes nothing, so a viewer may do it (an empty folder compiles to the default policy).
+  assert.equal((await call('POST', '/api/v1/policy/plan', token, { files: [] })).status, 200);
+  const writes = endpoints.filter(([method, path]) => method !== 'GET' && path !== '/api/v1/policy/plan');
+  for (const [method, path, body] of writes) {
     const refused = await call(method, path, token, body);
     assert.equal(refused.status, 403, `${method} ${path}`);
     assert.equal(refused.body.error?.code, 'EW_OPERATOR_ROLE_INSUFFICIENT');

@@ -1,3 +1,11 @@
+export {
+  type BaselineRunnerOptions,
+  createBaselineRunner,
+  type DeviceBaselineRunner,
+} from './baseline/baseline-runner.ts';
+export type { BaselineContext } from './baseline/check-outcome.ts';
+export { evaluateCheck } from './baseline/evaluate-check.ts';
+export { type RemediationOutcome, remediate } from './baseline/remediate.ts';
 export { AuthLogCollector, type AuthLogCollectorOptions } from './collectors/auth-log.collector.ts';
 export type { CollectorLog, EmitEvents } from './collectors/collector-events.ts';
 export { FimCollector, type FimCollectorOptions, type FimScanResult } from './collectors/fim.collector.ts';
@@ -35,6 +43,13 @@ export { AgentFiles, type Enrollment } from './identity/agent-files.ts';
 export { type EnrollOptions, enrollAgent } from './identity/enroll.ts';
 export { type CollectInventoryOptions, collectInventory } from './inventory/collect-inventory.ts';
 export { type CommandResult, type CommandRunner, execFileRunner } from './inventory/command-runner.ts';
+export {
+  type BaselineRunner,
+  type CheckOutcome,
+  PolicyEnforcer,
+  type PolicyEnforcerOptions,
+  type RemediationResult,
+} from './policy/policy-enforcer.ts';
 export {
   type AppendResult,
   DEFAULT_LOSS_REPORT_INTERVAL_MS,

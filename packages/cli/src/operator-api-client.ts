@@ -2,9 +2,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import {
+  type ApplyPolicyRequest,
   type ChangeView,
+  type ComplianceFleetView,
   type CreatedEnrollmentTokenView,
   type CreatedOperatorView,
+  type DeviceComplianceView,
   type DeviceDetailView,
   type DeviceListView,
   type DeviceView,
@@ -15,6 +18,12 @@ import {
   isErrorCode,
   type OperatorActionView,
   type OperatorView,
+  type PolicyPlanRequest,
+  type PolicyPlanView,
+  type PolicyVersionDetailView,
+  type PolicyVersionListView,
+  type PolicyVersionView,
+  type RollbackPolicyRequest,
 } from '@edgeward/core';
 import type { CliIo } from './cli-io.ts';
 
@@ -72,6 +81,27 @@ export class OperatorApiClient {
   }
   revokeOperator(id: string) {
     return this.#call<OperatorView>('DELETE', `/api/v1/operators/${encodeURIComponent(id)}`);
+  }
+  planPolicy(request: PolicyPlanRequest) {
+    return this.#call<PolicyPlanView>('POST', '/api/v1/policy/plan', request);
+  }
+  applyPolicy(request: ApplyPolicyRequest) {
+    return this.#call<PolicyVersionView>('POST', '/api/v1/policy/versions', request);
+  }
+  rollbackPolicy(request: RollbackPolicyRequest) {
+    return this.#call<PolicyVersionView>('POST', '/api/v1/policy/rollback', request);
+  }
+  policyVersions() {
+    return this.#call<PolicyVersionListView>('GET', '/api/v1/policy/versions');
+  }
+  policyVersion(version: number) {
+    return this.#call<PolicyVersionDetailView>('GET', `/api/v1/policy/versions/${version}`);
+  }
+  compliance(days: number) {
+    return this.#call<ComplianceFleetView>('GET', `/api/v1/compliance?days=${days}`);
+  }
+  deviceCompliance(id: string) {
+    return this.#call<DeviceComplianceView>('GET', `/api/v1/compliance/devices/${encodeURIComponent(id)}`);
   }
   actions(limit: number) {
     return this.#call<{ actions: OperatorActionView[] }>('GET', `/api/v1/actions?limit=${limit}`);

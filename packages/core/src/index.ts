@@ -70,6 +70,33 @@ export {
   siteSpiffeId,
   spiffeId,
 } from './pki/spiffe.ts';
+export * from './policy/canonical-json.ts';
+export { compilePolicy } from './policy/compile-policy.ts';
+export {
+  activeMaintenanceWindow,
+  isInsideWindow,
+  isValidTimeZone,
+  windowsForSegment,
+} from './policy/maintenance-window.ts';
+export {
+  compareApkVersions,
+  compareDpkgVersions,
+  comparePackageVersions,
+  compareRpmVersions,
+  type PackageVersionFormat,
+  type VersionOrder,
+} from './policy/package-version.ts';
+export * from './policy/policy.schema.ts';
+export * from './policy/policy-bundle.schema.ts';
+export * from './policy/policy-plan.ts';
+export * from './policy/policy-signing.ts';
+export {
+  checkAppliesTo,
+  checksForSegment,
+  evaluationIntervalFor,
+  matchesSelector,
+  segmentOf,
+} from './policy/segments.ts';
 export * from './protocol/device-api.schema.ts';
 export * from './protocol/operator-api.schema.ts';
 export {

@@ -17,12 +17,14 @@ import { buildOperatorServer } from './api/operator-server.ts';
 import type { ManagerConfig } from './config/manager-config.ts';
 import { FleetPki } from './pki/fleet-pki.ts';
 import { AuditTrail } from './services/audit-trail.ts';
+import { ComplianceService } from './services/compliance.service.ts';
 import { DeviceService } from './services/device.service.ts';
 import { EnrollmentService } from './services/enrollment.service.ts';
 import { EnrollmentTokenService } from './services/enrollment-token.service.ts';
 import { EventService } from './services/event.service.ts';
 import { OperatorService } from './services/operator.service.ts';
 import { systemOperator } from './services/operator-context.ts';
+import { PolicyService } from './services/policy.service.ts';
 import { RevocationService } from './services/revocation.service.ts';
 import { auditSyslogEntry } from './syslog/audit-syslog-entry.ts';
 import { SyslogForwarder } from './syslog/syslog-forwarder.ts';
@@ -56,6 +58,8 @@ export interface Manager {
     readonly enrollment: EnrollmentService;
     readonly revocations: RevocationService;
     readonly events: EventService;
+    readonly policies: PolicyService;
+    readonly compliance: ComplianceService;
   };
   readonly deviceServer: DeviceServer;
   readonly operatorServer: HttpsApp;
@@ -140,12 +144,29 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
     logger: logger.child({ module: 'events' }),
     retentionDays: config.eventRetentionDays,
   });
+  const policies = new PolicyService({
+    store,
+    clock,
+    pki,
+    revocations,
+    audit,
+    logger: logger.child({ module: 'policy' }),
+  });
+  const compliance = new ComplianceService({
+    store,
+    clock,
+    devices,
+    policies,
+    logger: logger.child({ module: 'compliance' }),
+  });
   deviceServer = buildDeviceServer({
     pki,
     revocations,
     enrollment,
     devices,
     events,
+    policies,
+    compliance,
     logger: logger.child({ module: 'device-api' }),
     bodyLimitBytes: config.bodyLimitBytes,
   });
@@ -156,6 +177,8 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
     events,
     tokens,
     operators,
+    policies,
+    compliance,
     get deviceApiUrl() {
       return deviceApiUrl;
     },
@@ -186,7 +209,7 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
     config,
     pki,
     store,
-    services: { devices, tokens, operators, enrollment, revocations, events },
+    services: { devices, tokens, operators, enrollment, revocations, events, policies, compliance },
     deviceServer,
     operatorServer,
     syslogOut,

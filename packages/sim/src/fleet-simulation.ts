@@ -9,6 +9,7 @@ import {
   resolveAgentConfig,
 } from '@edgeward/agent';
 import { EdgewardError, type Labels } from '@edgeward/core';
+import { SyntheticBaseline } from './synthetic-baseline.ts';
 import { SyntheticCollector, simulatedHostname } from './synthetic-inventory.ts';
 
 /** The agent's logger type; taken from the agent so that this package needs no logger dependency of its own. */
@@ -16,7 +17,10 @@ type Logger = AgentDeps['logger'];
 
 /** Agent settings a simulation may tighten, e.g. short retry delays for fault tests. */
 export type SimulatedAgentSettings = Partial<
-  Pick<AgentConfig, 'retryInitialMs' | 'retryMaxMs' | 'requestTimeoutMs' | 'shutdownGraceMs'>
+  Pick<
+    AgentConfig,
+    'retryInitialMs' | 'retryMaxMs' | 'requestTimeoutMs' | 'shutdownGraceMs' | 'policyPollMs' | 'remediation'
+  >
 >;
 
 export interface FleetSimulationOptions {
@@ -51,6 +55,8 @@ export interface FleetSimulationOptions {
   /** Reported to the manager. Default `0.1.0+sim`. */
   readonly agentVersion?: string;
   readonly agentSettings?: SimulatedAgentSettings;
+  /** Share of (device, policy check) pairs that fail until remediated. Default 0.1. */
+  readonly checkFailRate?: number;
 }
 
 export type SimulatedDeviceState = AgentState | 'pending';
@@ -61,6 +67,8 @@ export interface SimulatedDevice {
   readonly hostname: string;
   readonly dataDir: string;
   readonly collector: SyntheticCollector;
+  /** The device's policy checks: `baseline.drift(checkId)` makes one fail. */
+  readonly baseline: SyntheticBaseline;
   readonly agent: Agent | undefined;
   /** Why the device could not be started (token, enrollment or connection), when it could not. */
   readonly error: Error | undefined;
@@ -160,6 +168,10 @@ export function startFleetSimulation(options: FleetSimulationOptions): FleetSimu
         ...(options.seed === undefined ? {} : { seed: options.seed }),
         ...(options.driftProbability === undefined ? {} : { driftProbability: options.driftProbability }),
       }),
+      baseline: new SyntheticBaseline(index, {
+        ...(options.checkFailRate === undefined ? {} : { failRate: options.checkFailRate }),
+        ...(options.seed === undefined ? {} : { seed: options.seed }),
+      }),
       agent: undefined,
       error: undefined,
       enrolled: false,
@@ -184,6 +196,7 @@ export function startFleetSimulation(options: FleetSimulationOptions): FleetSimu
       collectInventory: () => slot.collector.collect(),
       // Simulated devices have no logs or files of their own; tests feed them events with emit().
       eventSources: 'none',
+      baseline: slot.baseline,
       ...(token === undefined
         ? {}
         : {

@@ -10,6 +10,7 @@ export {
   type SimulatedDeviceState,
   startFleetSimulation,
 } from './fleet-simulation.ts';
+export { SyntheticBaseline, type SyntheticBaselineOptions } from './synthetic-baseline.ts';
 export {
   evolveInventory,
   SyntheticCollector,

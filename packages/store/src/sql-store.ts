@@ -1,5 +1,6 @@
 import { EdgewardError } from '@edgeward/core';
 import { SqlCertificateRepository } from './repositories/certificate.repository.ts';
+import { SqlComplianceRepository } from './repositories/compliance.repository.ts';
 import { SqlDeviceRepository } from './repositories/device.repository.ts';
 import { SqlEnrollmentTokenRepository } from './repositories/enrollment-token.repository.ts';
 import { SqlEventRepository } from './repositories/event.repository.ts';
@@ -7,10 +8,12 @@ import { SqlInventoryRepository } from './repositories/inventory.repository.ts';
 import { SqlMetaRepository } from './repositories/meta.repository.ts';
 import { SqlOperatorRepository } from './repositories/operator.repository.ts';
 import { SqlOperatorActionRepository } from './repositories/operator-action.repository.ts';
+import { SqlPolicyRepository } from './repositories/policy.repository.ts';
 import { SqlSyslogOutboxRepository } from './repositories/syslog-outbox.repository.ts';
 import type { SqlExecutor } from './sql/executor.ts';
 import type {
   CertificateRepository,
+  ComplianceRepository,
   DeviceRepository,
   EnrollmentTokenRepository,
   EventRepository,
@@ -18,6 +21,7 @@ import type {
   MetaRepository,
   OperatorActionRepository,
   OperatorRepository,
+  PolicyRepository,
   Store,
   SyslogOutboxRepository,
 } from './store.ts';
@@ -34,6 +38,8 @@ export class SqlStore implements Store {
   readonly actions: OperatorActionRepository;
   readonly events: EventRepository;
   readonly syslogOutbox: SyslogOutboxRepository;
+  readonly policies: PolicyRepository;
+  readonly compliance: ComplianceRepository;
   readonly #db: SqlExecutor;
   readonly #close: (() => Promise<void>) | undefined;
 
@@ -51,6 +57,8 @@ export class SqlStore implements Store {
     this.actions = new SqlOperatorActionRepository(db);
     this.events = new SqlEventRepository(db);
     this.syslogOutbox = new SqlSyslogOutboxRepository(db);
+    this.policies = new SqlPolicyRepository(db);
+    this.compliance = new SqlComplianceRepository(db);
   }
 
   transaction<T>(work: (store: Store) => Promise<T>): Promise<T> {

@@ -1,5 +1,7 @@
 import type {
   CertificateRecord,
+  CheckResult,
+  CompiledPolicy,
   DeviceEvent,
   DeviceRecord,
   EnrollmentTokenRecord,
@@ -9,6 +11,8 @@ import type {
   Labels,
   OperatorActionRecord,
   OperatorRecord,
+  PolicyBundle,
+  PolicySourceFile,
   Severity,
 } from '@edgeward/core';
 
@@ -27,6 +31,8 @@ export interface Store {
   readonly actions: OperatorActionRepository;
   readonly events: EventRepository;
   readonly syslogOutbox: SyslogOutboxRepository;
+  readonly policies: PolicyRepository;
+  readonly compliance: ComplianceRepository;
   /**
    * Runs `work` in one transaction: all its writes land, or none (a thrown error rolls back and is
    * rethrown). Inside `work`, use only the store it is given; the outer store refuses statements there
@@ -256,6 +262,164 @@ export interface SyslogOutboxRepository {
   count(): Promise<number>;
   /** Drops the oldest messages until at most `max` are left. */
   trim(max: number): Promise<SyslogOutboxTrimResult>;
+}
+
+/** A signed bundle of a policy version, with what decides when it must be signed again. */
+export interface SignedPolicyBundle {
+  readonly bundle: PolicyBundle;
+  /** Names the revoked certificates its CRLs list, so a revocation shows as a different digest. */
+  readonly crlDigest: string;
+  /** When its CRLs were issued (they expire some time after). */
+  readonly crlIssuedAt: number;
+}
+
+/** A policy version without its (large) source files, compiled policy and bundle. */
+export interface PolicyVersionSummary {
+  /** 1, 2, 3, …: only ever grows; the highest is the version in force. */
+  readonly version: number;
+  readonly createdAt: number;
+  readonly authorId: string;
+  readonly authorName: string;
+  readonly message: string;
+  readonly gitCommit: string | null;
+  readonly policyDigest: string;
+  /** The version whose policy this one restored, for a rollback. */
+  readonly rollbackOf: number | null;
+  readonly bundleIssuedAt: number;
+  readonly bundleExpiresAt: number;
+}
+
+export interface PolicyVersionRecord
+  extends Omit<PolicyVersionSummary, 'bundleIssuedAt' | 'bundleExpiresAt'> {
+  readonly sourceFiles: readonly PolicySourceFile[];
+  readonly policy: CompiledPolicy;
+  readonly signed: SignedPolicyBundle;
+}
+
+/** What serving the version in force needs to know without reading its bundle. */
+export interface PolicyBundleHead {
+  readonly version: number;
+  readonly issuedAt: number;
+  readonly expiresAt: number;
+  readonly crlDigest: string;
+  readonly crlIssuedAt: number;
+}
+
+/**
+ * Policy versions: each stored once with its author, message, git commit, source files, compiled policy
+ * and signed bundle. Only the bundle ever changes, replaced by a re-signed one of the same version.
+ */
+export interface PolicyRepository {
+  /**
+   * The latest version, read under a lock held until the transaction ends (PostgreSQL: an advisory lock;
+   * SQLite: the transaction's write lock), so that two applies cannot both make version n + 1. Call it
+   * inside `store.transaction` before `create`.
+   */
+  lockLatest(): Promise<PolicyVersionSummary | undefined>;
+  /** Throws when the version exists (EW_INTERNAL): versions are never overwritten. */
+  create(record: PolicyVersionRecord): Promise<void>;
+  latest(): Promise<PolicyVersionSummary | undefined>;
+  get(version: number): Promise<PolicyVersionRecord | undefined>;
+  has(version: number): Promise<boolean>;
+  /** Newest first; `limit` defaults to 100; `before` pages to versions below it. */
+  list(options?: { limit?: number; before?: number }): Promise<PolicyVersionSummary[]>;
+  /** The bundle metadata of the highest version; undefined before the first apply. */
+  head(): Promise<PolicyBundleHead | undefined>;
+  signedBundle(version: number): Promise<SignedPolicyBundle | undefined>;
+  /**
+   * Replaces the bundle of `version` only if its issue time is still `expectedIssuedAt`: of replicas
+   * re-signing at once, one wins and the others get false (and read the winner's bundle).
+   */
+  replaceBundle(version: number, expectedIssuedAt: number, next: SignedPolicyBundle): Promise<boolean>;
+}
+
+/** A device's compliance report as the manager stores it. */
+export interface ComplianceReportInput {
+  readonly bundleVersion: number;
+  readonly segment: string;
+  /** Device clock. */
+  readonly evaluatedAt: number;
+  readonly stale: boolean;
+  /** Manager clock. */
+  readonly receivedAt: number;
+  /** A check listed twice keeps its last result. */
+  readonly results: readonly CheckResult[];
+}
+
+export interface ComplianceSaveResult {
+  /** False when the report was older than the one stored (a lower bundle version, or evaluated earlier). */
+  readonly applied: boolean;
+  /** Check results stored. */
+  readonly stored: number;
+}
+
+export interface ComplianceDeviceState {
+  readonly deviceId: string;
+  readonly bundleVersion: number;
+  readonly segment: string;
+  readonly evaluatedAt: number;
+  readonly stale: boolean;
+  readonly receivedAt: number;
+}
+
+export interface ComplianceResultRecord extends CheckResult {
+  readonly segment: string;
+  readonly bundleVersion: number;
+  /** When the check took its current status on the device (device clock). */
+  readonly statusSince: number;
+}
+
+export interface ComplianceStatusCounts {
+  readonly pass: number;
+  readonly fail: number;
+  readonly error: number;
+  readonly notApplicable: number;
+}
+
+export interface ComplianceSummary {
+  /** Devices that reported at least once (revoked ones left out, here and below). */
+  readonly devices: number;
+  /** Devices whose last report says their bundle had expired. */
+  readonly staleDevices: number;
+  /** Per segment, ascending by id: devices in it by their last report, and their checks' statuses. */
+  readonly bySegment: readonly (ComplianceStatusCounts & {
+    readonly segment: string;
+    readonly devices: number;
+  })[];
+  /** Per check, ascending by id: how many devices report each status. */
+  readonly byCheck: readonly (ComplianceStatusCounts & { readonly checkId: string })[];
+}
+
+export interface ComplianceTrendDay extends ComplianceStatusCounts {
+  /** Start of the day (ms); the counts are the statuses in effect at its end (or at `to` for the last). */
+  readonly dayStart: number;
+}
+
+/**
+ * Each device's latest compliance results, the history of their status changes, and the fleet-wide
+ * aggregates over them (computed in SQL, so they stay fast at 100,000 devices).
+ */
+export interface ComplianceRepository {
+  /**
+   * In one transaction (locking the device's state against concurrent reports): ignores a report older
+   * than the one stored, else replaces every result of the device with the report's, keeps each check's
+   * `statusSince` while its status holds, and records status changes (and checks no longer reported, as
+   * `removed`) in the history. The device must exist.
+   */
+  saveReport(deviceId: string, report: ComplianceReportInput): Promise<ComplianceSaveResult>;
+  deviceState(deviceId: string): Promise<ComplianceDeviceState | undefined>;
+  /** Ascending by check id. */
+  deviceResults(deviceId: string): Promise<ComplianceResultRecord[]>;
+  summary(): Promise<ComplianceSummary>;
+  /** Devices whose last report says stale, oldest evaluation first; `limit` defaults to 100. */
+  staleDevices(limit?: number): Promise<ComplianceDeviceState[]>;
+  /** Check ids with status `fail` per device (unrevoked devices only). */
+  failingChecks(): Promise<Map<string, string[]>>;
+  /**
+   * One entry per day from `from` (a day start, ms) while before `to`, each with the statuses in effect
+   * at the day's end: read from the history of status changes.
+   */
+  trend(from: number, to: number, dayMs?: number): Promise<ComplianceTrendDay[]>;
 }
 
 /** Where the data lives: `sqlite:PATH` (or `sqlite::memory:`) or a `postgres://` URL. */

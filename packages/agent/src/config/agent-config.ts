@@ -42,6 +42,13 @@ export const agentConfigSchema = z.strictObject({
   ]),
   fimRescanMs: z._default(z.coerce.number().check(z.int(), z.minimum(1000)), 600_000),
   fimMaxFiles: z._default(z.coerce.number().check(z.int(), z.minimum(1)), 10_000),
+  /** How often the agent asks the manager for a newer policy bundle. */
+  policyPollMs: z._default(z.coerce.number().check(z.int(), z.minimum(1000)), 300_000),
+  /**
+   * `auto` carries out the remediations the policy marks `auto`; `report-only` never changes the device
+   * by itself (every failing check is only reported).
+   */
+  remediation: z._default(z.enum(['auto', 'report-only']), 'auto'),
 });
 
 export type AgentConfig = z.output<typeof agentConfigSchema>;

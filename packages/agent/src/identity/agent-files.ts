@@ -11,6 +11,8 @@ export interface Enrollment {
   readonly managerUrl: string;
   readonly enrolledAt: number;
   readonly labels: Record<string, string>;
+  /** The fleet's policy key, pinned here: only bundles it signed are enforced. */
+  readonly policyPublicKeyPem?: string;
 }
 
 /** Runtime facts for `agent status`, kept in `<dataDir>/state.json`. */

@@ -104,6 +104,7 @@ export async function enrollAgent(options: EnrollOptions): Promise<Enrollment> {
     managerUrl: options.managerUrl,
     enrolledAt: now(),
     labels: grant.labels,
+    policyPublicKeyPem: grant.policyPublicKeyPem,
   };
   // Key and certificates first; enrollment.json last marks the directory as enrolled.
   await files.write('key.pem', keyPem);

@@ -15,6 +15,7 @@ import {
   systemClock,
 } from '@edgeward/core';
 import type { Logger } from 'pino';
+import { createBaselineRunner } from '../baseline/baseline-runner.ts';
 import { AuthLogCollector } from '../collectors/auth-log.collector.ts';
 import { FimCollector } from '../collectors/fim.collector.ts';
 import {
@@ -32,6 +33,7 @@ import type { AgentConfig } from '../config/agent-config.ts';
 import { Forwarder } from '../forwarder/forwarder.ts';
 import { AgentFiles, type AgentStateFile, type Enrollment } from '../identity/agent-files.ts';
 import { type EnrollOptions, enrollAgent } from '../identity/enroll.ts';
+import { type BaselineRunner, PolicyEnforcer } from '../policy/policy-enforcer.ts';
 import { EventQueue } from '../queue/event-queue.ts';
 import { ManagerClient } from '../transport/manager-client.ts';
 import { Backoff } from './backoff.ts';
@@ -67,6 +69,8 @@ export interface AgentDeps {
    * `none` leaves events to `emit` (the simulator, tests). Default `system`.
    */
   readonly eventSources?: 'system' | 'none';
+  /** Evaluates and remediates policy checks; default the real baseline on `config.root`. */
+  readonly baseline?: BaselineRunner;
   /** Enroll first when the data directory holds no enrollment (the simulator). */
   readonly enroll?: Omit<EnrollOptions, 'dataDir' | 'agentVersion' | 'reportIntervalMs' | 'timeoutMs'>;
 }
@@ -92,6 +96,8 @@ export class Agent {
   #wake: (() => void) | undefined;
   #nextHeartbeatAt = 0;
   #nextInventoryAt = 0;
+  #nextPolicyAt = 0;
+  #policy: PolicyEnforcer | undefined;
   #lastContactAt: number | null = null;
   #lastError: string | null = null;
   readonly #stateListeners = new Set<(state: AgentState) => void>();
@@ -159,6 +165,11 @@ export class Agent {
     }
   }
 
+  /** The policy in force and its latest results, for status and tests. */
+  get policy(): PolicyEnforcer | undefined {
+    return this.#policy;
+  }
+
   /** Queue statistics and forwarding progress, for status and tests. */
   get events() {
     return { queue: this.#queue?.stats(), forwarder: this.#forwarder?.stats() };
@@ -207,6 +218,7 @@ export class Agent {
       ...(config.uploadMaxBytesPerSecond > 0 ? { maxBytesPerSecond: config.uploadMaxBytesPerSecond } : {}),
     });
     this.#forwarder.start();
+    await this.#startPolicy();
     if ((this.#deps.eventSources ?? 'system') === 'system') {
       const emit = (events: readonly NewDeviceEvent[]) => this.emit(events);
       const log = this.#logger.child({ module: 'collectors' });
@@ -235,7 +247,48 @@ export class Agent {
     }
   }
 
+  /** Enforcement starts from the bundle on disk: it does not wait for the manager. */
+  async #startPolicy(): Promise<void> {
+    const config = this.#deps.config;
+    const baseline =
+      this.#deps.baseline ??
+      createBaselineRunner({ root: config.root, live: config.root === '/', now: () => this.#clock.now() });
+    this.#policy = new PolicyEnforcer({
+      dir: join(config.dataDir, 'policy'),
+      publicKeyPem: this.#enrollment?.policyPublicKeyPem,
+      labels: this.#enrollment?.labels ?? {},
+      runner: baseline,
+      emit: (events) => this.emit(events),
+      now: () => this.#clock.now(),
+      log: this.#logger.child({ module: 'policy' }),
+      root: config.root,
+      remediationEnabled: config.remediation === 'auto',
+      watch: (this.#deps.eventSources ?? 'system') === 'system',
+    });
+    await this.#policy.start();
+  }
+
+  /** Asks for a newer bundle, then hands over the latest results the manager has not confirmed. */
+  async #syncPolicy(client: ManagerClient): Promise<void> {
+    const policy = this.#policy;
+    if (policy === undefined) return;
+    if (this.#clock.now() >= this.#nextPolicyAt) {
+      const inForce = policy.inForce;
+      const query = inForce === undefined ? '' : `?version=${inForce.version}&issuedAt=${inForce.issuedAt}`;
+      const reply = (await client.get<{ bundle?: unknown } | undefined>(`/v1/policy${query}`)).body;
+      this.#contact();
+      if (reply?.bundle !== undefined) await policy.offer(reply.bundle);
+      this.#nextPolicyAt = this.#clock.now() + this.#deps.config.policyPollMs;
+    }
+    const report = policy.pendingReport();
+    if (report !== undefined) {
+      await client.post('/v1/compliance', report);
+      await policy.reportDelivered(report);
+    }
+  }
+
   async #stopEventPipeline(graceMs: number, reason: string): Promise<void> {
+    await this.#policy?.stop();
     await Promise.allSettled(this.#collectors.map((collector) => collector.stop()));
     this.#collectors = [];
     if (this.#queue?.isOpen) {
@@ -331,7 +384,10 @@ export class Agent {
         this.#lastError = null;
         await this.#persistState();
         await this.#sleep(
-          Math.max(0, Math.min(this.#nextHeartbeatAt, this.#nextInventoryAt) - this.#clock.now()),
+          Math.max(
+            0,
+            Math.min(this.#nextHeartbeatAt, this.#nextInventoryAt, this.#nextPolicyAt) - this.#clock.now(),
+          ),
         );
       } catch (error) {
         if (this.#state !== 'running') break;
@@ -368,6 +424,7 @@ export class Agent {
         this.#nextHeartbeatAt = now + config.reportIntervalMs;
       }
     }
+    await this.#syncPolicy(this.#client ?? client);
     if (this.#clock.now() >= this.#nextHeartbeatAt) {
       const heartbeat: Heartbeat = {
         v: PROTOCOL_VERSION,

@@ -212,6 +212,50 @@ export const errorCatalog = {
     action:
       'Check that the SIEM listens at that address and, for TLS, that `syslogOutCaFile` (or the system CAs) verifies its certificate; entries wait on disk (up to `syslogOutMaxQueued`) and are sent once it is reachable.',
   },
+  EW_POLICY_INVALID: {
+    category: 'invalid-input',
+    meaning:
+      'The policy folder does not compile: a file is not valid YAML or a field breaks the policy format.',
+    action:
+      'Fix each problem listed in the details (file, line, column, field) and run `edgeward policy plan` again; docs/policy.md describes the format.',
+  },
+  EW_POLICY_UNCHANGED: {
+    category: 'conflict',
+    meaning: 'The policy compiles to exactly the version in force, so no new version was made.',
+    action: 'Nothing to do; change the policy folder first, or roll back to an older version by number.',
+  },
+  EW_POLICY_VERSION_NOT_FOUND: {
+    category: 'not-found',
+    meaning: 'No policy version has this number.',
+    action: 'List versions with `edgeward policy history` and use a number from there.',
+  },
+  EW_POLICY_CHECK_FAILED: {
+    category: 'conflict',
+    meaning:
+      'At least one baseline check failed, or could not be evaluated, on the inspected root directory.',
+    action:
+      'Read the failing checks and their details in the output; fix the system (or the check) and run it again.',
+  },
+  EW_POLICY_BUNDLE_REFUSED: {
+    category: 'forbidden',
+    meaning:
+      'A policy bundle was refused: malformed, unsigned, signed by a key other than the pinned one, altered after signing, or older than the bundle in force.',
+    action:
+      "Check that the device was enrolled with this manager (it pins the manager's `policy-signing.pub`); the device keeps enforcing its last good bundle meanwhile.",
+  },
+  EW_POLICY_KEY_INVALID: {
+    category: 'invalid-input',
+    meaning: 'A policy signing or verification key is not an Ed25519 key in PEM form.',
+    action:
+      "Use the manager's `policy-signing.key` (PKCS#8) to sign and `policy-signing.pub` (SPKI) to verify, whole with their BEGIN and END lines.",
+  },
+  EW_CANONICAL_JSON_UNSUPPORTED: {
+    category: 'invalid-input',
+    meaning:
+      'A value cannot be written as canonical JSON (RFC 8785): undefined, NaN, Infinity, a lone surrogate, a function or a BigInt.',
+    action:
+      'This is a defect in the code that built the value; report it with the path named in the message.',
+  },
   EW_DATABASE_UNAVAILABLE: {
     category: 'unavailable',
     meaning: 'The database could not be opened or reached.',

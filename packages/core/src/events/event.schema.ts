@@ -41,6 +41,13 @@ export const eventTypes = {
   'agent.collector_error': 'low',
   'agent.loss_report': 'high',
   'syslog.message': 'info',
+  'policy.bundle_applied': 'info',
+  'policy.bundle_refused': 'high',
+  'policy.stale': 'medium',
+  'policy.config_drift': 'medium',
+  'policy.expected_change': 'info',
+  'policy.remediated': 'low',
+  'policy.remediation_failed': 'high',
 } as const satisfies Record<string, Severity>;
 
 export type EventType = keyof typeof eventTypes;

@@ -50,6 +50,8 @@ export const certificateGrantSchema = z.object({
   rootCaPem: z.string(),
   notAfter: z.number().check(z.int()),
   labels: labelsSchema,
+  /** The fleet's policy signing key (Ed25519, SPKI PEM): pinned by the agent, which trusts no other. */
+  policyPublicKeyPem: z.string(),
 });
 export type CertificateGrant = z.infer<typeof certificateGrantSchema>;
 

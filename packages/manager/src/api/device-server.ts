@@ -1,5 +1,6 @@
 import type { TLSSocket } from 'node:tls';
 import {
+  complianceReportSchema,
   EdgewardError,
   enrollRequestSchema,
   eventBatchSchema,
@@ -14,9 +15,11 @@ import Fastify, { type FastifyBaseLogger, type FastifyRequest, LogController } f
 import type { Logger } from 'pino';
 import * as z from 'zod/mini';
 import type { FleetPki } from '../pki/fleet-pki.ts';
+import type { ComplianceService } from '../services/compliance.service.ts';
 import type { DeviceService } from '../services/device.service.ts';
 import type { EnrollmentService } from '../services/enrollment.service.ts';
 import type { EventService } from '../services/event.service.ts';
+import type { PolicyService } from '../services/policy.service.ts';
 import type { RevocationService } from '../services/revocation.service.ts';
 import { type HttpsApp, parseInput, registerErrorReplies } from './http-errors.ts';
 import { acceptCompressedBodies } from './request-decompression.ts';
@@ -25,6 +28,19 @@ const inventoryReportSchema = z.discriminatedUnion('kind', [
   inventoryFullReportSchema,
   inventoryDeltaReportSchema,
 ]);
+
+/** GET /v1/policy: the bundle the agent holds, if any; both or neither. */
+const policyQuerySchema = z
+  .object({
+    version: z.optional(z.coerce.number().check(z.int(), z.minimum(1))),
+    issuedAt: z.optional(z.coerce.number().check(z.int())),
+  })
+  .check(
+    z.refine((query) => (query.version === undefined) === (query.issuedAt === undefined), {
+      message: 'give version and issuedAt together (the bundle held), or neither',
+      path: ['issuedAt'],
+    }),
+  );
 
 export interface DeviceServer {
   readonly app: HttpsApp;
@@ -43,6 +59,8 @@ export function buildDeviceServer(deps: {
   enrollment: EnrollmentService;
   devices: DeviceService;
   events: EventService;
+  policies: PolicyService;
+  compliance: ComplianceService;
   logger: Logger;
   bodyLimitBytes: number;
 }): DeviceServer {
@@ -143,6 +161,22 @@ export function buildDeviceServer(deps: {
   app.post('/v1/events', async (request) => {
     const deviceId = authenticatedDevice(request);
     return deps.events.ingest(deviceId, parseInput(eventBatchSchema, request.body, 'event batch'));
+  });
+
+  app.get('/v1/policy', async (request, reply) => {
+    const deviceId = authenticatedDevice(request);
+    const held = parseInput(policyQuerySchema, request.query, 'policy query');
+    await deps.devices.requireActive(deviceId);
+    const update = await deps.policies.bundleFor(held);
+    return update === undefined ? reply.status(204).send() : update;
+  });
+
+  app.post('/v1/compliance', async (request) => {
+    const deviceId = authenticatedDevice(request);
+    return deps.compliance.ingest(
+      deviceId,
+      parseInput(complianceReportSchema, request.body, 'compliance report'),
+    );
   });
 
   return {

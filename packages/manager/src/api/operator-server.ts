@@ -1,4 +1,6 @@
 import {
+  applyPolicyRequestSchema,
+  complianceQuerySchema,
   createEnrollmentTokenSchema,
   createOperatorSchema,
   deviceListQuerySchema,
@@ -7,7 +9,9 @@ import {
   type FleetView,
   historyQuerySchema,
   type Labels,
+  policyPlanRequestSchema,
   revokeDeviceSchema,
+  rollbackPolicyRequestSchema,
 } from '@edgeward/core';
 import type { Store } from '@edgeward/store';
 import { dashboardPage } from '@edgeward/web';
@@ -15,14 +19,17 @@ import Fastify, { type FastifyBaseLogger, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import * as z from 'zod/mini';
 import type { FleetPki } from '../pki/fleet-pki.ts';
+import type { ComplianceService } from '../services/compliance.service.ts';
 import type { DeviceService } from '../services/device.service.ts';
 import type { EnrollmentTokenService } from '../services/enrollment-token.service.ts';
 import type { EventService } from '../services/event.service.ts';
 import { type OperatorService, requireRole } from '../services/operator.service.ts';
 import type { OperatorContext } from '../services/operator-context.ts';
+import type { PolicyService } from '../services/policy.service.ts';
 import { type HttpsApp, parseInput, registerErrorReplies } from './http-errors.ts';
 
 const idParams = z.object({ id: z.string().check(z.minLength(1), z.maxLength(100)) });
+const versionParams = z.object({ version: z.coerce.number().check(z.int(), z.minimum(1)) });
 const includeQuery = z.object({ all: z._default(z.enum(['true', 'false']), 'false') });
 const actionsQuery = z.object({
   limit: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(10_000)), 100),
@@ -44,6 +51,8 @@ export function buildOperatorServer(deps: {
   events: EventService;
   tokens: EnrollmentTokenService;
   operators: OperatorService;
+  policies: PolicyService;
+  compliance: ComplianceService;
   deviceApiUrl: string;
   logger: Logger;
   bodyLimitBytes: number;
@@ -161,6 +170,42 @@ export function buildOperatorServer(deps: {
         ...(query.target === undefined ? {} : { target: query.target }),
       }),
     };
+  });
+
+  app.get('/api/v1/policy/versions', async () => deps.policies.history());
+
+  app.get('/api/v1/policy/versions/:version', async (request) => {
+    const { version } = parseInput(versionParams, request.params, 'path');
+    return deps.policies.show(version);
+  });
+
+  app.post('/api/v1/policy/plan', async (request) => {
+    const body = parseInput(policyPlanRequestSchema, request.body, 'policy plan request');
+    return deps.policies.plan(body.files);
+  });
+
+  app.post('/api/v1/policy/versions', async (request, reply) => {
+    requireRole(request.operator, 'operator', 'applying a policy');
+    const body = parseInput(applyPolicyRequestSchema, request.body, 'policy');
+    return reply
+      .status(201)
+      .send(await deps.policies.apply(request.operator, body.files, body.message, body.gitCommit));
+  });
+
+  app.post('/api/v1/policy/rollback', async (request, reply) => {
+    requireRole(request.operator, 'operator', 'rolling back the policy');
+    const body = parseInput(rollbackPolicyRequestSchema, request.body, 'rollback');
+    return reply.status(201).send(await deps.policies.rollback(request.operator, body.version, body.message));
+  });
+
+  app.get('/api/v1/compliance', async (request) => {
+    const { days } = parseInput(complianceQuerySchema, request.query, 'compliance query');
+    return deps.compliance.fleet(days);
+  });
+
+  app.get('/api/v1/compliance/devices/:id', async (request) => {
+    const { id } = parseInput(idParams, request.params, 'path');
+    return deps.compliance.device(id);
   });
 
   return app;

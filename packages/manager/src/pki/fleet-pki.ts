@@ -14,10 +14,14 @@ import {
   importPrivateKeyPem,
   issueDeviceCertificate,
   issueServerCertificate,
+  type PolicyBundle,
+  type PolicyBundlePayload,
   parseCertificate,
+  signPolicyBundle,
 } from '@edgeward/core';
 import type { Logger } from 'pino';
 import { fileExists, modes, readPrivateKeyFile, writeNewFile } from './key-files.ts';
+import { openPolicySigningKey, type PolicySigningKey } from './policy-key.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -40,10 +44,10 @@ export interface RevokedSerial {
 }
 
 /**
- * The fleet's certificate authorities and the manager's own server identity, kept as files in
- * `<dataDir>/pki`. The first start creates the root CA, the issuing CA and the server key; later starts
- * load them and never regenerate. The server certificate is re-issued when its names change or it nears
- * expiry, with the same key.
+ * The fleet's certificate authorities, the manager's own server identity and the policy signing key,
+ * kept as files in `<dataDir>/pki`. The first start creates the root CA, the issuing CA and the server
+ * key; later starts load them and never regenerate. The server certificate is re-issued when its names
+ * change or it nears expiry, with the same key. Replicas sharing one database must share this directory.
  */
 export class FleetPki {
   readonly fleet: string;
@@ -54,6 +58,7 @@ export class FleetPki {
   readonly #root: Authority;
   readonly #issuing: Authority;
   readonly #clock: Clock;
+  readonly #policyKey: PolicySigningKey;
   #server: { keyPem: string; certPem: string };
 
   private constructor(
@@ -62,9 +67,11 @@ export class FleetPki {
     root: Authority,
     issuing: Authority,
     server: { keyPem: string; certPem: string },
+    policyKey: PolicySigningKey,
     clock: Clock,
   ) {
     this.fleet = fleet;
+    this.#policyKey = policyKey;
     this.caFingerprint = caFingerprint;
     this.#root = root;
     this.#issuing = issuing;
@@ -72,6 +79,21 @@ export class FleetPki {
     this.#clock = clock;
     this.rootCaPem = root.certPem;
     this.issuingCaPem = issuing.certPem;
+  }
+
+  /** The public half of the policy signing key (Ed25519, SPKI PEM): what enrollment grants carry. */
+  get policyPublicKeyPem(): string {
+    return this.#policyKey.publicKeyPem;
+  }
+
+  /** Names the policy signing key in bundle signatures. */
+  get policyKeyId(): string {
+    return this.#policyKey.keyId;
+  }
+
+  /** Signs a policy bundle with the fleet's policy key; the private key never leaves this object. */
+  signPolicyBundle(payload: PolicyBundlePayload): PolicyBundle {
+    return signPolicyBundle(payload, this.#policyKey.privateKeyPem);
   }
 
   /** Key and chain (server certificate, then the issuing CA) for both listeners. */
@@ -117,6 +139,8 @@ export class FleetPki {
         `fleet is set to "${options.fleet}" but the CA in ${dir} belongs to fleet "${rootFleet}"; set fleet: ${rootFleet}`,
       );
     }
+    // Outside the all-or-nothing set above: an installation from before policies gets its key at this start.
+    const policyKey = await openPolicySigningKey(dir, logger);
     const serverKeyPem = await readPrivateKeyFile(paths.serverKey);
     let serverCertPem = await readFile(paths.serverCert, 'utf8');
     if (await needsNewServerCertificate(serverCertPem, options.serverNames, clock.now())) {
@@ -131,6 +155,7 @@ export class FleetPki {
         root,
         issuing,
         { keyPem: serverKeyPem, certPem: serverCertPem },
+        policyKey,
         clock,
       ),
       created,

@@ -137,6 +137,7 @@ export class EnrollmentService {
       rootCaPem: this.#pki.rootCaPem,
       notAfter: issued.notAfter,
       labels,
+      policyPublicKeyPem: this.#pki.policyPublicKeyPem,
     };
   }
 }

@@ -1,4 +1,4 @@
-import type { Clock } from '@edgeward/core';
+import { type Clock, sha256Hex } from '@edgeward/core';
 import type { Store } from '@edgeward/store';
 import type { Logger } from 'pino';
 import type { FleetPki } from '../pki/fleet-pki.ts';
@@ -31,6 +31,23 @@ export class RevocationService {
 
   get crls(): readonly string[] {
     return this.#crls;
+  }
+
+  /**
+   * Names the set of certificates the current CRLs revoke: equal on every replica that sees the same
+   * revocations, although each signs its own CRLs (policy bundles compare it to know when to re-sign).
+   */
+  get revokedDigest(): string {
+    return sha256Hex(this.#revokedKey);
+  }
+
+  /** When the current CRLs were issued (0 before the first). */
+  get issuedAt(): number {
+    return this.#issuedAt;
+  }
+
+  get crlValidityMs(): number {
+    return this.#crlValidityMs;
   }
 
   onChange(listener: CrlListener): void {

@@ -1,14 +1,20 @@
-import type {
-  CertificateRecord,
-  DeviceEvent,
-  DeviceRecord,
-  EnrollmentTokenRecord,
-  Inventory,
-  InventoryChangeRecord,
-  OperatorActionRecord,
-  OperatorRecord,
+import {
+  type CertificateRecord,
+  type CheckResult,
+  type CompiledPolicy,
+  DEFAULT_POLICY_SETTINGS,
+  type DeviceEvent,
+  type DeviceRecord,
+  type EnrollmentTokenRecord,
+  generatePolicyKeyPair,
+  type Inventory,
+  type InventoryChangeRecord,
+  type OperatorActionRecord,
+  type OperatorRecord,
+  policyDigest,
+  signPolicyBundle,
 } from '@edgeward/core';
-import type { Store } from '../store.ts';
+import type { PolicyVersionRecord, SignedPolicyBundle, Store } from '../store.ts';
 
 /** What each contract suite gets: the engine's name and the store opened for the current test. */
 export interface ContractContext {
@@ -153,4 +159,88 @@ export function event(seq: number, overrides: Partial<DeviceEvent> = {}): Device
     data: { user: 'root', source: '10.0.0.9', attempt: seq },
     ...overrides,
   };
+}
+
+const policyKeys = generatePolicyKeyPair();
+
+/** A small compiled policy; `title` tells versions apart. */
+export function compiledPolicy(title = 'SSH refuses root logins'): CompiledPolicy {
+  return {
+    segments: [{ id: 'gateways', title: 'Field gateways', priority: 50, selector: { function: 'gateway' } }],
+    checks: [
+      {
+        id: 'ssh-no-root-login',
+        baseline: 'linux-edge',
+        title,
+        severity: 'high',
+        rationale: 'Root logins bypass per-user accountability.',
+        segments: [],
+        spec: {
+          type: 'sshd',
+          setting: 'PermitRootLogin',
+          expect: { equals: 'no' },
+          configPath: '/etc/ssh/sshd_config',
+        },
+        remediate: 'manual',
+        watch: ['/etc/ssh/sshd_config'],
+      },
+    ],
+    windows: [],
+    settings: DEFAULT_POLICY_SETTINGS,
+    rules: [],
+  };
+}
+
+/** A really signed bundle of `policy` as version `version`, issued at `issuedAt`. */
+export function signedBundle(
+  version: number,
+  policy: CompiledPolicy,
+  issuedAt = 10_000,
+  crlDigest = 'crl-digest-1',
+): SignedPolicyBundle {
+  return {
+    bundle: signPolicyBundle(
+      {
+        fleet: 'edgeward.local',
+        version,
+        issuedAt,
+        expiresAt: issuedAt + policy.settings.bundleExpiryMs,
+        crlPems: [],
+        policyDigest: policyDigest(policy),
+        policy,
+      },
+      policyKeys.privateKeyPem,
+    ),
+    crlDigest,
+    crlIssuedAt: issuedAt - 1_000,
+  };
+}
+
+export function policyVersion(
+  version: number,
+  overrides: Partial<PolicyVersionRecord> = {},
+): PolicyVersionRecord {
+  const policy = overrides.policy ?? compiledPolicy(`check of version ${version}`);
+  return {
+    version,
+    createdAt: version * 1_000,
+    authorId: 'op-1',
+    authorName: 'Ada',
+    message: `version ${version}`,
+    gitCommit: null,
+    sourceFiles: [{ path: 'baselines/linux-edge.yaml', text: `id: linux-edge # v${version}\n` }],
+    policy,
+    policyDigest: policyDigest(policy),
+    rollbackOf: null,
+    signed: signedBundle(version, policy),
+    ...overrides,
+  };
+}
+
+export function checkResult(
+  checkId: string,
+  status: CheckResult['status'],
+  evaluatedAt = 5_000,
+): CheckResult {
+  return { checkId, status, detail: `${checkId} is ${status}`, evaluatedAt };
 }

@@ -4,6 +4,7 @@
  */
 import { after, afterEach, before, beforeEach, describe } from 'node:test';
 import type { Store } from '../store.ts';
+import { complianceContract } from './compliance.contract.ts';
 import { certificatesContract, operatorsContract } from './credentials.contract.ts';
 import { devicesContract } from './devices.contract.ts';
 import { contractEngines } from './engines.ts';
@@ -11,6 +12,7 @@ import { eventsContract } from './events.contract.ts';
 import type { ContractContext } from './fixtures.ts';
 import { inventoryContract } from './inventory.contract.ts';
 import { migrationsContract, transactionsContract } from './lifecycle.contract.ts';
+import { policiesContract } from './policies.contract.ts';
 import { metaContract, tokensContract } from './registry.contract.ts';
 import { syslogOutboxContract } from './syslog-outbox.contract.ts';
 
@@ -57,6 +59,8 @@ for (const makeEngine of contractEngines) {
     eventsContract(ctx);
     operatorsContract(ctx);
     syslogOutboxContract(ctx);
+    policiesContract(ctx);
+    complianceContract(ctx);
     transactionsContract(ctx);
     migrationsContract(ctx, engine);
   });

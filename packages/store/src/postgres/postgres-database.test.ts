@@ -31,6 +31,9 @@ describe('PostgreSQL engine', () => {
       tables.rows.map((row) => row.table_name),
       [
         'certificates',
+        'compliance_history',
+        'compliance_results',
+        'compliance_state',
         'device_labels',
         'devices',
         'enrollment_tokens',
@@ -42,6 +45,7 @@ describe('PostgreSQL engine', () => {
         'meta',
         'operator_actions',
         'operators',
+        'policy_versions',
         'schema_migrations',
         'syslog_outbox',
       ],
