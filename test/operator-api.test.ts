@@ -70,6 +70,15 @@ const endpoints: [method: string, path: string, body?: unknown][] = [
   ['POST', '/api/v1/policy/rollback', { version: 1, message: 'x' }],
   ['GET', '/api/v1/compliance'],
   ['GET', '/api/v1/compliance/devices/dev-0'],
+  ['GET', '/api/v1/alerts'],
+  ['GET', '/api/v1/alerts/noise'],
+  ['GET', '/api/v1/alerts/alr-0'],
+  ['POST', '/api/v1/alerts/alr-0/ack', {}],
+  ['POST', '/api/v1/alerts/alr-0/resolve', { resolution: 'fixed' }],
+  ['POST', '/api/v1/alerts/alr-0/assign', { assignee: 'x' }],
+  ['POST', '/api/v1/alerts/alr-0/comment', { text: 'x' }],
+  ['POST', '/api/v1/alerts/alr-0/suppress', { until: '1h' }],
+  ['GET', '/api/v1/alert-deliveries'],
 ];
 
 test('the endpoint list above covers every operator route the server has', () => {

@@ -63,10 +63,20 @@ class Siem {
     };
     server.on(this.#tls === undefined ? 'connection' : 'secureConnection', accept);
     server.on('tlsClientError', () => {});
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.port, '127.0.0.1', () => resolve());
-    });
+    // Coming back on its old port, the SIEM may find it briefly taken by another test's connection on
+    // this machine (ports are shared); it tries again, as a restarting service would.
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen(this.port, '127.0.0.1', () => resolve());
+        });
+        break;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 100) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
     this.port = (server.address() as AddressInfo).port;
     this.#server = server;
   }

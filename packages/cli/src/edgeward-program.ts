@@ -1,12 +1,14 @@
 import type { Command } from 'commander';
 import type { CliIo } from './cli-io.ts';
 import { registerAgentCommands } from './commands/agent.command.ts';
+import { registerAlertCommands } from './commands/alerts.command.ts';
 import { registerComplianceCommands } from './commands/compliance.command.ts';
 import { registerDeviceCommands } from './commands/devices.command.ts';
 import { registerEventCommands } from './commands/events.command.ts';
 import { registerManagerCommands } from './commands/manager.command.ts';
 import { registerOperatorCommands } from './commands/operators.command.ts';
 import { registerPolicyCommands } from './commands/policy.command.ts';
+import { registerRuleCommands } from './commands/rules.command.ts';
 import { registerSimCommand } from './commands/sim.command.ts';
 import { registerSyslogCommands } from './commands/syslog.command.ts';
 import { registerTokenCommands } from './commands/tokens.command.ts';
@@ -20,9 +22,11 @@ export function buildEdgewardProgram(io: CliIo): Command {
   registerTokenCommands(program, io);
   registerDeviceCommands(program, io);
   registerEventCommands(program, io);
+  registerAlertCommands(program, io);
   registerOperatorCommands(program, io);
   registerPolicyCommands(program, io);
   registerComplianceCommands(program, io);
+  registerRuleCommands(program, io);
   registerSimCommand(program, io);
   registerSyslogCommands(program, io);
   return program;

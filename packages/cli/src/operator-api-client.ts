@@ -2,6 +2,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import {
+  type AlertDeliveryListView,
+  type AlertDetailView,
+  type AlertListView,
+  type AlertNoiseView,
+  type AlertView,
   type ApplyPolicyRequest,
   type ChangeView,
   type ComplianceFleetView,
@@ -23,6 +28,7 @@ import {
   type PolicyVersionDetailView,
   type PolicyVersionListView,
   type PolicyVersionView,
+  type ResolveAlertRequest,
   type RollbackPolicyRequest,
 } from '@edgeward/core';
 import type { CliIo } from './cli-io.ts';
@@ -102,6 +108,36 @@ export class OperatorApiClient {
   }
   deviceCompliance(id: string) {
     return this.#call<DeviceComplianceView>('GET', `/api/v1/compliance/devices/${encodeURIComponent(id)}`);
+  }
+  listAlerts(query: URLSearchParams) {
+    return this.#call<AlertListView>('GET', `/api/v1/alerts?${query}`);
+  }
+  showAlert(id: string) {
+    return this.#call<AlertDetailView>('GET', `/api/v1/alerts/${encodeURIComponent(id)}`);
+  }
+  acknowledgeAlert(id: string) {
+    return this.#call<AlertView>('POST', `/api/v1/alerts/${encodeURIComponent(id)}/ack`, {});
+  }
+  resolveAlert(id: string, request: ResolveAlertRequest) {
+    return this.#call<AlertView>('POST', `/api/v1/alerts/${encodeURIComponent(id)}/resolve`, request);
+  }
+  assignAlert(id: string, assignee: string) {
+    return this.#call<AlertView>('POST', `/api/v1/alerts/${encodeURIComponent(id)}/assign`, { assignee });
+  }
+  commentAlert(id: string, text: string) {
+    return this.#call<AlertView>('POST', `/api/v1/alerts/${encodeURIComponent(id)}/comment`, { text });
+  }
+  suppressAlert(id: string, until: string, note?: string) {
+    return this.#call<AlertView>('POST', `/api/v1/alerts/${encodeURIComponent(id)}/suppress`, {
+      until,
+      ...(note === undefined ? {} : { note }),
+    });
+  }
+  alertNoise(days: number) {
+    return this.#call<AlertNoiseView>('GET', `/api/v1/alerts/noise?days=${days}`);
+  }
+  alertDeliveries(query: URLSearchParams) {
+    return this.#call<AlertDeliveryListView>('GET', `/api/v1/alert-deliveries?${query}`);
   }
   actions(limit: number) {
     return this.#call<{ actions: OperatorActionView[] }>('GET', `/api/v1/actions?limit=${limit}`);

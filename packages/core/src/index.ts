@@ -2,6 +2,7 @@ export * from './config/layered-config.ts';
 export * from './errors/edgeward-error.ts';
 export * from './errors/error-catalog.ts';
 export * from './errors/error-docs.ts';
+export * from './events/alert-signal.ts';
 export * from './events/event.schema.ts';
 export * from './events/sequence-ack.ts';
 export * from './fleet/device-status.ts';
@@ -99,6 +100,21 @@ export {
 } from './policy/segments.ts';
 export * from './protocol/device-api.schema.ts';
 export * from './protocol/operator-api.schema.ts';
+export {
+  fieldAccessor,
+  logsourceFilter,
+  type RuleEventFromJson,
+  ruleEventFromJson,
+} from './rules/field-mapping.ts';
+export * from './rules/rule.schema.ts';
+export {
+  type RestoreResult,
+  RuleEngine,
+  type RuleEngineOptions,
+  type RuleEngineSnapshot,
+  type RuleEngineStats,
+} from './rules/rule-engine.ts';
+export { loadRuleSet, parseRuleFiles, type RuleParseResult } from './rules/sigma-rule.ts';
 export {
   type SyslogEventSource,
   severityOfSyslog,

@@ -11,11 +11,16 @@ import {
 } from '@edgeward/core';
 import { createStore, type Store } from '@edgeward/store';
 import type { Logger } from 'pino';
+import { type AlertDestination, createAlertDestinations } from './alerting/alert-destination.ts';
+import { AlertRouter } from './alerting/alert-router.ts';
+import { AlertDeliveryWorker } from './alerting/delivery-worker.ts';
+import { AlertDigestScheduler } from './alerting/digest-scheduler.ts';
 import { buildDeviceServer, type DeviceServer } from './api/device-server.ts';
 import type { HttpsApp } from './api/http-errors.ts';
 import { buildOperatorServer } from './api/operator-server.ts';
 import type { ManagerConfig } from './config/manager-config.ts';
 import { FleetPki } from './pki/fleet-pki.ts';
+import { AlertService } from './services/alert.service.ts';
 import { AuditTrail } from './services/audit-trail.ts';
 import { ComplianceService } from './services/compliance.service.ts';
 import { DeviceService } from './services/device.service.ts';
@@ -33,6 +38,8 @@ import { parseSyslogOutUrl } from './syslog/syslog-out-url.ts';
 
 /** How often events past `eventRetentionDays` are pruned (also once at start). */
 const EVENT_PRUNE_INTERVAL_MS = 3_600_000;
+/** How often quiet alerts are auto-resolved and ended suppressions lifted (also once at start). */
+const ALERT_SWEEP_INTERVAL_MS = 60_000;
 
 export interface ManagerDeps {
   readonly logger: Logger;
@@ -60,6 +67,13 @@ export interface Manager {
     readonly events: EventService;
     readonly policies: PolicyService;
     readonly compliance: ComplianceService;
+    readonly alerts: AlertService;
+  };
+  /** Alert notifications: the sender of queued deliveries and the digest scheduler (run between listen and close). */
+  readonly alerting: {
+    readonly destinations: readonly AlertDestination[];
+    readonly sender: AlertDeliveryWorker;
+    readonly digests: AlertDigestScheduler;
   };
   readonly deviceServer: DeviceServer;
   readonly operatorServer: HttpsApp;
@@ -137,12 +151,55 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
     logger: logger.child({ module: 'devices' }),
     disconnect: (deviceId) => deviceServer?.disconnect(deviceId),
   });
+  let alertDestinations: AlertDestination[];
+  try {
+    alertDestinations = await createAlertDestinations(config.alertDestinations, {
+      syslogOut,
+      timeoutMs: config.alertDeliveryTimeoutMs,
+      fleet: config.fleet,
+    });
+  } catch (error) {
+    // A secret file that cannot be read stops the start without leaving the store open.
+    if (deps.store === undefined) await store.close().catch(() => {});
+    throw error;
+  }
+  const router = new AlertRouter({ destinations: alertDestinations, fleet: config.fleet });
+  const alertLogger = logger.child({ module: 'alerts' });
+  const sender = new AlertDeliveryWorker({
+    store,
+    clock,
+    logger: alertLogger,
+    destination: (name) => router.destination(name),
+    pollMs: config.alertDeliveryPollMs,
+    timeoutMs: config.alertDeliveryTimeoutMs,
+    failingAfter: config.alertDeliveryFailingAfter,
+    retryMinMs: config.alertDeliveryRetryMinMs,
+    retryMaxMs: config.alertDeliveryRetryMaxMs,
+  });
+  const alerts = new AlertService({
+    store,
+    clock,
+    audit,
+    router,
+    logger: alertLogger,
+    autoResolveMs: config.alertAutoResolveMs,
+    onQueued: () => sender.wake(),
+  });
+  const digests = new AlertDigestScheduler({
+    store,
+    clock,
+    logger: alertLogger,
+    router,
+    loadAlerts: (tx, ids) => alerts.loadViews(tx, ids),
+    periodMs: { medium: config.alertDigestMediumMs, low: config.alertDigestLowMs },
+  });
   const events = new EventService({
     store,
     clock,
     devices,
     logger: logger.child({ module: 'events' }),
     retentionDays: config.eventRetentionDays,
+    onAlertEvents: (tx, deviceId, raised) => alerts.raiseFromEvents(tx, deviceId, raised),
   });
   const policies = new PolicyService({
     store,
@@ -179,6 +236,7 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
     operators,
     policies,
     compliance,
+    alerts,
     get deviceApiUrl() {
       return deviceApiUrl;
     },
@@ -205,11 +263,31 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
       });
   };
 
+  // One sweep and one digest run at a time; close() waits for them so the store is not closed under them.
+  let alertHousekeeping: Promise<void> | undefined;
+  const runAlertHousekeeping = (sweep: boolean) => {
+    alertHousekeeping ??= (async () => {
+      if (sweep) {
+        await alerts.sweep().catch((error: unknown) => {
+          alertLogger.error({ err: error }, 'alert sweep failed; it is retried at the next run');
+        });
+      }
+      const queued = await digests.runDue().catch((error: unknown) => {
+        alertLogger.error({ err: error }, 'alert digests failed; they are retried at the next run');
+        return 0;
+      });
+      if (queued > 0) sender.wake();
+    })().finally(() => {
+      alertHousekeeping = undefined;
+    });
+  };
+
   return {
     config,
     pki,
     store,
-    services: { devices, tokens, operators, enrollment, revocations, events, policies, compliance },
+    services: { devices, tokens, operators, enrollment, revocations, events, policies, compliance, alerts },
+    alerting: { destinations: alertDestinations, sender, digests },
     deviceServer,
     operatorServer,
     syslogOut,
@@ -246,6 +324,16 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
       );
       pruneEvents();
       timers.push(setInterval(pruneEvents, EVENT_PRUNE_INTERVAL_MS).unref());
+      sender.start();
+      runAlertHousekeeping(true);
+      let lastSweepAt = performance.now();
+      timers.push(
+        setInterval(() => {
+          const sweep = performance.now() - lastSweepAt >= ALERT_SWEEP_INTERVAL_MS;
+          if (sweep) lastSweepAt = performance.now();
+          runAlertHousekeeping(sweep);
+        }, config.alertDeliveryPollMs).unref(),
+      );
       const syslog = await syslogListener?.listen();
       return { deviceUrl: deviceAddress, operatorUrl: operatorAddress, syslog };
     },
@@ -255,8 +343,14 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
         deviceServer.app.close(),
         operatorServer.close(),
         pruning,
+        alertHousekeeping,
+        sender.stop(),
         syslogListener?.close(),
+      ]);
+      // After the alert sender and housekeeping, which may still queue syslog entries.
+      await Promise.allSettled([
         syslogOut?.stop(),
+        ...alertDestinations.map((destination) => destination.close()),
       ]);
       if (deps.store === undefined) await store.close();
     },

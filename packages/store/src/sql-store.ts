@@ -1,4 +1,6 @@
 import { EdgewardError } from '@edgeward/core';
+import { SqlAlertRepository } from './repositories/alert.repository.ts';
+import { SqlAlertDeliveryRepository } from './repositories/alert-delivery.repository.ts';
 import { SqlCertificateRepository } from './repositories/certificate.repository.ts';
 import { SqlComplianceRepository } from './repositories/compliance.repository.ts';
 import { SqlDeviceRepository } from './repositories/device.repository.ts';
@@ -12,6 +14,8 @@ import { SqlPolicyRepository } from './repositories/policy.repository.ts';
 import { SqlSyslogOutboxRepository } from './repositories/syslog-outbox.repository.ts';
 import type { SqlExecutor } from './sql/executor.ts';
 import type {
+  AlertDeliveryRepository,
+  AlertRepository,
   CertificateRepository,
   ComplianceRepository,
   DeviceRepository,
@@ -40,6 +44,8 @@ export class SqlStore implements Store {
   readonly syslogOutbox: SyslogOutboxRepository;
   readonly policies: PolicyRepository;
   readonly compliance: ComplianceRepository;
+  readonly alerts: AlertRepository;
+  readonly alertDeliveries: AlertDeliveryRepository;
   readonly #db: SqlExecutor;
   readonly #close: (() => Promise<void>) | undefined;
 
@@ -59,6 +65,8 @@ export class SqlStore implements Store {
     this.syslogOutbox = new SqlSyslogOutboxRepository(db);
     this.policies = new SqlPolicyRepository(db);
     this.compliance = new SqlComplianceRepository(db);
+    this.alerts = new SqlAlertRepository(db);
+    this.alertDeliveries = new SqlAlertDeliveryRepository(db);
   }
 
   transaction<T>(work: (store: Store) => Promise<T>): Promise<T> {

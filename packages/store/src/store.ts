@@ -1,4 +1,9 @@
 import type {
+  AlertDeliveryState,
+  AlertDigestSchedule,
+  AlertEventRef,
+  AlertResolution,
+  AlertState,
   CertificateRecord,
   CheckResult,
   CompiledPolicy,
@@ -33,6 +38,8 @@ export interface Store {
   readonly syslogOutbox: SyslogOutboxRepository;
   readonly policies: PolicyRepository;
   readonly compliance: ComplianceRepository;
+  readonly alerts: AlertRepository;
+  readonly alertDeliveries: AlertDeliveryRepository;
   /**
    * Runs `work` in one transaction: all its writes land, or none (a thrown error rolls back and is
    * rethrown). Inside `work`, use only the store it is given; the outer store refuses statements there
@@ -420,6 +427,232 @@ export interface ComplianceRepository {
    * at the day's end: read from the history of status changes.
    */
   trend(from: number, to: number, dayMs?: number): Promise<ComplianceTrendDay[]>;
+}
+
+/** One alert: a rule's findings for one group of field values, merged across signals, with its lifecycle. */
+export interface AlertRecord {
+  readonly id: string;
+  readonly ruleId: string;
+  readonly ruleTitle: string;
+  readonly kind: 'detection' | 'correlation';
+  /** With `ruleId`, the alert's identity: one alert per rule and group, reopened when it recurs. */
+  readonly groupKey: string;
+  readonly groupFields: Readonly<Record<string, string>>;
+  readonly severity: Severity;
+  readonly tier: Severity;
+  readonly state: AlertState;
+  readonly source: 'agent' | 'hub' | 'site';
+  readonly deviceIds: readonly string[];
+  /** Event time (device clocks). */
+  readonly firstSeen: number;
+  readonly lastSeen: number;
+  readonly count: number;
+  /** The first events behind it, at most 50. */
+  readonly eventRefs: readonly AlertEventRef[];
+  /**
+   * The rule engine's latest bursts merged in (each named by its first event reference), oldest first, with
+   * the running total the engine last reported for each: an update adds only what its burst grew by, so a
+   * repeated or late signal adds nothing. Bounded (the service keeps the last 32).
+   */
+  readonly bursts: readonly AlertBurst[];
+  readonly response: readonly string[];
+  readonly route: readonly string[];
+  /** Operator id. */
+  readonly assignee: string | null;
+  readonly resolution: AlertResolution | null;
+  readonly suppressedUntil: number | null;
+  /** Manager clock from here on. */
+  readonly createdAt: number;
+  /** Created or last reopened. */
+  readonly openedAt: number;
+  readonly acknowledgedAt: number | null;
+  readonly resolvedAt: number | null;
+  readonly reopenedCount: number;
+  readonly lastSignalAt: number;
+  readonly updatedAt: number;
+}
+
+/** One burst of a rule engine's alert: a first signal and the updates that grew it. */
+export interface AlertBurst {
+  readonly key: string;
+  readonly count: number;
+}
+
+/** Where a page of alerts ends: the last alert returned. */
+export interface AlertCursor {
+  readonly lastSignalAt: number;
+  readonly id: string;
+}
+
+export interface AlertListFilter {
+  readonly state?: AlertState;
+  readonly tier?: Severity;
+  /** Minimum severity. */
+  readonly severity?: Severity;
+  readonly ruleId?: string;
+  readonly deviceId?: string;
+  /** Operator id. */
+  readonly assignee?: string;
+  /** Last signal at or after (manager clock). */
+  readonly since?: number;
+  /** Only alerts strictly after this cursor (older last signal). */
+  readonly before?: AlertCursor;
+  /** Default 100. */
+  readonly limit?: number;
+}
+
+export interface AlertNoteRecord {
+  readonly alertId: string;
+  readonly at: number;
+  readonly authorId: string;
+  readonly author: string;
+  readonly text: string;
+}
+
+/** One change of an alert, for its timeline and the noise figures. */
+export interface AlertHistoryRecord {
+  readonly alertId: string;
+  /** Copied from the alert so that noise figures read this table alone. */
+  readonly ruleId: string;
+  readonly at: number;
+  readonly actor: string;
+  /** created, merged, escalated, reopened, acknowledged, resolved, assigned, suppressed, unsuppressed, … */
+  readonly kind: string;
+  /** For `resolved`. */
+  readonly resolution?: AlertResolution;
+  /** For `acknowledged`: time since the alert was (re)opened, ms. */
+  readonly durationMs?: number;
+  readonly change: Readonly<Record<string, unknown>>;
+}
+
+/** Per rule, over a period: the facts the noise figures are computed from. */
+export interface AlertRuleNoiseFacts {
+  readonly ruleId: string;
+  /** From the rule's alert (the title it had at its last signal). */
+  readonly ruleTitle: string;
+  readonly raised: number;
+  /** Time to acknowledge of each acknowledgement, ascending. */
+  readonly acknowledgeMs: readonly number[];
+  /** By an operator. */
+  readonly resolved: number;
+  readonly falsePositive: number;
+  readonly autoResolved: number;
+  /** Not resolved now, whatever the period. */
+  readonly unresolved: number;
+}
+
+/**
+ * Alerts, their comments and their history. One alert per (rule, group): `insert` refuses a second, and
+ * `lockByGroup` makes concurrent merges into one alert wait for each other.
+ */
+export interface AlertRepository {
+  /**
+   * The alert of the rule and group, locked until the transaction ends (PostgreSQL: FOR UPDATE; SQLite: the
+   * transaction's write lock). Call it inside `store.transaction`.
+   */
+  lockByGroup(ruleId: string, groupKey: string): Promise<AlertRecord | undefined>;
+  /** False (and nothing written) when the rule and group already have an alert, maybe committed meanwhile. */
+  insert(alert: AlertRecord): Promise<boolean>;
+  /** Writes every field but the id, rule and group; throws EW_INTERNAL when the alert does not exist. */
+  update(alert: AlertRecord): Promise<void>;
+  get(id: string): Promise<AlertRecord | undefined>;
+  /** By last signal, newest first (then id, descending). */
+  list(filter?: AlertListFilter): Promise<AlertRecord[]>;
+  /**
+   * Alerts not resolved whose last signal came before `quietBefore`, oldest first, leaving out those
+   * suppressed beyond `now` (at most `limit`, default 100).
+   */
+  listQuiet(quietBefore: number, now: number, limit?: number): Promise<AlertRecord[]>;
+  /** Suppressed alerts whose `suppressedUntil` is at or before `now` (at most `limit`, default 100). */
+  listSuppressionEnded(now: number, limit?: number): Promise<AlertRecord[]>;
+  addNote(note: AlertNoteRecord): Promise<void>;
+  /** Oldest first. */
+  notes(alertId: string): Promise<AlertNoteRecord[]>;
+  addHistory(entry: AlertHistoryRecord): Promise<void>;
+  /** Oldest first. */
+  history(alertId: string): Promise<AlertHistoryRecord[]>;
+  /** Per rule with history in [from, to), most raised first. */
+  noise(from: number, to: number): Promise<AlertRuleNoiseFacts[]>;
+}
+
+/** A notification to send: one alert's, or a digest's. */
+export interface AlertDeliveryInput {
+  readonly id: string;
+  readonly alertId: string | null;
+  /** Set for a digest; one delivery per destination and digest key. */
+  readonly digestKey: string | null;
+  readonly destination: string;
+  readonly payload: unknown;
+  /** `delivered` for what is handed over at once in the transaction (syslog out's own outbox). */
+  readonly state: 'pending' | 'delivered';
+  readonly createdAt: number;
+}
+
+export interface AlertDeliveryRecord {
+  readonly id: string;
+  readonly alertId: string | null;
+  readonly digestKey: string | null;
+  readonly destination: string;
+  readonly payload: unknown;
+  readonly state: AlertDeliveryState;
+  readonly attempts: number;
+  readonly nextAttemptAt: number;
+  readonly lastError: string | null;
+  readonly createdAt: number;
+  readonly deliveredAt: number | null;
+}
+
+/** An alert waiting for the next digest of a destination. */
+export interface AlertDigestItem {
+  readonly destination: string;
+  readonly schedule: AlertDigestSchedule;
+  readonly alertId: string;
+  readonly queuedAt: number;
+}
+
+export interface AlertDeliveryFailure {
+  readonly at: number;
+  readonly error: string;
+  readonly nextAttemptAt: number;
+  /** From this many attempts on, the delivery shows as `failing`. */
+  readonly failingAfter: number;
+}
+
+/**
+ * The durable outbox of alert notifications. Deliveries are written in the transaction that changed the
+ * alert; senders (one per manager replica) claim due ones with a lease, so that each is sent by one
+ * replica at a time, and a crashed sender's claims expire. Nothing is ever dropped: a failing delivery is
+ * retried until it succeeds.
+ */
+export interface AlertDeliveryRepository {
+  /** Writes the deliveries; a digest already written for its destination and key is skipped. Returns how many were written. */
+  enqueue(deliveries: readonly AlertDeliveryInput[]): Promise<number>;
+  /**
+   * Claims up to `limit` deliveries not delivered, due at `now` and not claimed by a live lease, for
+   * `owner` until `leaseUntil`, in one atomic statement; oldest due first.
+   */
+  claimDue(owner: string, now: number, leaseUntil: number, limit: number): Promise<AlertDeliveryRecord[]>;
+  /** Only while `owner` holds the claim; false when it does not (the lease expired and another took it). */
+  markDelivered(id: string, owner: string, at: number): Promise<boolean>;
+  /** Counts the attempt and schedules the next; only while `owner` holds the claim. */
+  markFailed(id: string, owner: string, failure: AlertDeliveryFailure): Promise<boolean>;
+  /** Drops every claim of `owner`, so that what it held is due again at once (a clean stop). */
+  releaseClaims(owner: string): Promise<number>;
+  get(id: string): Promise<AlertDeliveryRecord | undefined>;
+  /** Newest first; `limit` defaults to 100. */
+  list(options?: {
+    state?: AlertDeliveryState;
+    alertId?: string;
+    limit?: number;
+  }): Promise<AlertDeliveryRecord[]>;
+  /** Queues alerts for digests; an alert already waiting for the same destination and schedule is kept once. */
+  queueDigestItems(items: readonly AlertDigestItem[]): Promise<void>;
+  /**
+   * Removes and returns the items of `schedule` queued before `before`, oldest first. On PostgreSQL it takes
+   * a lock held until the transaction ends, so replicas building the same digest take turns and the later
+   * finds nothing left; call it inside `store.transaction` with the enqueue of the digests.
+   */
+  takeDigestItems(schedule: AlertDigestSchedule, before: number): Promise<AlertDigestItem[]>;
 }
 
 /** Where the data lives: `sqlite:PATH` (or `sqlite::memory:`) or a `postgres://` URL. */

@@ -49,6 +49,12 @@ export const agentConfigSchema = z.strictObject({
    * by itself (every failing check is only reported).
    */
   remediation: z._default(z.enum(['auto', 'report-only']), 'auto'),
+  /** How late an event may reach the local detection rules and still be ordered by event time. */
+  ruleLatenessMs: z._default(z.coerce.number().check(z.int(), z.minimum(0)), 5000),
+  /** How often buffered events are evaluated by the local rules even when no newer event arrives. */
+  ruleFlushMs: z._default(z.coerce.number().check(z.int(), z.minimum(100)), 5000),
+  /** Groups (user, source address, …) each local rule keeps at most; the least recently used go. */
+  ruleMaxGroups: z._default(z.coerce.number().check(z.int(), z.minimum(1)), 10_000),
 });
 
 export type AgentConfig = z.output<typeof agentConfigSchema>;

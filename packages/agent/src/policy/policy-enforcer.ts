@@ -57,6 +57,8 @@ export interface PolicyEnforcerOptions {
   /** Re-evaluate when a watched file changes (default true). */
   readonly watch?: boolean;
   readonly watchDebounceMs?: number;
+  /** Called when a bundle comes into force (from disk at start, or a newer version from the manager). */
+  readonly onBundle?: (payload: PolicyBundlePayload) => Promise<void>;
 }
 
 interface PersistedResults {
@@ -125,6 +127,7 @@ export class PolicyEnforcer {
     const state = await this.#readJson<PersistedResults>('results.json');
     if (state !== undefined && state.version === this.#bundle?.version) this.#state = state;
     if (this.#bundle !== undefined) {
+      await this.#options.onBundle?.(this.#bundle);
       this.#watchPaths();
       await this.evaluateNow('start');
     }
@@ -168,6 +171,7 @@ export class PolicyEnforcer {
         checks: verification.payload.policy.checks.length,
       }),
     ]);
+    await this.#options.onBundle?.(verification.payload);
     this.#watchPaths();
     await this.evaluateNow('bundle');
     return 'applied';

@@ -30,6 +30,7 @@ import {
   readRunningExecutables,
 } from '../collectors/host-changes.ts';
 import type { AgentConfig } from '../config/agent-config.ts';
+import { LocalDetection } from '../detection/local-detection.ts';
 import { Forwarder } from '../forwarder/forwarder.ts';
 import { AgentFiles, type AgentStateFile, type Enrollment } from '../identity/agent-files.ts';
 import { type EnrollOptions, enrollAgent } from '../identity/enroll.ts';
@@ -98,6 +99,7 @@ export class Agent {
   #nextInventoryAt = 0;
   #nextPolicyAt = 0;
   #policy: PolicyEnforcer | undefined;
+  #detection: LocalDetection | undefined;
   #lastContactAt: number | null = null;
   #lastError: string | null = null;
   readonly #stateListeners = new Set<(state: AgentState) => void>();
@@ -183,6 +185,7 @@ export class Agent {
     const queue = this.#queue;
     if (queue === undefined || !queue.isOpen || events.length === 0) return;
     const result = queue.append(events);
+    this.#detection?.observe(result.accepted);
     if (result.accepted.some((event) => severityRank(event.severity) >= severityRank('high'))) {
       this.#forwarder?.wake();
     }
@@ -253,7 +256,19 @@ export class Agent {
     const baseline =
       this.#deps.baseline ??
       createBaselineRunner({ root: config.root, live: config.root === '/', now: () => this.#clock.now() });
+    const detection = new LocalDetection({
+      dir: join(config.dataDir, 'policy'),
+      deviceId: this.#enrollment?.deviceId ?? 'unknown',
+      emit: (events) => this.emit(events),
+      now: () => this.#clock.now(),
+      log: this.#logger.child({ module: 'detection' }),
+      allowedLatenessMs: config.ruleLatenessMs,
+      maxGroupsPerRule: config.ruleMaxGroups,
+      flushIntervalMs: config.ruleFlushMs,
+    });
+    this.#detection = detection;
     this.#policy = new PolicyEnforcer({
+      onBundle: (payload) => detection.load(payload.policy.rules),
       dir: join(config.dataDir, 'policy'),
       publicKeyPem: this.#enrollment?.policyPublicKeyPem,
       labels: this.#enrollment?.labels ?? {},
@@ -289,6 +304,7 @@ export class Agent {
 
   async #stopEventPipeline(graceMs: number, reason: string): Promise<void> {
     await this.#policy?.stop();
+    await this.#detection?.stop();
     await Promise.allSettled(this.#collectors.map((collector) => collector.stop()));
     this.#collectors = [];
     if (this.#queue?.isOpen) {

@@ -256,6 +256,26 @@ export const errorCatalog = {
     action:
       'This is a defect in the code that built the value; report it with the path named in the message.',
   },
+  EW_ALERT_NOT_FOUND: {
+    category: 'not-found',
+    meaning: 'No alert has this id.',
+    action:
+      'List alerts with `edgeward alerts list` (add `--state resolved` for closed ones) and use an id from there.',
+  },
+  EW_ALERT_STATE_CONFLICT: {
+    category: 'conflict',
+    meaning:
+      'The alert is in a state that does not allow this action, such as acknowledging or suppressing a resolved alert.',
+    action:
+      'Read its state with `edgeward alerts show ID`; a resolved alert reopens by itself when its rule fires again.',
+  },
+  EW_ALERT_DELIVERY_FAILED: {
+    category: 'unavailable',
+    meaning:
+      'An alert notification could not be delivered to a destination (webhook, MQTT broker or mail server); it stays queued and is retried with backoff.',
+    action:
+      'Check the destination named in the message (address, credentials, what it answered); `edgeward alerts deliveries --state failing` lists what waits.',
+  },
   EW_DATABASE_UNAVAILABLE: {
     category: 'unavailable',
     meaning: 'The database could not be opened or reached.',

@@ -48,6 +48,7 @@ export const eventTypes = {
   'policy.expected_change': 'info',
   'policy.remediated': 'low',
   'policy.remediation_failed': 'high',
+  'alert.raised': 'high',
 } as const satisfies Record<string, Severity>;
 
 export type EventType = keyof typeof eventTypes;

@@ -97,8 +97,10 @@ checks:${sshCheck}
     duration: 4h
     timeZone: UTC
 `,
-  'rules/ssh/brute-force.yml': 'title: SSH brute force\n',
-  'rules/auth.yml': 'title: auth\n',
+  'rules/ssh/brute-force.yml':
+    'title: SSH brute force\nid: ssh-brute-force\nlogsource: {product: linux, service: sshd}\ndetection:\n  failed: {type: auth.login_failed}\n  condition: failed\nlevel: medium\n',
+  'rules/auth.yml':
+    'title: auth\nid: auth\nlogsource: {product: linux, service: sshd}\ndetection:\n  failed: {type: auth.login_failed}\n  condition: failed\nlevel: medium\n',
   'README.md': '# our policy\n',
   '.gitignore': '*.bak\n',
 };
@@ -191,8 +193,14 @@ describe('compilePolicy', () => {
       },
     ]);
     assert.deepEqual(policy.rules, [
-      { path: 'rules/auth.yml', text: 'title: auth\n' },
-      { path: 'rules/ssh/brute-force.yml', text: 'title: SSH brute force\n' },
+      {
+        path: 'rules/auth.yml',
+        text: 'title: auth\nid: auth\nlogsource: {product: linux, service: sshd}\ndetection:\n  failed: {type: auth.login_failed}\n  condition: failed\nlevel: medium\n',
+      },
+      {
+        path: 'rules/ssh/brute-force.yml',
+        text: 'title: SSH brute force\nid: ssh-brute-force\nlogsource: {product: linux, service: sshd}\ndetection:\n  failed: {type: auth.login_failed}\n  condition: failed\nlevel: medium\n',
+      },
     ]);
   });
 

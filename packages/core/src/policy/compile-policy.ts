@@ -1,5 +1,6 @@
 import type * as z from 'zod/mini';
 import { severities } from '../events/event.schema.ts';
+import { parseRuleFiles } from '../rules/sigma-rule.ts';
 import { useEnglishSchemaMessages } from '../validation/schema-messages.ts';
 import { isValidTimeZone, windowCron } from './maintenance-window.ts';
 import {
@@ -91,6 +92,11 @@ export function compilePolicy(files: readonly PolicySourceFile[]): PolicyCompile
     }
   }
   problems.push(...crossFileProblems(segmentFiles, baselineFiles, windowFiles, folder.segmentsReadable));
+  // Rules are validated here too, so that `policy validate` and `apply` refuse a broken rule; the
+  // bundle still carries their source, which each agent and manager compiles for itself.
+  const ruleCheck = parseRuleFiles(folder.rules);
+  if (ruleCheck.ok) warnings.push(...ruleCheck.warnings);
+  else problems.push(...ruleCheck.problems);
   if (problems.length > 0) return { ok: false, problems: sortProblems(problems) };
 
   const origins: Origin[] = [];

@@ -74,7 +74,8 @@ const next = policyOf({
   - {id: weekend, timeZone: Europe/Berlin, weekly: [{days: [sat], start: '01:00', end: '05:00'}]}
   - {id: nightly, timeZone: UTC, cron: '0 2 * * *', duration: 1h}
 `,
-  'rules/ssh.yml': 'title: ssh\n',
+  'rules/ssh.yml':
+    'title: ssh\nid: ssh\nlogsource: {product: linux, service: sshd}\ndetection:\n  failed: {type: auth.login_failed}\n  condition: failed\nlevel: medium\n',
 });
 
 const devices = [

@@ -325,3 +325,215 @@ export interface DeviceComplianceView {
   /** Ascending by check id. */
   readonly checks: ComplianceCheckView[];
 }
+
+// Alerts: what the rules raise, their lifecycle, the noise they make, and their notifications.
+
+export const alertStates = ['open', 'acknowledged', 'resolved', 'suppressed'] as const;
+export type AlertState = (typeof alertStates)[number];
+
+/** How an operator closes an alert. */
+export const alertResolutions = ['fixed', 'false-positive', 'duplicate', 'accepted-risk'] as const;
+/** `auto`: nothing was seen of it for `alertAutoResolveMs`. */
+export type AlertResolution = (typeof alertResolutions)[number] | 'auto';
+
+export const alertDeliveryStates = ['pending', 'delivered', 'failing'] as const;
+/** `failing`: tried `alertDeliveryFailingAfter` times without success; still retried. */
+export type AlertDeliveryState = (typeof alertDeliveryStates)[number];
+
+const alertTextSchema = z.string().check(z.minLength(1), z.maxLength(5000));
+
+/**
+ * GET /api/v1/alerts — newest activity first. `severity` is a minimum, `tier` exact; `since` (the last
+ * signal, manager clock) takes a duration back from now, an ISO date or epoch milliseconds; `assignee` an
+ * operator id or name; `before` is the `nextBefore` of the previous page.
+ */
+export const alertListQuerySchema = z.object({
+  state: z.optional(z.enum(alertStates)),
+  tier: z.optional(severitySchema),
+  severity: z.optional(severitySchema),
+  rule: z.optional(z.string().check(z.minLength(1), z.maxLength(200))),
+  device: z.optional(z.string().check(z.minLength(1), z.maxLength(100))),
+  assignee: z.optional(z.string().check(z.minLength(1), z.maxLength(100))),
+  since: z.optional(z.string().check(z.minLength(1), z.maxLength(64))),
+  limit: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(1000)), 100),
+  before: z.optional(z.string().check(z.minLength(1), z.maxLength(300))),
+});
+export type AlertListQuery = z.output<typeof alertListQuerySchema>;
+
+/** POST /api/v1/alerts/:id/resolve — the note, when given, is added as a comment. */
+export const resolveAlertSchema = z.object({
+  resolution: z.enum(alertResolutions),
+  note: z.optional(alertTextSchema),
+});
+export type ResolveAlertRequest = z.input<typeof resolveAlertSchema>;
+
+/** POST /api/v1/alerts/:id/assign — an operator's id, or a name only one active operator has. */
+export const assignAlertSchema = z.object({ assignee: z.string().check(z.minLength(1), z.maxLength(100)) });
+
+/** POST /api/v1/alerts/:id/comment */
+export const commentAlertSchema = z.object({ text: alertTextSchema });
+
+/**
+ * POST /api/v1/alerts/:id/suppress — silenced until `until`: a duration ahead of now (`4h`, `2d`), an ISO
+ * date-time or epoch milliseconds. Signals are merged meanwhile, without notifications.
+ */
+export const suppressAlertSchema = z.object({
+  until: z.string().check(z.minLength(1), z.maxLength(64)),
+  note: z.optional(alertTextSchema),
+});
+
+/** GET /api/v1/alerts/noise — per rule over the last `days` days (default 7). */
+export const alertNoiseQuerySchema = z.object({
+  days: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(365)), 7),
+});
+
+/** GET /api/v1/alert-deliveries — newest first. */
+export const alertDeliveryQuerySchema = z.object({
+  state: z.optional(z.enum(alertDeliveryStates)),
+  limit: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(1000)), 100),
+});
+
+export interface AlertView {
+  readonly id: string;
+  readonly ruleId: string;
+  readonly ruleTitle: string;
+  readonly kind: 'detection' | 'correlation';
+  readonly groupKey: string;
+  readonly groupFields: Record<string, string>;
+  /** Only ever rises while the alert lives. */
+  readonly severity: Severity;
+  readonly tier: Severity;
+  readonly state: AlertState;
+  /** Where its rule ran: `agent`, `site` or `hub`. */
+  readonly source: 'agent' | 'hub' | 'site';
+  readonly deviceIds: string[];
+  /** Event time (device clocks) of the first and last event counted. */
+  readonly firstSeen: number;
+  readonly lastSeen: number;
+  /** Events matched (or the correlated figure), over every signal merged into the alert. */
+  readonly count: number;
+  /** The first events behind the alert (at most 50). */
+  readonly eventRefs: { readonly deviceId: string; readonly seq: number; readonly id: string }[];
+  /** Response actions its rule asked for. */
+  readonly response: string[];
+  readonly assignee: { readonly id: string; readonly name: string } | null;
+  readonly resolution: AlertResolution | null;
+  /** While `state` is suppressed: until when (ms). */
+  readonly suppressedUntil: number | null;
+  /** Manager clock, ms: created, last (re)opened, acknowledged, resolved. */
+  readonly createdAt: number;
+  readonly openedAt: number;
+  readonly acknowledgedAt: number | null;
+  readonly resolvedAt: number | null;
+  readonly reopenedCount: number;
+  /** When the manager received its last signal. */
+  readonly lastSignalAt: number;
+  readonly updatedAt: number;
+}
+
+export interface AlertListView {
+  /** By last signal, newest first. */
+  readonly alerts: AlertView[];
+  /** Pass as `before` to read the next page; null on the last page. */
+  readonly nextBefore: string | null;
+}
+
+export interface AlertCommentView {
+  readonly at: number;
+  readonly authorId: string;
+  readonly author: string;
+  readonly text: string;
+}
+
+export interface AlertHistoryView {
+  readonly at: number;
+  /** The operator's name, `system` for the manager, or the signal's source. */
+  readonly actor: string;
+  /** created, merged, escalated, reopened, acknowledged, resolved, assigned, suppressed, unsuppressed, commented. */
+  readonly kind: string;
+  readonly change: Record<string, unknown>;
+}
+
+export interface AlertDeliveryView {
+  readonly id: string;
+  /** Null for a digest. */
+  readonly alertId: string | null;
+  /** `<schedule>@<period end, ISO>` of a digest (`medium@2026-05-01T10:00:00.000Z`); null for one alert's notification. */
+  readonly digestKey: string | null;
+  readonly destination: string;
+  readonly state: AlertDeliveryState;
+  readonly attempts: number;
+  /** When it is tried next (while not delivered). */
+  readonly nextAttemptAt: number;
+  readonly lastError: string | null;
+  readonly createdAt: number;
+  readonly deliveredAt: number | null;
+}
+
+export interface AlertDeliveryListView {
+  readonly deliveries: AlertDeliveryView[];
+}
+
+export interface AlertDetailView extends AlertView {
+  /** Oldest first. */
+  readonly comments: AlertCommentView[];
+  /** Oldest first. */
+  readonly history: AlertHistoryView[];
+  /** Its notifications, newest first (digests that listed it are not included). */
+  readonly deliveries: AlertDeliveryView[];
+}
+
+export interface AlertRuleNoiseView {
+  readonly ruleId: string;
+  readonly ruleTitle: string;
+  /** Alerts created or reopened in the period. */
+  readonly raised: number;
+  readonly alertsPerDay: number;
+  readonly acknowledged: number;
+  /** Median of (acknowledged − opened) over the acknowledgements of the period; null without any. */
+  readonly medianTimeToAcknowledgeMs: number | null;
+  /** Resolved by an operator in the period (auto-resolutions are counted apart). */
+  readonly resolved: number;
+  readonly falsePositive: number;
+  /** falsePositive / resolved; null when none was resolved by an operator. */
+  readonly falsePositiveShare: number | null;
+  readonly autoResolved: number;
+  /** Alerts of the rule not resolved now. */
+  readonly unresolved: number;
+}
+
+export interface AlertNoiseView {
+  readonly days: number;
+  readonly from: number;
+  readonly to: number;
+  /** Noisiest first (most raised). */
+  readonly rules: AlertRuleNoiseView[];
+}
+
+/**
+ * What a destination receives (the webhook's JSON body; MQTT and mail carry the same facts): one alert
+ * created, reopened or escalated, or a digest of the alerts of the lower tiers.
+ */
+export type AlertNotification =
+  | {
+      readonly v: 1;
+      readonly kind: 'alert';
+      readonly fleet: string;
+      readonly reason: 'created' | 'reopened' | 'escalated';
+      readonly alert: AlertView;
+    }
+  | {
+      readonly v: 1;
+      readonly kind: 'digest';
+      readonly fleet: string;
+      /** The digest schedule: `medium` (hourly by default) or `low` (low and info, daily). */
+      readonly schedule: AlertDigestSchedule;
+      /** The period it covers, ms. */
+      readonly from: number;
+      readonly to: number;
+      /** Alerts listed (at most 500, newest first) and how many there were in all. */
+      readonly alerts: AlertView[];
+      readonly total: number;
+    };
+
+export type AlertDigestSchedule = 'medium' | 'low';

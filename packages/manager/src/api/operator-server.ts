@@ -1,5 +1,10 @@
 import {
+  alertDeliveryQuerySchema,
+  alertListQuerySchema,
+  alertNoiseQuerySchema,
   applyPolicyRequestSchema,
+  assignAlertSchema,
+  commentAlertSchema,
   complianceQuerySchema,
   createEnrollmentTokenSchema,
   createOperatorSchema,
@@ -10,8 +15,10 @@ import {
   historyQuerySchema,
   type Labels,
   policyPlanRequestSchema,
+  resolveAlertSchema,
   revokeDeviceSchema,
   rollbackPolicyRequestSchema,
+  suppressAlertSchema,
 } from '@edgeward/core';
 import type { Store } from '@edgeward/store';
 import { dashboardPage } from '@edgeward/web';
@@ -19,6 +26,7 @@ import Fastify, { type FastifyBaseLogger, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import * as z from 'zod/mini';
 import type { FleetPki } from '../pki/fleet-pki.ts';
+import type { AlertService } from '../services/alert.service.ts';
 import type { ComplianceService } from '../services/compliance.service.ts';
 import type { DeviceService } from '../services/device.service.ts';
 import type { EnrollmentTokenService } from '../services/enrollment-token.service.ts';
@@ -53,6 +61,7 @@ export function buildOperatorServer(deps: {
   operators: OperatorService;
   policies: PolicyService;
   compliance: ComplianceService;
+  alerts: AlertService;
   deviceApiUrl: string;
   logger: Logger;
   bodyLimitBytes: number;
@@ -206,6 +215,60 @@ export function buildOperatorServer(deps: {
   app.get('/api/v1/compliance/devices/:id', async (request) => {
     const { id } = parseInput(idParams, request.params, 'path');
     return deps.compliance.device(id);
+  });
+
+  app.get('/api/v1/alerts', async (request) =>
+    deps.alerts.list(parseInput(alertListQuerySchema, request.query, 'alert query')),
+  );
+
+  // The router prefers this static path to /alerts/:id, so no alert id can be "noise".
+  app.get('/api/v1/alerts/noise', async (request) => {
+    const { days } = parseInput(alertNoiseQuerySchema, request.query, 'alert noise query');
+    return deps.alerts.noise(days);
+  });
+
+  app.get('/api/v1/alerts/:id', async (request) => {
+    const { id } = parseInput(idParams, request.params, 'path');
+    return deps.alerts.show(id);
+  });
+
+  app.post('/api/v1/alerts/:id/ack', async (request) => {
+    requireRole(request.operator, 'operator', 'acknowledging an alert');
+    const { id } = parseInput(idParams, request.params, 'path');
+    return deps.alerts.acknowledge(request.operator, id);
+  });
+
+  app.post('/api/v1/alerts/:id/resolve', async (request) => {
+    requireRole(request.operator, 'operator', 'resolving an alert');
+    const { id } = parseInput(idParams, request.params, 'path');
+    const body = parseInput(resolveAlertSchema, request.body, 'resolution');
+    return deps.alerts.resolve(request.operator, id, body.resolution, body.note);
+  });
+
+  app.post('/api/v1/alerts/:id/assign', async (request) => {
+    requireRole(request.operator, 'operator', 'assigning an alert');
+    const { id } = parseInput(idParams, request.params, 'path');
+    const body = parseInput(assignAlertSchema, request.body, 'assignment');
+    return deps.alerts.assign(request.operator, id, body.assignee);
+  });
+
+  app.post('/api/v1/alerts/:id/comment', async (request) => {
+    requireRole(request.operator, 'operator', 'commenting on an alert');
+    const { id } = parseInput(idParams, request.params, 'path');
+    const body = parseInput(commentAlertSchema, request.body, 'comment');
+    return deps.alerts.comment(request.operator, id, body.text);
+  });
+
+  app.post('/api/v1/alerts/:id/suppress', async (request) => {
+    requireRole(request.operator, 'operator', 'suppressing an alert');
+    const { id } = parseInput(idParams, request.params, 'path');
+    const body = parseInput(suppressAlertSchema, request.body, 'suppression');
+    return deps.alerts.suppress(request.operator, id, body.until, body.note);
+  });
+
+  app.get('/api/v1/alert-deliveries', async (request) => {
+    const query = parseInput(alertDeliveryQuerySchema, request.query, 'delivery query');
+    return deps.alerts.deliveries(query.state, query.limit);
   });
 
   return app;

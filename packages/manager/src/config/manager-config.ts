@@ -1,9 +1,11 @@
 import { join } from 'node:path';
 import { type ConfigLayer, commaSeparatedList, resolveConfig } from '@edgeward/core';
 import * as z from 'zod/mini';
+import { alertDestinationsSetting } from '../alerting/alert-destinations.ts';
 import { parseSyslogOutUrl } from '../syslog/syslog-out-url.ts';
 
 const DAY_MS = 86_400_000;
+const HOUR_MS = 3_600_000;
 
 const port = z.coerce.number().check(z.int(), z.minimum(0), z.maximum(65_535));
 const list = commaSeparatedList;
@@ -79,11 +81,46 @@ export const managerConfigSchema = z
     ),
     /** Entries kept on disk while the SIEM is unreachable; beyond it the oldest are dropped, and reported. */
     syslogOutMaxQueued: z._default(z.coerce.number().check(z.int(), z.minimum(1)), 1_000_000),
+    /**
+     * Where alert notifications go: webhook, syslog (through syslog out), MQTT and SMTP destinations
+     * (docs in alerting/alert-destinations.ts); an array in the file, JSON in EDGEWARD_ALERT_DESTINATIONS.
+     */
+    alertDestinations: z._default(alertDestinationsSetting, []),
+    /** An alert without a signal for this long is resolved as `auto`. */
+    alertAutoResolveMs: z._default(z.coerce.number().check(z.int(), z.minimum(60_000)), DAY_MS),
+    /** Medium-tier alerts go out in a digest this often (periods aligned to the epoch, UTC). */
+    alertDigestMediumMs: z._default(z.coerce.number().check(z.int(), z.minimum(60_000)), HOUR_MS),
+    /** Low- and info-tier alerts go out in a digest this often (default daily, at 00:00 UTC). */
+    alertDigestLowMs: z._default(z.coerce.number().check(z.int(), z.minimum(60_000)), DAY_MS),
+    /** After this many failed attempts a notification shows as failing; it is still retried. */
+    alertDeliveryFailingAfter: z._default(z.coerce.number().check(z.int(), z.minimum(1)), 5),
+    /** First retry delay of a failed notification; it doubles per attempt, with jitter (ms). */
+    alertDeliveryRetryMinMs: z._default(z.coerce.number().check(z.int(), z.minimum(10)), 10_000),
+    /** Longest retry delay (ms). */
+    alertDeliveryRetryMaxMs: z._default(z.coerce.number().check(z.int(), z.minimum(10)), 600_000),
+    /** One attempt (connect, send, answer) fails after this long (ms). */
+    alertDeliveryTimeoutMs: z._default(z.coerce.number().check(z.int(), z.minimum(100)), 10_000),
+    /** How often due notifications and digests are looked for, also those queued by other replicas (ms). */
+    alertDeliveryPollMs: z._default(z.coerce.number().check(z.int(), z.minimum(10)), 1000),
     /** Largest request body accepted, in bytes. */
     bodyLimitBytes: z._default(z.coerce.number().check(z.int(), z.minimum(1024)), 16 * 1024 * 1024),
     logLevel: z._default(z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info'),
   })
   .check(
+    z.refine(
+      (config) =>
+        config.syslogOutUrl !== undefined ||
+        !config.alertDestinations.some((destination) => destination.type === 'syslog'),
+      {
+        message:
+          'a syslog alert destination sends through syslog out: set syslogOutUrl, or drop the destination',
+        path: ['alertDestinations'],
+      },
+    ),
+    z.refine((config) => config.alertDeliveryRetryMinMs <= config.alertDeliveryRetryMaxMs, {
+      message: 'alertDeliveryRetryMinMs must not exceed alertDeliveryRetryMaxMs',
+      path: ['alertDeliveryRetryMinMs'],
+    }),
     z.refine((config) => config.crlRefreshMs < config.crlValidityMs, {
       message: 'crlRefreshMs must be shorter than crlValidityMs, or CRLs expire and every device is refused',
       path: ['crlRefreshMs'],

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import {
+  ALERT_RAISED_EVENT,
   type Clock,
+  type DeviceEvent,
   EdgewardError,
   type EventBatch,
   type EventBatchReply,
@@ -17,6 +19,16 @@ import type { Logger } from 'pino';
 import type { DeviceService } from './device.service.ts';
 
 const DAY_MS = 86_400_000;
+
+/**
+ * Hears an agent's `alert.raised` events stored for the first time, inside the transaction that stores
+ * them: what it writes lands with the events or not at all (then the agent sends the batch again).
+ */
+export type AlertEventsListener = (
+  store: Store,
+  deviceId: string,
+  events: readonly DeviceEvent[],
+) => Promise<void>;
 /** A syslog source counts as offline after three hours without a message. */
 const LEGACY_REPORT_INTERVAL_MS = 3_600_000;
 
@@ -31,6 +43,7 @@ export class EventService {
   readonly #devices: Pick<DeviceService, 'requireActive'>;
   readonly #logger: Logger;
   readonly #retentionMs: number;
+  readonly #onAlertEvents: AlertEventsListener | undefined;
   readonly #sourceQueues = new Map<string, Promise<void>>();
 
   constructor(deps: {
@@ -40,12 +53,14 @@ export class EventService {
     logger: Logger;
     /** Events received longer ago than this many days are pruned. */
     retentionDays: number;
+    onAlertEvents?: AlertEventsListener;
   }) {
     this.#store = deps.store;
     this.#clock = deps.clock;
     this.#devices = deps.devices;
     this.#logger = deps.logger;
     this.#retentionMs = deps.retentionDays * DAY_MS;
+    this.#onAlertEvents = deps.onAlertEvents;
   }
 
   /**
@@ -56,10 +71,18 @@ export class EventService {
    */
   async ingest(deviceId: string, batch: EventBatch): Promise<EventBatchReply> {
     const now = this.#clock.now();
+    const alertEvents =
+      this.#onAlertEvents === undefined
+        ? []
+        : batch.events.filter((event) => event.type === ALERT_RAISED_EVENT);
     const result = await this.#store.transaction(async (store) => {
       await this.#devices.requireActive(deviceId, store);
+      // Only batches carrying alerts pay for this read. A repeat that slips past it (an event stored under
+      // another sequence number) is caught by the alerts themselves, which never count a signal twice.
+      const fresh = alertEvents.length === 0 ? [] : await notYetStored(store, deviceId, alertEvents);
       const ingested = await store.events.ingest(deviceId, batch.events, now, batch.floorSeq ?? 0);
       await store.devices.update(deviceId, { lastSeenAt: now });
+      if (fresh.length > 0) await this.#onAlertEvents?.(store, deviceId, fresh);
       return ingested;
     });
     if (result.newGaps.length > 0) {
@@ -165,6 +188,22 @@ export class EventService {
     }
     return deleted;
   }
+}
+
+/** The events whose sequence numbers the device's delivery state does not hold yet, each once. */
+async function notYetStored(
+  store: Store,
+  deviceId: string,
+  events: readonly DeviceEvent[],
+): Promise<DeviceEvent[]> {
+  const state = await store.events.deliveryState(deviceId);
+  const held = new Set(state.heldAbove);
+  const fresh = new Map<number, DeviceEvent>();
+  for (const event of events) {
+    if (event.seq > state.ackedSeq && !held.has(event.seq) && !fresh.has(event.seq))
+      fresh.set(event.seq, event);
+  }
+  return [...fresh.values()].sort((a, b) => a.seq - b.seq);
 }
 
 function toView(record: EventRecord): EventView {

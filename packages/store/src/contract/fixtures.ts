@@ -14,7 +14,7 @@ import {
   policyDigest,
   signPolicyBundle,
 } from '@edgeward/core';
-import type { PolicyVersionRecord, SignedPolicyBundle, Store } from '../store.ts';
+import type { AlertRecord, PolicyVersionRecord, SignedPolicyBundle, Store } from '../store.ts';
 
 /** What each contract suite gets: the engine's name and the store opened for the current test. */
 export interface ContractContext {
@@ -243,4 +243,40 @@ export function checkResult(
   evaluatedAt = 5_000,
 ): CheckResult {
   return { checkId, status, detail: `${checkId} is ${status}`, evaluatedAt };
+}
+
+/** An open alert of rule `rule-1` whose group is its id, last signalled at `lastSignalAt` (default 10,000). */
+export function alert(id: string, overrides: Partial<AlertRecord> = {}): AlertRecord {
+  const lastSignalAt = overrides.lastSignalAt ?? 10_000;
+  return {
+    id,
+    ruleId: 'rule-1',
+    ruleTitle: 'Many failed logins',
+    kind: 'correlation',
+    groupKey: `["${id}"]`,
+    groupFields: { user: 'root' },
+    severity: 'medium',
+    tier: 'medium',
+    state: 'open',
+    source: 'hub',
+    deviceIds: ['dev-1'],
+    firstSeen: 1_000,
+    lastSeen: 2_000,
+    count: 3,
+    eventRefs: [{ deviceId: 'dev-1', seq: 1, id: 'evt-1' }],
+    bursts: [{ key: 'dev-1/1/evt-1', count: 3 }],
+    response: [],
+    route: [],
+    assignee: null,
+    resolution: null,
+    suppressedUntil: null,
+    createdAt: lastSignalAt,
+    openedAt: lastSignalAt,
+    acknowledgedAt: null,
+    resolvedAt: null,
+    reopenedCount: 0,
+    lastSignalAt,
+    updatedAt: lastSignalAt,
+    ...overrides,
+  };
 }

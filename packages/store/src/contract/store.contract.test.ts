@@ -4,6 +4,8 @@
  */
 import { after, afterEach, before, beforeEach, describe } from 'node:test';
 import type { Store } from '../store.ts';
+import { alertDeliveriesContract } from './alert-deliveries.contract.ts';
+import { alertsContract } from './alerts.contract.ts';
 import { complianceContract } from './compliance.contract.ts';
 import { certificatesContract, operatorsContract } from './credentials.contract.ts';
 import { devicesContract } from './devices.contract.ts';
@@ -61,6 +63,8 @@ for (const makeEngine of contractEngines) {
     syslogOutboxContract(ctx);
     policiesContract(ctx);
     complianceContract(ctx);
+    alertsContract(ctx);
+    alertDeliveriesContract(ctx);
     transactionsContract(ctx);
     migrationsContract(ctx, engine);
   });

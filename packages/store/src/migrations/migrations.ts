@@ -259,4 +259,116 @@ export const migrations: readonly Migration[] = [
       ];
     },
   },
+  {
+    version: 6,
+    name: 'alerts and their notifications',
+    up: (dialect) => {
+      const { key } = columnTypes(dialect);
+      const sequence =
+        dialect === 'postgres' ? 'BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY' : 'INTEGER PRIMARY KEY';
+      const severity = "IN ('info', 'low', 'medium', 'high', 'critical')";
+      return [
+        // One row per (rule, group), reopened when it recurs: the unique index is what keeps two managers
+        // raising the same new alert at once from making two.
+        `CREATE TABLE alerts (
+          id ${key} PRIMARY KEY,
+          rule_id ${key} NOT NULL,
+          rule_title TEXT NOT NULL,
+          kind TEXT NOT NULL CHECK (kind IN ('detection', 'correlation')),
+          group_key ${key} NOT NULL,
+          group_fields TEXT NOT NULL,
+          severity TEXT NOT NULL CHECK (severity ${severity}),
+          tier TEXT NOT NULL CHECK (tier ${severity}),
+          state TEXT NOT NULL CHECK (state IN ('open', 'acknowledged', 'resolved', 'suppressed')),
+          source TEXT NOT NULL CHECK (source IN ('agent', 'hub', 'site')),
+          device_ids TEXT NOT NULL,
+          first_seen BIGINT NOT NULL,
+          last_seen BIGINT NOT NULL,
+          count BIGINT NOT NULL,
+          event_refs TEXT NOT NULL,
+          bursts TEXT NOT NULL,
+          response TEXT NOT NULL,
+          route TEXT NOT NULL,
+          assignee ${key},
+          resolution TEXT CHECK (resolution IN ('fixed', 'false-positive', 'duplicate', 'accepted-risk', 'auto')),
+          suppressed_until BIGINT,
+          created_at BIGINT NOT NULL,
+          opened_at BIGINT NOT NULL,
+          acknowledged_at BIGINT,
+          resolved_at BIGINT,
+          reopened_count INTEGER NOT NULL,
+          last_signal_at BIGINT NOT NULL,
+          updated_at BIGINT NOT NULL
+        )`,
+        'CREATE UNIQUE INDEX alerts_rule_group ON alerts (rule_id, group_key)',
+        // Lists read newest activity first: each filter that narrows most has an index in that order.
+        'CREATE INDEX alerts_recent ON alerts (last_signal_at, id)',
+        'CREATE INDEX alerts_state ON alerts (state, last_signal_at, id)',
+        'CREATE INDEX alerts_rule ON alerts (rule_id, last_signal_at, id)',
+        'CREATE INDEX alerts_assignee ON alerts (assignee, last_signal_at, id) WHERE assignee IS NOT NULL',
+        // A fleet-wide correlation can name thousands of devices: rows, so that "alerts of this device" is
+        // an index lookup rather than a scan of JSON.
+        `CREATE TABLE alert_devices (
+          alert_id ${key} NOT NULL REFERENCES alerts (id) ON DELETE CASCADE,
+          device_id ${key} NOT NULL,
+          PRIMARY KEY (alert_id, device_id)
+        )`,
+        'CREATE INDEX alert_devices_device ON alert_devices (device_id, alert_id)',
+        `CREATE TABLE alert_notes (
+          seq ${sequence},
+          alert_id ${key} NOT NULL REFERENCES alerts (id) ON DELETE CASCADE,
+          at BIGINT NOT NULL,
+          author_id TEXT NOT NULL,
+          author TEXT NOT NULL,
+          text TEXT NOT NULL
+        )`,
+        'CREATE INDEX alert_notes_alert ON alert_notes (alert_id, seq)',
+        // rule_id is copied here so that the noise figures of a period read this table alone.
+        `CREATE TABLE alert_history (
+          seq ${sequence},
+          alert_id ${key} NOT NULL REFERENCES alerts (id) ON DELETE CASCADE,
+          rule_id ${key} NOT NULL,
+          at BIGINT NOT NULL,
+          actor TEXT NOT NULL,
+          kind ${key} NOT NULL,
+          resolution TEXT,
+          duration_ms BIGINT,
+          change TEXT NOT NULL
+        )`,
+        'CREATE INDEX alert_history_alert ON alert_history (alert_id, seq)',
+        'CREATE INDEX alert_history_at ON alert_history (at, kind, rule_id)',
+        // The notification outbox. lease_owner and lease_until are a sender's claim: a replica takes due rows
+        // in one UPDATE, and a claim left by a crashed replica expires.
+        `CREATE TABLE alert_deliveries (
+          id ${key} PRIMARY KEY,
+          alert_id ${key} REFERENCES alerts (id) ON DELETE CASCADE,
+          digest_key ${key},
+          destination ${key} NOT NULL,
+          payload TEXT NOT NULL,
+          state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failing')),
+          attempts INTEGER NOT NULL,
+          next_attempt_at BIGINT NOT NULL,
+          last_error TEXT,
+          lease_owner TEXT,
+          lease_until BIGINT,
+          created_at BIGINT NOT NULL,
+          delivered_at BIGINT
+        )`,
+        // NULL digest keys never collide, so only digests are unique per destination.
+        'CREATE UNIQUE INDEX alert_deliveries_digest ON alert_deliveries (destination, digest_key)',
+        "CREATE INDEX alert_deliveries_due ON alert_deliveries (next_attempt_at, id) WHERE state <> 'delivered'",
+        'CREATE INDEX alert_deliveries_alert ON alert_deliveries (alert_id, created_at)',
+        'CREATE INDEX alert_deliveries_created ON alert_deliveries (state, created_at, id)',
+        'CREATE INDEX alert_deliveries_recent ON alert_deliveries (created_at, id)',
+        `CREATE TABLE alert_digest_items (
+          destination ${key} NOT NULL,
+          schedule ${key} NOT NULL CHECK (schedule IN ('medium', 'low')),
+          alert_id ${key} NOT NULL REFERENCES alerts (id) ON DELETE CASCADE,
+          queued_at BIGINT NOT NULL,
+          PRIMARY KEY (destination, schedule, alert_id)
+        )`,
+        'CREATE INDEX alert_digest_items_due ON alert_digest_items (schedule, queued_at)',
+      ];
+    },
+  },
 ];

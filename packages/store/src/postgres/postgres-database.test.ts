@@ -30,6 +30,12 @@ describe('PostgreSQL engine', () => {
     assert.deepEqual(
       tables.rows.map((row) => row.table_name),
       [
+        'alert_deliveries',
+        'alert_devices',
+        'alert_digest_items',
+        'alert_history',
+        'alert_notes',
+        'alerts',
         'certificates',
         'compliance_history',
         'compliance_results',

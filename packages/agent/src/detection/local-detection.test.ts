@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, test } from 'node:test';
+import type { DeviceEvent, NewDeviceEvent, PolicySourceFile } from '@edgeward/core';
+import { silentLog } from '../collectors/collector-events.ts';
+import { LocalDetection } from './local-detection.ts';
+
+const rulesDir = new URL('../../../../policies/starter/rules/', import.meta.url);
+const starterRules: PolicySourceFile[] = readdirSync(rulesDir)
+  .filter((name) => name.endsWith('.yml'))
+  .map((name) => ({ path: `rules/${name}`, text: readFileSync(new URL(name, rulesDir), 'utf8') }));
+
+let dir: string;
+let emitted: NewDeviceEvent[];
+let seq: number;
+const t0 = Date.parse('2026-11-25T10:00:00Z');
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'ew-detection-'));
+  emitted = [];
+  seq = 0;
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function detection(): LocalDetection {
+  return new LocalDetection({
+    dir,
+    deviceId: 'dev-1',
+    emit: async (events) => {
+      emitted.push(...events);
+    },
+    now: () => t0 + 3_600_000,
+    log: silentLog,
+    allowedLatenessMs: 0,
+    maxGroupsPerRule: 100,
+    flushIntervalMs: 60_000,
+  });
+}
+
+function failedLogin(offsetMs: number, user = 'root'): DeviceEvent {
+  seq += 1;
+  return {
+    seq,
+    id: `e-${seq}`,
+    type: 'auth.login_failed',
+    severity: 'medium',
+    time: t0 + offsetMs,
+    data: { user, sourceAddress: '203.0.113.9', program: 'sshd', method: 'password' },
+  };
+}
+
+const alerts = () => emitted.filter((event) => event.type === 'alert.raised');
+
+test('five failed logins for one account within five minutes raise one high alert event', async () => {
+  const local = detection();
+  await local.load(starterRules);
+  local.observe([0, 20_000, 40_000, 60_000].map((offset) => failedLogin(offset)));
+  await local.stop();
+  assert.equal(alerts().filter((event) => event.data.ruleId === 'ew-auth-brute-force-user').length, 0);
+
+  const again = detection();
+  await again.load(starterRules);
+  again.observe([failedLogin(80_000)]);
+  await again.stop();
+  const raised = alerts().filter((event) => event.data.ruleId === 'ew-auth-brute-force-user');
+  assert.equal(raised.length, 1, 'the window survived the restart');
+  assert.equal(raised[0]?.severity, 'high');
+  assert.equal(raised[0]?.data.count, 5);
+  assert.deepEqual(raised[0]?.data.deviceIds, ['dev-1']);
+});
+
+test('the alerts it raised itself are not evaluated again, and bad rules turn detection off', async () => {
+  const local = detection();
+  await local.load(starterRules);
+  local.observe([
+    {
+      seq: 1,
+      id: 'a',
+      type: 'alert.raised',
+      severity: 'high',
+      time: t0,
+      data: { ruleId: 'x', severity: 'low' },
+    },
+  ]);
+  await local.stop();
+  assert.equal(emitted.length, 0);
+
+  const broken = detection();
+  await broken.load([{ path: 'rules/bad.yml', text: 'title: broken\n' }]);
+  broken.observe([0, 1, 2, 3, 4, 5].map((offset) => failedLogin(offset)));
+  await broken.stop();
+  assert.equal(broken.stats, undefined);
+  assert.equal(emitted.length, 0);
+});

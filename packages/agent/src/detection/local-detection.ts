@@ -1,0 +1,150 @@
+import { randomBytes } from 'node:crypto';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  type DeviceEvent,
+  type NewDeviceEvent,
+  type PolicySourceFile,
+  parseRuleFiles,
+  RuleEngine,
+  type RuleSignal,
+  severityRank,
+} from '@edgeward/core';
+import type { CollectorLog, EmitEvents } from '../collectors/collector-events.ts';
+
+export interface LocalDetectionOptions {
+  /** Where the engine's state is kept between runs (`<dataDir>/policy/detection-state.json`). */
+  readonly dir: string;
+  readonly deviceId: string;
+  readonly emit: EmitEvents;
+  readonly now: () => number;
+  readonly log: CollectorLog;
+  /** How late an event may arrive and still be ordered by event time. */
+  readonly allowedLatenessMs: number;
+  /** Groups each rule keeps at most; the least recently used go first (counted). */
+  readonly maxGroupsPerRule: number;
+  /** How often buffered events are evaluated even when no newer event moves the watermark. */
+  readonly flushIntervalMs: number;
+}
+
+/**
+ * Runs the policy's agent-scope detection rules on the device's own events, connected or not. Each
+ * alert travels to the manager as an `alert.raised` event of at least high severity, so the forwarder
+ * sends it at once. The engine's windows survive a restart (snapshot on stop, restore on start).
+ */
+export class LocalDetection {
+  readonly #options: LocalDetectionOptions;
+  #engine: RuleEngine | undefined;
+  #rulesKey = '';
+  #timer: NodeJS.Timeout | undefined;
+  #busy: Promise<void> = Promise.resolve();
+
+  constructor(options: LocalDetectionOptions) {
+    this.#options = options;
+  }
+
+  get stats() {
+    return this.#engine?.stats();
+  }
+
+  /**
+   * Loads (or reloads, when they changed) the rules of the bundle in force. A rule set that does not
+   * compile here cannot have been applied by a manager of the same version; it is logged and skipped.
+   */
+  async load(rules: readonly PolicySourceFile[]): Promise<void> {
+    const key = JSON.stringify(rules);
+    if (key === this.#rulesKey) return;
+    await this.#drain();
+    this.#rulesKey = key;
+    const parsed = parseRuleFiles(rules);
+    if (!parsed.ok) {
+      this.#options.log.warn(
+        { problems: parsed.problems.length },
+        'the policy rules do not compile here; detection is off',
+      );
+      this.#engine = undefined;
+      return;
+    }
+    const engine = new RuleEngine(parsed.rules, {
+      scope: 'agent',
+      allowedLatenessMs: this.#options.allowedLatenessMs,
+      maxGroupsPerRule: this.#options.maxGroupsPerRule,
+    });
+    const saved = await this.#readState();
+    if (saved !== undefined) {
+      const restored = engine.restore(saved);
+      if (!restored.ok) this.#options.log.warn({ reason: restored.reason }, 'detection state not restored');
+    }
+    this.#engine = engine;
+    clearInterval(this.#timer);
+    this.#timer = setInterval(() => void this.#flush(), this.#options.flushIntervalMs);
+    this.#timer.unref();
+  }
+
+  /** Evaluates events the queue has just stored (never the alerts it raised itself). */
+  observe(events: readonly DeviceEvent[]): void {
+    const engine = this.#engine;
+    if (engine === undefined) return;
+    const own = events.filter((event) => event.type !== 'alert.raised');
+    if (own.length === 0) return;
+    const signals = engine.ingest(own.map((event) => ({ ...event, deviceId: this.#options.deviceId })));
+    if (signals.length > 0) this.#raise(signals);
+  }
+
+  /** Evaluates what is buffered, saves the windows for the next start, and stops the timer. */
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    await this.#drain();
+    const engine = this.#engine;
+    if (engine === undefined) return;
+    const path = join(this.#options.dir, 'detection-state.json');
+    const temporary = `${path}.${randomBytes(4).toString('hex')}.tmp`;
+    try {
+      await writeFile(temporary, JSON.stringify(engine.snapshot()), { mode: 0o600 });
+      await rename(temporary, path);
+    } catch (error) {
+      await rm(temporary, { force: true });
+      this.#options.log.warn({ err: (error as Error).message }, 'detection state not saved');
+    }
+  }
+
+  async #drain(): Promise<void> {
+    const engine = this.#engine;
+    if (engine !== undefined) {
+      const signals = engine.flush(this.#options.now());
+      if (signals.length > 0) this.#raise(signals);
+    }
+    await this.#busy;
+  }
+
+  async #flush(): Promise<void> {
+    const engine = this.#engine;
+    if (engine === undefined) return;
+    const signals = engine.flush(this.#options.now());
+    if (signals.length > 0) this.#raise(signals);
+  }
+
+  #raise(signals: readonly RuleSignal[]): void {
+    const events: NewDeviceEvent[] = signals.map((signal) => ({
+      type: 'alert.raised',
+      // At least high: alerts go to the manager at once, ahead of routine events.
+      severity: severityRank(signal.severity) >= severityRank('high') ? signal.severity : 'high',
+      time: signal.lastSeen,
+      data: { ...signal },
+    }));
+    this.#busy = this.#busy
+      .then(() => this.#options.emit(events))
+      .catch((error: unknown) =>
+        this.#options.log.warn({ err: (error as Error).message }, 'alert not queued'),
+      );
+  }
+
+  async #readState(): Promise<unknown> {
+    try {
+      return JSON.parse(await readFile(join(this.#options.dir, 'detection-state.json'), 'utf8'));
+    } catch {
+      return undefined;
+    }
+  }
+}
