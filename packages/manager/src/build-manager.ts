@@ -23,6 +23,7 @@ import { FleetPki } from './pki/fleet-pki.ts';
 import { AlertService } from './services/alert.service.ts';
 import { AuditTrail } from './services/audit-trail.ts';
 import { ComplianceService } from './services/compliance.service.ts';
+import { DetectionService } from './services/detection.service.ts';
 import { DeviceService } from './services/device.service.ts';
 import { EnrollmentService } from './services/enrollment.service.ts';
 import { EnrollmentTokenService } from './services/enrollment-token.service.ts';
@@ -68,6 +69,7 @@ export interface Manager {
     readonly policies: PolicyService;
     readonly compliance: ComplianceService;
     readonly alerts: AlertService;
+    readonly detection: DetectionService;
   };
   /** Alert notifications: the sender of queued deliveries and the digest scheduler (run between listen and close). */
   readonly alerting: {
@@ -193,6 +195,15 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
     loadAlerts: (tx, ids) => alerts.loadViews(tx, ids),
     periodMs: { medium: config.alertDigestMediumMs, low: config.alertDigestLowMs },
   });
+  const detection = new DetectionService({
+    store,
+    alerts,
+    clock,
+    logger: logger.child({ module: 'detection' }),
+    statePath: join(config.dataDir, 'detection-state.json'),
+    allowedLatenessMs: config.ruleLatenessMs,
+    maxGroupsPerRule: config.ruleMaxGroups,
+  });
   const events = new EventService({
     store,
     clock,
@@ -200,6 +211,7 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
     logger: logger.child({ module: 'events' }),
     retentionDays: config.eventRetentionDays,
     onAlertEvents: (tx, deviceId, raised) => alerts.raiseFromEvents(tx, deviceId, raised),
+    onStored: (deviceId, stored) => detection.observe(deviceId, stored),
   });
   const policies = new PolicyService({
     store,
@@ -286,7 +298,18 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
     config,
     pki,
     store,
-    services: { devices, tokens, operators, enrollment, revocations, events, policies, compliance, alerts },
+    services: {
+      devices,
+      tokens,
+      operators,
+      enrollment,
+      revocations,
+      events,
+      policies,
+      compliance,
+      alerts,
+      detection,
+    },
     alerting: { destinations: alertDestinations, sender, digests },
     deviceServer,
     operatorServer,
@@ -326,6 +349,8 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
       timers.push(setInterval(pruneEvents, EVENT_PRUNE_INTERVAL_MS).unref());
       sender.start();
       runAlertHousekeeping(true);
+      await detection.start();
+      timers.push(setInterval(() => void detection.tick(), config.detectionTickMs).unref());
       let lastSweepAt = performance.now();
       timers.push(
         setInterval(() => {
@@ -347,6 +372,8 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
         sender.stop(),
         syslogListener?.close(),
       ]);
+      // After the listeners: no batch can arrive any more while the windows are saved.
+      await detection.close();
       // After the alert sender and housekeeping, which may still queue syslog entries.
       await Promise.allSettled([
         syslogOut?.stop(),

@@ -8,7 +8,6 @@ import {
   parseRuleFiles,
   RuleEngine,
   type RuleSignal,
-  severityRank,
 } from '@edgeward/core';
 import type { CollectorLog, EmitEvents } from '../collectors/collector-events.ts';
 
@@ -29,8 +28,7 @@ export interface LocalDetectionOptions {
 
 /**
  * Runs the policy's agent-scope detection rules on the device's own events, connected or not. Each
- * alert travels to the manager as an `alert.raised` event of at least high severity, so the forwarder
- * sends it at once. The engine's windows survive a restart (snapshot on stop, restore on start).
+ * alert travels to the manager as an `alert.raised` event, which the forwarder sends at once. The engine's windows survive a restart (snapshot on stop, restore on start).
  */
 export class LocalDetection {
   readonly #options: LocalDetectionOptions;
@@ -126,10 +124,11 @@ export class LocalDetection {
   }
 
   #raise(signals: readonly RuleSignal[]): void {
+    // The event keeps the alert's severity (rules over alerts match on it); the agent sends every
+    // `alert.raised` at once whatever its severity.
     const events: NewDeviceEvent[] = signals.map((signal) => ({
       type: 'alert.raised',
-      // At least high: alerts go to the manager at once, ahead of routine events.
-      severity: severityRank(signal.severity) >= severityRank('high') ? signal.severity : 'high',
+      severity: signal.severity,
       time: signal.lastSeen,
       data: { ...signal },
     }));

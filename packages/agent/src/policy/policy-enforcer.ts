@@ -161,6 +161,8 @@ export class PolicyEnforcer {
       // The same policy re-signed (new expiry or CRL): nothing to evaluate, but it is no longer stale.
       return 'refreshed';
     }
+    // The rules first: once `policy.bundle_applied` is recorded, the bundle's detection runs.
+    await this.#options.onBundle?.(verification.payload);
     await this.#options.emit([
       securityEvent('policy.bundle_applied', this.#options.now(), {
         version: verification.payload.version,
@@ -171,7 +173,6 @@ export class PolicyEnforcer {
         checks: verification.payload.policy.checks.length,
       }),
     ]);
-    await this.#options.onBundle?.(verification.payload);
     this.#watchPaths();
     await this.evaluateNow('bundle');
     return 'applied';

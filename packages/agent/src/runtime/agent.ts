@@ -179,14 +179,18 @@ export class Agent {
 
   /**
    * Writes events to the durable queue; they count as collected once this returns. A high or critical
-   * event wakes the forwarder, so it does not wait for the batch to fill.
+   * event, or an alert, wakes the forwarder, so it does not wait for the batch to fill.
    */
   async emit(events: readonly NewDeviceEvent[]): Promise<void> {
     const queue = this.#queue;
     if (queue === undefined || !queue.isOpen || events.length === 0) return;
     const result = queue.append(events);
     this.#detection?.observe(result.accepted);
-    if (result.accepted.some((event) => severityRank(event.severity) >= severityRank('high'))) {
+    if (
+      result.accepted.some(
+        (event) => severityRank(event.severity) >= severityRank('high') || event.type === 'alert.raised',
+      )
+    ) {
       this.#forwarder?.wake();
     }
   }

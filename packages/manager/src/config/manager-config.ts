@@ -86,6 +86,12 @@ export const managerConfigSchema = z
      * (docs in alerting/alert-destinations.ts); an array in the file, JSON in EDGEWARD_ALERT_DESTINATIONS.
      */
     alertDestinations: z._default(alertDestinationsSetting, []),
+    /** How late an event may reach the hub's rules and still be ordered by event time (per device). */
+    ruleLatenessMs: z._default(z.coerce.number().check(z.int(), z.minimum(0)), 60_000),
+    /** Groups (user, address, device, …) each hub rule keeps at most; the least recently used go. */
+    ruleMaxGroups: z._default(z.coerce.number().check(z.int(), z.minimum(1)), 100_000),
+    /** How often the hub's rules evaluate what waits, and silent devices are looked for. */
+    detectionTickMs: z._default(z.coerce.number().check(z.int(), z.minimum(100)), 10_000),
     /** An alert without a signal for this long is resolved as `auto`. */
     alertAutoResolveMs: z._default(z.coerce.number().check(z.int(), z.minimum(60_000)), DAY_MS),
     /** Medium-tier alerts go out in a digest this often (periods aligned to the epoch, UTC). */

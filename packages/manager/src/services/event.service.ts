@@ -44,6 +44,7 @@ export class EventService {
   readonly #logger: Logger;
   readonly #retentionMs: number;
   readonly #onAlertEvents: AlertEventsListener | undefined;
+  readonly #onStored: ((deviceId: string, events: readonly DeviceEvent[]) => void) | undefined;
   readonly #sourceQueues = new Map<string, Promise<void>>();
 
   constructor(deps: {
@@ -54,6 +55,11 @@ export class EventService {
     /** Events received longer ago than this many days are pruned. */
     retentionDays: number;
     onAlertEvents?: AlertEventsListener;
+    /**
+     * Hears each batch after it is committed (repeats included: its listener recognises them), for the
+     * rules that run on the manager.
+     */
+    onStored?: (deviceId: string, events: readonly DeviceEvent[]) => void;
   }) {
     this.#store = deps.store;
     this.#clock = deps.clock;
@@ -61,6 +67,7 @@ export class EventService {
     this.#logger = deps.logger;
     this.#retentionMs = deps.retentionDays * DAY_MS;
     this.#onAlertEvents = deps.onAlertEvents;
+    this.#onStored = deps.onStored;
   }
 
   /**
@@ -85,6 +92,7 @@ export class EventService {
       if (fresh.length > 0) await this.#onAlertEvents?.(store, deviceId, fresh);
       return ingested;
     });
+    if (result.stored > 0) this.#onStored?.(deviceId, batch.events);
     if (result.newGaps.length > 0) {
       // A gap is normal while the agent sends urgent events first; one that stays open means loss.
       this.#logger.info(
@@ -119,7 +127,7 @@ export class EventService {
     events: readonly NewDeviceEvent[],
   ): Promise<void> {
     const now = this.#clock.now();
-    await this.#store.transaction(async (store) => {
+    const stored = await this.#store.transaction(async (store) => {
       const device = await store.devices.findById(source.deviceId);
       if (device === undefined) {
         await store.devices.create({
@@ -136,7 +144,7 @@ export class EventService {
         });
         this.#logger.info({ deviceId: source.deviceId, name: source.name }, 'new syslog source');
       } else if (device.revokedAt !== null) {
-        return;
+        return [];
       }
       const { ackedSeq } = await store.events.deliveryState(source.deviceId);
       const numbered = events.map((event, index) => ({
@@ -146,7 +154,9 @@ export class EventService {
       }));
       await store.events.ingest(source.deviceId, numbered, now);
       await store.devices.update(source.deviceId, { lastSeenAt: now });
+      return numbered;
     });
+    if (stored.length > 0) this.#onStored?.(source.deviceId, stored);
   }
 
   /** Newest first by device time; `nextBefore` continues with older events. */
