@@ -3,6 +3,8 @@ import { stat } from 'node:fs/promises';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { zstdDecompressSync } from 'node:zlib';
+import { ManagerClient } from '@edgeward/agent';
 import {
   type CertificateGrant,
   type ComplianceFleetView,
@@ -216,6 +218,45 @@ describe('policy versions over the operator and device APIs', () => {
       ['ssh-no-root-login', 'no-telnet'],
     );
     first = fetched.body.bundle;
+
+    // Asked for it, the manager sends the bundle compressed; the agent's client reads it as it is.
+    const compressed = await new Promise<{ encoding: string | undefined; body: Buffer }>(
+      (resolve, reject) => {
+        const outgoing = request(
+          new URL('/v1/policy', hub.deviceUrl),
+          {
+            ca: hub.manager.pki.rootCaPem,
+            agent: false,
+            ...gateway.tls,
+            headers: { 'accept-encoding': 'zstd' },
+          },
+          (response) => {
+            const chunks: Buffer[] = [];
+            response.on('data', (chunk: Buffer) => chunks.push(chunk));
+            response.on('end', () =>
+              resolve({ encoding: response.headers['content-encoding'], body: Buffer.concat(chunks) }),
+            );
+          },
+        );
+        outgoing.on('error', reject);
+        outgoing.end();
+      },
+    );
+    assert.equal(compressed.encoding, 'zstd');
+    assert.ok(compressed.body.length < JSON.stringify(fetched.body).length);
+    assert.deepEqual(JSON.parse(zstdDecompressSync(compressed.body).toString('utf8')), fetched.body);
+    const client = new ManagerClient({
+      managerUrl: hub.deviceUrl,
+      ca: hub.manager.pki.rootCaPem,
+      keyPem: gateway.tls.key,
+      certChainPem: gateway.tls.cert,
+      timeoutMs: 5000,
+    });
+    try {
+      assert.deepEqual((await client.get('/v1/policy')).body, fetched.body);
+    } finally {
+      client.close();
+    }
 
     const current = await gateway.call('GET', `/v1/policy?version=1&issuedAt=${first.payload.issuedAt}`);
     assert.equal(current.status, 204, 'the device holds the bundle in force');

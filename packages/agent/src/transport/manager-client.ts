@@ -5,6 +5,16 @@ import { EdgewardError, isErrorCode } from '@edgeward/core';
 
 const zstdCompress = typeof zlib.zstdCompress === 'function' ? promisify(zlib.zstdCompress) : undefined;
 const gzip = promisify(zlib.gzip);
+const zstdDecompress = typeof zlib.zstdDecompress === 'function' ? promisify(zlib.zstdDecompress) : undefined;
+const gunzip = promisify(zlib.gunzip);
+
+/** A reply body as the manager sent it (large policy bundles come compressed). */
+async function decoded(body: Buffer, encoding: string | undefined): Promise<Buffer> {
+  if (encoding === undefined || encoding === 'identity' || body.length === 0) return body;
+  if (encoding === 'gzip') return gunzip(body);
+  if (encoding === 'zstd' && zstdDecompress !== undefined) return zstdDecompress(body);
+  throw new Error(`the reply is ${encoding}-encoded, which this agent cannot read`);
+}
 
 /** Bodies smaller than this are sent as they are: compressing them costs more than it saves. */
 const COMPRESS_FROM_BYTES = 1024;
@@ -77,6 +87,7 @@ export class ManagerClient {
           timeout: this.#options.timeoutMs,
           headers: {
             accept: 'application/json',
+            'accept-encoding': zstdDecompress === undefined ? 'gzip' : 'zstd, gzip',
             ...(body === undefined
               ? {}
               : {
@@ -90,10 +101,12 @@ export class ManagerClient {
           const chunks: Buffer[] = [];
           response.on('data', (chunk: Buffer) => chunks.push(chunk));
           response.on('error', (error) => reject(unreachable(url, error)));
-          response.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
+          response.on('end', async () => {
             let parsed: unknown;
             try {
+              const text = (
+                await decoded(Buffer.concat(chunks), response.headers['content-encoding'])
+              ).toString('utf8');
               parsed = text === '' ? undefined : JSON.parse(text);
             } catch (error) {
               reject(unreachable(url, error));

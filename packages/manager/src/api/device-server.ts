@@ -1,4 +1,6 @@
 import type { TLSSocket } from 'node:tls';
+import { promisify } from 'node:util';
+import * as zlib from 'node:zlib';
 import {
   complianceReportSchema,
   EdgewardError,
@@ -28,6 +30,9 @@ const inventoryReportSchema = z.discriminatedUnion('kind', [
   inventoryFullReportSchema,
   inventoryDeltaReportSchema,
 ]);
+
+const zstdCompress = promisify(zlib.zstdCompress);
+const gzip = promisify(zlib.gzip);
 
 /** GET /v1/policy: the bundle the agent holds, if any; both or neither. */
 const policyQuerySchema = z
@@ -168,7 +173,19 @@ export function buildDeviceServer(deps: {
     const held = parseInput(policyQuerySchema, request.query, 'policy query');
     await deps.devices.requireActive(deviceId);
     const update = await deps.policies.bundleFor(held);
-    return update === undefined ? reply.status(204).send() : update;
+    if (update === undefined) return reply.status(204).send();
+    // A bundle is hundreds of KiB of repetitive JSON; compressed it is a few percent of that, which
+    // matters on the slow links devices poll over.
+    const accepted = String(request.headers['accept-encoding'] ?? '');
+    const encoding = /\bzstd\b/.test(accepted) ? 'zstd' : /\bgzip\b/.test(accepted) ? 'gzip' : undefined;
+    if (encoding === undefined) return update;
+    const json = Buffer.from(JSON.stringify(update));
+    const body = encoding === 'zstd' ? await zstdCompress(json) : await gzip(json);
+    return reply
+      .header('content-type', 'application/json; charset=utf-8')
+      .header('content-encoding', encoding)
+      .header('vary', 'accept-encoding')
+      .send(body);
   });
 
   app.post('/v1/compliance', async (request) => {
