@@ -79,6 +79,9 @@ const endpoints: [method: string, path: string, body?: unknown][] = [
   ['POST', '/api/v1/alerts/alr-0/comment', { text: 'x' }],
   ['POST', '/api/v1/alerts/alr-0/suppress', { until: '1h' }],
   ['GET', '/api/v1/alert-deliveries'],
+  ['GET', '/api/v1/audit/verify'],
+  ['GET', '/api/v1/audit/entries'],
+  ['GET', '/api/v1/audit/export'],
 ];
 
 test('the endpoint list above covers every operator route the server has', () => {
@@ -110,6 +113,10 @@ test('a viewer reads but cannot write anything', async () => {
   assert.equal((await call('GET', '/api/v1/events?severity=high&since=1h', token)).status, 200);
   assert.equal((await call('GET', '/api/v1/policy/versions', token)).status, 200);
   assert.equal((await call('GET', '/api/v1/compliance?days=7', token)).status, 200);
+  assert.equal((await call('GET', '/api/v1/audit/verify', token)).status, 200);
+  assert.equal((await call('GET', '/api/v1/audit/entries?limit=5', token)).status, 200);
+  // The export carries every recorded action: admins only.
+  assert.equal((await call('GET', '/api/v1/audit/export', token)).status, 403);
   // Planning changes nothing, so a viewer may do it (an empty folder compiles to the default policy).
   assert.equal((await call('POST', '/api/v1/policy/plan', token, { files: [] })).status, 200);
   const writes = endpoints.filter(([method, path]) => method !== 'GET' && path !== '/api/v1/policy/plan');

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { CliIo } from './cli-io.ts';
 import { registerAgentCommands } from './commands/agent.command.ts';
 import { registerAlertCommands } from './commands/alerts.command.ts';
+import { registerAuditCommands } from './commands/audit.command.ts';
 import { registerComplianceCommands } from './commands/compliance.command.ts';
 import { registerDeviceCommands } from './commands/devices.command.ts';
 import { registerEventCommands } from './commands/events.command.ts';
@@ -24,6 +25,7 @@ export function buildEdgewardProgram(io: CliIo): Command {
   registerEventCommands(program, io);
   registerAlertCommands(program, io);
   registerOperatorCommands(program, io);
+  registerAuditCommands(program, io);
   registerPolicyCommands(program, io);
   registerComplianceCommands(program, io);
   registerRuleCommands(program, io);

@@ -8,6 +8,9 @@ import {
   type AlertNoiseView,
   type AlertView,
   type ApplyPolicyRequest,
+  type AuditEntriesView,
+  type AuditExportBundle,
+  type AuditVerifyView,
   type ChangeView,
   type ComplianceFleetView,
   type CreatedEnrollmentTokenView,
@@ -138,6 +141,16 @@ export class OperatorApiClient {
   }
   alertDeliveries(query: URLSearchParams) {
     return this.#call<AlertDeliveryListView>('GET', `/api/v1/alert-deliveries?${query}`);
+  }
+  verifyAudit() {
+    return this.#call<AuditVerifyView>('GET', '/api/v1/audit/verify');
+  }
+  exportAudit(since: string | undefined) {
+    const query = since === undefined ? '' : `?${new URLSearchParams({ since })}`;
+    return this.#call<AuditExportBundle>('GET', `/api/v1/audit/export${query}`);
+  }
+  auditEntries(query: URLSearchParams) {
+    return this.#call<AuditEntriesView>('GET', `/api/v1/audit/entries?${query}`);
   }
   actions(limit: number) {
     return this.#call<{ actions: OperatorActionView[] }>('GET', `/api/v1/actions?limit=${limit}`);

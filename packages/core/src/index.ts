@@ -1,3 +1,5 @@
+export * from './audit/audit-chain.ts';
+export * from './audit/audit-export.ts';
 export * from './config/layered-config.ts';
 export * from './errors/edgeward-error.ts';
 export * from './errors/error-catalog.ts';

@@ -19,8 +19,10 @@ import { buildDeviceServer, type DeviceServer } from './api/device-server.ts';
 import type { HttpsApp } from './api/http-errors.ts';
 import { buildOperatorServer } from './api/operator-server.ts';
 import type { ManagerConfig } from './config/manager-config.ts';
+import { openAuditSigningKey } from './pki/audit-key.ts';
 import { FleetPki } from './pki/fleet-pki.ts';
 import { AlertService } from './services/alert.service.ts';
+import { AuditChainService } from './services/audit-chain.ts';
 import { AuditTrail } from './services/audit-trail.ts';
 import { ComplianceService } from './services/compliance.service.ts';
 import { DetectionService } from './services/detection.service.ts';
@@ -70,6 +72,7 @@ export interface Manager {
     readonly compliance: ComplianceService;
     readonly alerts: AlertService;
     readonly detection: DetectionService;
+    readonly auditChain: AuditChainService;
   };
   /** Alert notifications: the sender of queued deliveries and the digest scheduler (run between listen and close). */
   readonly alerting: {
@@ -100,6 +103,7 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
     clock,
     logger: logger.child({ module: 'pki' }),
   });
+  const auditKey = await openAuditSigningKey(join(config.dataDir, 'pki'), logger.child({ module: 'pki' }));
   // Read before the store opens, so that a bad file stops the start without leaving the store open.
   const syslogOutCaPem = await readSyslogOutCa(config);
   const store =
@@ -115,11 +119,20 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
     logger.child({ module: 'syslog-out' }),
     clock,
   );
-  // Queued in the transaction that records the action: both land, or neither.
-  const audit = new AuditTrail(
+  const auditChain = new AuditChainService({
+    store,
     clock,
-    syslogOut === undefined ? undefined : (tx, action) => syslogOut.forward([auditSyslogEntry(action)], tx),
-  );
+    key: auditKey,
+    fleet: config.fleet,
+    checkpointEvery: config.auditCheckpointEvery,
+    checkpointMs: config.auditCheckpointMs,
+    logger: logger.child({ module: 'audit' }),
+  });
+  // Chained and queued in the transaction that records the action: all land, or none.
+  const audit = new AuditTrail(clock, async (tx, action) => {
+    await auditChain.recordAction(tx, action);
+    await syslogOut?.forward([auditSyslogEntry(action)], tx);
+  });
   const revocations = new RevocationService({
     store,
     clock,
@@ -249,6 +262,7 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
     policies,
     compliance,
     alerts,
+    auditChain,
     get deviceApiUrl() {
       return deviceApiUrl;
     },
@@ -309,6 +323,7 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
       compliance,
       alerts,
       detection,
+      auditChain,
     },
     alerting: { destinations: alertDestinations, sender, digests },
     deviceServer,
@@ -348,6 +363,7 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
       pruneEvents();
       timers.push(setInterval(pruneEvents, EVENT_PRUNE_INTERVAL_MS).unref());
       sender.start();
+      auditChain.start();
       runAlertHousekeeping(true);
       await detection.start();
       timers.push(setInterval(() => void detection.tick(), config.detectionTickMs).unref());
@@ -370,6 +386,7 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
         pruning,
         alertHousekeeping,
         sender.stop(),
+        auditChain.stop(),
         syslogListener?.close(),
       ]);
       // After the listeners: no batch can arrive any more while the windows are saved.

@@ -1,6 +1,7 @@
 import { EdgewardError } from '@edgeward/core';
 import { SqlAlertRepository } from './repositories/alert.repository.ts';
 import { SqlAlertDeliveryRepository } from './repositories/alert-delivery.repository.ts';
+import { SqlAuditRepository } from './repositories/audit.repository.ts';
 import { SqlCertificateRepository } from './repositories/certificate.repository.ts';
 import { SqlComplianceRepository } from './repositories/compliance.repository.ts';
 import { SqlDeviceRepository } from './repositories/device.repository.ts';
@@ -16,6 +17,7 @@ import type { SqlExecutor } from './sql/executor.ts';
 import type {
   AlertDeliveryRepository,
   AlertRepository,
+  AuditRepository,
   CertificateRepository,
   ComplianceRepository,
   DeviceRepository,
@@ -46,6 +48,7 @@ export class SqlStore implements Store {
   readonly compliance: ComplianceRepository;
   readonly alerts: AlertRepository;
   readonly alertDeliveries: AlertDeliveryRepository;
+  readonly audit: AuditRepository;
   readonly #db: SqlExecutor;
   readonly #close: (() => Promise<void>) | undefined;
 
@@ -67,6 +70,7 @@ export class SqlStore implements Store {
     this.compliance = new SqlComplianceRepository(db);
     this.alerts = new SqlAlertRepository(db);
     this.alertDeliveries = new SqlAlertDeliveryRepository(db);
+    this.audit = new SqlAuditRepository(db);
   }
 
   transaction<T>(work: (store: Store) => Promise<T>): Promise<T> {

@@ -4,6 +4,9 @@ import type {
   AlertEventRef,
   AlertResolution,
   AlertState,
+  AuditCheckpoint,
+  AuditEntry,
+  AuditEntryInput,
   CertificateRecord,
   CheckResult,
   CompiledPolicy,
@@ -40,6 +43,7 @@ export interface Store {
   readonly compliance: ComplianceRepository;
   readonly alerts: AlertRepository;
   readonly alertDeliveries: AlertDeliveryRepository;
+  readonly audit: AuditRepository;
   /**
    * Runs `work` in one transaction: all its writes land, or none (a thrown error rolls back and is
    * rethrown). Inside `work`, use only the store it is given; the outer store refuses statements there
@@ -653,6 +657,33 @@ export interface AlertDeliveryRepository {
    * finds nothing left; call it inside `store.transaction` with the enqueue of the digests.
    */
   takeDigestItems(schedule: AlertDigestSchedule, before: number): Promise<AlertDigestItem[]>;
+}
+
+/**
+ * The tamper-evident audit chain (see core's audit-chain.ts): entries linked by hash, numbered 1, 2, 3, …
+ * without gaps, and signed checkpoints. Entries are never updated or deleted by Edgeward.
+ */
+export interface AuditRepository {
+  /**
+   * Appends the entry that follows the latest one, in the caller's transaction (a savepoint of it, or a
+   * transaction of its own outside one). On PostgreSQL it takes an advisory lock held until the caller's
+   * transaction ends, so that replicas appending at once take turns and the chain stays one line; on
+   * SQLite the transaction's write lock does the same.
+   */
+  append(input: AuditEntryInput): Promise<AuditEntry>;
+  latest(): Promise<AuditEntry | undefined>;
+  /** Ascending, from `fromSeq` (default 1), at most `limit` (default all). */
+  range(options?: { fromSeq?: number; limit?: number }): Promise<AuditEntry[]>;
+  /** Newest first; `limit` defaults to 100; `before` pages to entries below that seq. */
+  list(options?: { limit?: number; before?: number }): Promise<AuditEntry[]>;
+  /** The seq of the first entry recorded at or after `at`, or undefined when none is. */
+  firstSeqAtOrAfter(at: number): Promise<number | undefined>;
+  count(): Promise<number>;
+  /** False (and nothing written) when a checkpoint for this seq exists, maybe written by another replica. */
+  addCheckpoint(checkpoint: AuditCheckpoint): Promise<boolean>;
+  /** Ascending, those covering seq `fromSeq` (default 1) or later. */
+  checkpoints(options?: { fromSeq?: number }): Promise<AuditCheckpoint[]>;
+  latestCheckpoint(): Promise<AuditCheckpoint | undefined>;
 }
 
 /** Where the data lives: `sqlite:PATH` (or `sqlite::memory:`) or a `postgres://` URL. */

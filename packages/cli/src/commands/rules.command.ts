@@ -16,7 +16,7 @@ import {
 } from '@edgeward/core';
 import { type Command, Option } from 'commander';
 import type { CliIo } from '../cli-io.ts';
-import { json, table } from '../output.ts';
+import { table } from '../output.ts';
 import { readPolicyFolder } from '../policy/policy-folder.ts';
 import { problemText } from './policy.command.ts';
 

@@ -276,6 +276,19 @@ export const errorCatalog = {
     action:
       'Check the destination named in the message (address, credentials, what it answered); `edgeward alerts deliveries --state failing` lists what waits.',
   },
+  EW_AUDIT_CHAIN_BROKEN: {
+    category: 'conflict',
+    meaning:
+      'The audit chain or an audit export does not verify: an entry was edited, deleted or reordered, the chain was cut after a signed checkpoint, or a signature does not hold.',
+    action:
+      'Treat it as tampering: the message names the first bad sequence number and what is wrong there; compare with an earlier export or a backup of the database, and keep the evidence.',
+  },
+  EW_AUDIT_KEY_INVALID: {
+    category: 'invalid-input',
+    meaning: 'An audit signing or verification key is not an Ed25519 key in PEM form.',
+    action:
+      "Verify with the manager's `pki/audit-signing.pub` (SPKI PEM), whole with its BEGIN and END lines.",
+  },
   EW_DATABASE_UNAVAILABLE: {
     category: 'unavailable',
     meaning: 'The database could not be opened or reached.',

@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import type { AuditChainProblem, AuditEntry } from '../audit/audit-chain.ts';
 import { eventTypeSchema, type Severity, severitySchema } from '../events/event.schema.ts';
 import type { CompiledPolicy, PolicyProblem, PolicySourceFile } from '../policy/policy.schema.ts';
 import type { CheckStatus } from '../policy/policy-bundle.schema.ts';
@@ -537,3 +538,43 @@ export type AlertNotification =
     };
 
 export type AlertDigestSchedule = 'medium' | 'low';
+
+/** GET /api/v1/audit/entries — newest first; `before` is the `nextBefore` of the previous page. */
+export const auditEntriesQuerySchema = z.object({
+  limit: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(1000)), 100),
+  before: z.optional(z.coerce.number().check(z.int(), z.minimum(1))),
+});
+
+/**
+ * GET /api/v1/audit/export (admin). `since` is a time bound (a duration back from now such as `7d`, an ISO
+ * date or epoch milliseconds) or `seq:N`; without it the whole chain. The reply is the signed export bundle
+ * (AuditExportBundle), to be saved as its canonical JSON.
+ */
+export const auditExportQuerySchema = z.object({
+  since: z.optional(z.string().check(z.minLength(1), z.maxLength(64))),
+});
+
+export interface AuditEntriesView {
+  readonly entries: AuditEntry[];
+  /** Pass as `before` for the next (older) page; null on the last. */
+  readonly nextBefore: number | null;
+}
+
+/** GET /api/v1/audit/verify: the whole chain checked on the manager against its audit key. */
+export type AuditVerifyView =
+  | {
+      readonly ok: true;
+      readonly entries: number;
+      readonly checkpoints: number;
+      /** The highest signed checkpoint; entries after it are protected by their links only until the next one. */
+      readonly lastCheckpointSeq: number | null;
+      readonly keyId: string;
+    }
+  | {
+      readonly ok: false;
+      readonly entries: number;
+      readonly checkpoints: number;
+      readonly firstBadSeq: number;
+      readonly problem: AuditChainProblem;
+      readonly message: string;
+    };

@@ -4,6 +4,8 @@ import {
   alertNoiseQuerySchema,
   applyPolicyRequestSchema,
   assignAlertSchema,
+  auditEntriesQuerySchema,
+  auditExportQuerySchema,
   commentAlertSchema,
   complianceQuerySchema,
   createEnrollmentTokenSchema,
@@ -27,6 +29,7 @@ import type { Logger } from 'pino';
 import * as z from 'zod/mini';
 import type { FleetPki } from '../pki/fleet-pki.ts';
 import type { AlertService } from '../services/alert.service.ts';
+import type { AuditChainService } from '../services/audit-chain.ts';
 import type { ComplianceService } from '../services/compliance.service.ts';
 import type { DeviceService } from '../services/device.service.ts';
 import type { EnrollmentTokenService } from '../services/enrollment-token.service.ts';
@@ -62,6 +65,7 @@ export function buildOperatorServer(deps: {
   policies: PolicyService;
   compliance: ComplianceService;
   alerts: AlertService;
+  auditChain: AuditChainService;
   deviceApiUrl: string;
   logger: Logger;
   bodyLimitBytes: number;
@@ -269,6 +273,19 @@ export function buildOperatorServer(deps: {
   app.get('/api/v1/alert-deliveries', async (request) => {
     const query = parseInput(alertDeliveryQuerySchema, request.query, 'delivery query');
     return deps.alerts.deliveries(query.state, query.limit);
+  });
+
+  app.get('/api/v1/audit/verify', async () => deps.auditChain.verify());
+
+  app.get('/api/v1/audit/entries', async (request) => {
+    const query = parseInput(auditEntriesQuerySchema, request.query, 'audit entries query');
+    return deps.auditChain.list(query.limit, query.before);
+  });
+
+  app.get('/api/v1/audit/export', async (request) => {
+    requireRole(request.operator, 'admin', 'exporting the audit chain');
+    const { since } = parseInput(auditExportQuerySchema, request.query, 'audit export query');
+    return deps.auditChain.export(since);
   });
 
   return app;

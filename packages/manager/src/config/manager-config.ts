@@ -108,6 +108,10 @@ export const managerConfigSchema = z
     alertDeliveryTimeoutMs: z._default(z.coerce.number().check(z.int(), z.minimum(100)), 10_000),
     /** How often due notifications and digests are looked for, also those queued by other replicas (ms). */
     alertDeliveryPollMs: z._default(z.coerce.number().check(z.int(), z.minimum(10)), 1000),
+    /** The audit chain gets a signed checkpoint every this many entries… */
+    auditCheckpointEvery: z._default(z.coerce.number().check(z.int(), z.minimum(1)), 100),
+    /** …and at least this often (ms) while entries were added since the last one. */
+    auditCheckpointMs: z._default(z.coerce.number().check(z.int(), z.minimum(1000)), 300_000),
     /** Largest request body accepted, in bytes. */
     bodyLimitBytes: z._default(z.coerce.number().check(z.int(), z.minimum(1024)), 16 * 1024 * 1024),
     logLevel: z._default(z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info'),

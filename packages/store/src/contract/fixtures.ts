@@ -23,6 +23,8 @@ export interface ContractContext {
   store(): Store;
   /** Closes the current store and opens the same database again, as a restart does. */
   reopen(): Promise<Store>;
+  /** A second store on the same database (its own connections), for races between replicas; close it. */
+  openAnother(): Promise<Store>;
 }
 
 export function token(id: string, overrides: Partial<EnrollmentTokenRecord> = {}): EnrollmentTokenRecord {

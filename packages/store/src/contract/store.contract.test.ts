@@ -6,6 +6,7 @@ import { after, afterEach, before, beforeEach, describe } from 'node:test';
 import type { Store } from '../store.ts';
 import { alertDeliveriesContract } from './alert-deliveries.contract.ts';
 import { alertsContract } from './alerts.contract.ts';
+import { auditContract } from './audit.contract.ts';
 import { complianceContract } from './compliance.contract.ts';
 import { certificatesContract, operatorsContract } from './credentials.contract.ts';
 import { devicesContract } from './devices.contract.ts';
@@ -33,6 +34,7 @@ for (const makeEngine of contractEngines) {
         current = await engine.open();
         return current;
       },
+      openAnother: () => engine.open(),
     };
 
     // A setup failure is reported by every test rather than once as cancelled tests.
@@ -65,6 +67,7 @@ for (const makeEngine of contractEngines) {
     complianceContract(ctx);
     alertsContract(ctx);
     alertDeliveriesContract(ctx);
+    auditContract(ctx);
     transactionsContract(ctx);
     migrationsContract(ctx, engine);
   });

@@ -371,4 +371,30 @@ export const migrations: readonly Migration[] = [
       ];
     },
   },
+  {
+    version: 7,
+    name: 'audit chain',
+    up: () => [
+      // seq is assigned by the appender under a lock, not by the database: the chain must have no gaps,
+      // and an identity column skips values when a transaction rolls back.
+      `CREATE TABLE audit_entries (
+        seq BIGINT PRIMARY KEY,
+        at BIGINT NOT NULL,
+        kind TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        details TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+      )`,
+      'CREATE INDEX audit_entries_at ON audit_entries (at, seq)',
+      `CREATE TABLE audit_checkpoints (
+        seq BIGINT PRIMARY KEY,
+        hash TEXT NOT NULL,
+        at BIGINT NOT NULL,
+        key_id TEXT NOT NULL,
+        signature TEXT NOT NULL
+      )`,
+    ],
+  },
 ];

@@ -36,6 +36,8 @@ describe('PostgreSQL engine', () => {
         'alert_history',
         'alert_notes',
         'alerts',
+        'audit_checkpoints',
+        'audit_entries',
         'certificates',
         'compliance_history',
         'compliance_results',

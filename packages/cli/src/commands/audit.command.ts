@@ -1,0 +1,165 @@
+import { readFile } from 'node:fs/promises';
+import { type AuditExportBundle, auditExportText, EdgewardError, verifyExportText } from '@edgeward/core';
+import type { Command } from 'commander';
+import type { CliIo } from '../cli-io.ts';
+import { type ApiFlags, operatorApiFrom } from '../operator-api-client.ts';
+import { json, table } from '../output.ts';
+import { withApiOptions } from './api-options.ts';
+
+type VerifyFlags = ApiFlags & { file?: string; key?: string; json?: boolean };
+type ExportFlags = ApiFlags & { since?: string };
+type LogFlags = ApiFlags & { limit: string; before?: string; json?: boolean };
+
+const DETAILS_CHARS = 60;
+
+export function registerAuditCommands(program: Command, io: CliIo): void {
+  const audit = program
+    .command('audit')
+    .description("the manager's tamper-evident audit chain: verify, export, read");
+
+  withApiOptions(audit.command('verify'))
+    .description('verify the audit chain on the manager, or an export file offline with the public key')
+    .option('--file <file>', 'an export written by `edgeward audit export` (offline: no manager needed)')
+    .option('--key <file>', "with --file: the manager's audit public key, pki/audit-signing.pub")
+    .option('--json', 'print as JSON')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Exits 0 when the chain verifies; 5 (EW_AUDIT_CHAIN_BROKEN) naming the first bad sequence number',
+        'and what is wrong there: edited, deleted, reordered, truncated or bad-checkpoint (an export also',
+        'malformed or bad-signature).',
+        '',
+        'Examples:',
+        '  $ edgeward audit verify',
+        '  $ edgeward audit verify --file audit-2026-05.json --key audit-signing.pub',
+      ].join('\n'),
+    )
+    .action(async (flags: VerifyFlags) => {
+      if (flags.file === undefined) {
+        if (flags.key !== undefined) throw usage('--key goes with --file: the export to verify offline');
+        const result = await operatorApiFrom(flags, io).verifyAudit();
+        if (flags.json) io.out(json(result));
+        if (!result.ok) throw broken(result.firstBadSeq, result.problem, result.message);
+        if (!flags.json) {
+          const checkpoint =
+            result.lastCheckpointSeq === null ? 'none yet' : `seq ${result.lastCheckpointSeq}`;
+          io.out(
+            `the audit chain verifies: ${result.entries} entries, ${result.checkpoints} checkpoints (last: ${checkpoint}), key ${result.keyId}`,
+          );
+        }
+        return;
+      }
+      if (flags.key === undefined)
+        throw usage('--file needs --key: the audit public key (pki/audit-signing.pub)');
+      const [text, publicKeyPem] = await Promise.all([
+        readInput(flags.file, 'the export'),
+        readInput(flags.key, 'the audit public key'),
+      ]);
+      const result = verifyExportText(text, publicKeyPem);
+      if (flags.json) io.out(json(result.ok ? { ...result, file: flags.file } : result));
+      if (!result.ok) throw broken(result.firstBadSeq, result.problem, result.message);
+      if (!flags.json) {
+        const bundle = JSON.parse(text) as AuditExportBundle;
+        const last = bundle.fromSeq + bundle.entries.length - 1;
+        const checkpoint = result.lastCheckpoint === null ? 'none' : `seq ${result.lastCheckpoint.seq}`;
+        io.out(
+          `${flags.file} verifies: fleet ${bundle.fleet}, entries ${bundle.fromSeq}–${last} (${result.entries}), last checkpoint ${checkpoint}`,
+        );
+      }
+    });
+
+  withApiOptions(audit.command('export'))
+    .description('write a signed export of the audit chain to standard output (admin)')
+    .option('--since <when>', 'from this time on: 7d back from now, an ISO date, epoch ms, or seq:N')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'The file verifies offline with `edgeward audit verify --file FILE --key audit-signing.pub`; keep',
+        'it byte for byte as written (it is canonical JSON: any change makes it fail).',
+        '',
+        'Examples:',
+        '  $ edgeward audit export --since 7d > audit-week.json',
+        '  $ edgeward audit export --since seq:1000 > audit-from-1000.json',
+      ].join('\n'),
+    )
+    .action(async (flags: ExportFlags) => {
+      const bundle = await operatorApiFrom(flags, io).exportAudit(flags.since);
+      io.out(auditExportText(bundle));
+      io.err(
+        `${bundle.entries.length} entries from seq ${bundle.fromSeq}, ${bundle.checkpoints.length} checkpoints`,
+      );
+    });
+
+  withApiOptions(audit.command('log'))
+    .description('the audit chain, newest first')
+    .option('--limit <n>', 'at most this many, up to 1000', '50')
+    .option('--before <seq>', 'continue with older entries: the seq printed after a page')
+    .option('--json', 'print as JSON')
+    .addHelpText(
+      'after',
+      ['', 'Examples:', '  $ edgeward audit log', '  $ edgeward audit log --limit 200 --json'].join('\n'),
+    )
+    .action(async (flags: LogFlags) => {
+      const query = new URLSearchParams({ limit: flags.limit });
+      if (flags.before !== undefined) query.set('before', flags.before);
+      const page = await operatorApiFrom(flags, io).auditEntries(query);
+      if (flags.json) {
+        io.out(json(page));
+        return;
+      }
+      if (page.entries.length === 0) {
+        io.out('the audit chain is empty');
+        return;
+      }
+      io.out(
+        table(
+          ['SEQ', 'TIME', 'KIND', 'ACTOR', 'SUBJECT', 'DETAILS'],
+          page.entries.map((entry) => [
+            String(entry.seq),
+            new Date(entry.at).toISOString(),
+            entry.kind,
+            entry.actor,
+            entry.subject,
+            shorten(JSON.stringify(entry.details)),
+          ]),
+        ),
+      );
+      const more = page.nextBefore === null ? '' : ` — older: --before ${page.nextBefore}`;
+      io.err(`${page.entries.length} entries${more}`);
+    });
+}
+
+function broken(firstBadSeq: number, problem: string, message: string): EdgewardError {
+  const where = firstBadSeq === 0 ? '' : ` at seq ${firstBadSeq}`;
+  return new EdgewardError(
+    'EW_AUDIT_CHAIN_BROKEN',
+    `the audit chain is broken${where} (${problem}): ${message}`,
+    {
+      details: { firstBadSeq, problem },
+    },
+  );
+}
+
+function usage(message: string): EdgewardError {
+  return new EdgewardError('EW_CONFIG_INVALID', message);
+}
+
+async function readInput(path: string, what: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    throw new EdgewardError(
+      'EW_CONFIG_INVALID',
+      `${what} ${path} cannot be read (${(error as Error).message})`,
+      {
+        cause: error,
+      },
+    );
+  }
+}
+
+function shorten(text: string): string {
+  return text.length > DETAILS_CHARS ? `${text.slice(0, DETAILS_CHARS - 1)}…` : text;
+}
