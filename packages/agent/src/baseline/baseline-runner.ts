@@ -4,6 +4,10 @@ import { type CommandRunner, execFileRunner } from '../inventory/command-runner.
 import type { BaselineContext, CheckOutcome } from './check-outcome.ts';
 import { evaluateCheck } from './evaluate-check.ts';
 import { type RemediationOutcome, remediate } from './remediate.ts';
+import { type RunningProcess, readProcesses } from './service-state.ts';
+
+/** How long one reading of the process table serves the checks that follow it. */
+const PROCESS_TABLE_REUSE_MS = 2000;
 
 export interface BaselineRunnerOptions {
   /** The device's root; `/` for this machine. A relative path is taken from the working directory. */
@@ -23,14 +27,30 @@ export interface DeviceBaselineRunner {
 
 /** The real baseline on a device's root: `evaluateCheck` and `remediate` bound to one context. */
 export function createBaselineRunner(options: BaselineRunnerOptions): DeviceBaselineRunner {
+  const root = resolve(options.root);
+  // Checks evaluated one after another share one reading of the process table for a short while;
+  // a remediation forgets it, so that its re-evaluation sees the processes it stopped.
+  let table: { at: number; processes: Promise<readonly RunningProcess[]> } | undefined;
   const context: BaselineContext = {
-    root: resolve(options.root),
+    root,
     live: options.live,
     run: options.live ? (options.run ?? execFileRunner) : undefined,
     now: options.now,
+    processTable: () => {
+      const now = performance.now();
+      if (table === undefined || now - table.at > PROCESS_TABLE_REUSE_MS) {
+        table = { at: now, processes: readProcesses(root) };
+      }
+      return table.processes;
+    },
   };
   return {
     evaluate: (check) => evaluateCheck(check, context),
-    remediate: (check) => remediate(check, context),
+    remediate: (check) => {
+      table = undefined;
+      return remediate(check, context).finally(() => {
+        table = undefined;
+      });
+    },
   };
 }

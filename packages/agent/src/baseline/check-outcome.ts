@@ -1,6 +1,7 @@
 import type { CheckSpec, CheckStatus, CheckType } from '@edgeward/core';
 import type { CommandRunner } from '../inventory/command-runner.ts';
 import type { ByteOrder } from '../inventory/network.ts';
+import type { RunningProcess } from './service-state.ts';
 
 /** Where and how checks run. */
 export interface BaselineContext {
@@ -17,6 +18,11 @@ export interface BaselineContext {
   readonly now: () => number;
   /** Byte order of the kernel that wrote the root's /proc/net files; defaults to this machine's. */
   readonly procByteOrder?: ByteOrder;
+  /**
+   * The root's process table, shared by the checks of one evaluation pass (reading every
+   * /proc/PID costs tens of milliseconds); without it, each check reads its own.
+   */
+  readonly processTable?: () => Promise<readonly RunningProcess[]>;
 }
 
 /** The spec of one check type. */

@@ -27,6 +27,11 @@ export interface RunningProcess {
   readonly argv: readonly string[];
 }
 
+/** The process table of the context's root: the pass's shared reading when there is one. */
+export function processTable(context: BaselineContext): Promise<readonly RunningProcess[]> {
+  return context.processTable?.() ?? readProcesses(context.root);
+}
+
 /** The processes under the root's /proc, by increasing pid. */
 export async function readProcesses(root: string): Promise<RunningProcess[]> {
   const listing = await listInRoot(root, '/proc');
@@ -113,7 +118,7 @@ export async function findRunningService(
       }
     }
   }
-  const table = processes ?? (await readProcesses(context.root));
+  const table = processes ?? (await processTable(context));
   for (const name of names) {
     const process = table.find((p) => processIs(p, name));
     if (process !== undefined) return { name, evidence: `process ${process.pid} (${process.comm}) runs` };

@@ -1,6 +1,6 @@
 import { type BaselineContext, type CheckOutcome, outcome, type SpecOf } from '../check-outcome.ts';
 import { listInRoot, readTextInRoot, statInRoot } from '../root-files.ts';
-import { findRunningService, processIs, readProcesses, usesSystemd } from '../service-state.ts';
+import { findRunningService, processIs, processTable, usesSystemd } from '../service-state.ts';
 
 /** Drop-in directories, lowest precedence first: a file in /etc replaces one of the same name in /run or /usr/lib. */
 const journaldDropInDirs = [
@@ -55,7 +55,7 @@ export async function evaluateLogging(
   spec: SpecOf<'logging'>,
   context: BaselineContext,
 ): Promise<CheckOutcome> {
-  const processes = await readProcesses(context.root);
+  const processes = await processTable(context);
   const found: string[] = [];
   let persistent = false;
   let logging = false;

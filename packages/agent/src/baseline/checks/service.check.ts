@@ -1,5 +1,5 @@
 import { type BaselineContext, type CheckOutcome, listSome, outcome, type SpecOf } from '../check-outcome.ts';
-import { describeServiceSources, findRunningService, readProcesses } from '../service-state.ts';
+import { describeServiceSources, findRunningService, processTable } from '../service-state.ts';
 
 /** `running` holds when any of the names runs, `stopped` when none does (see service-state.ts). */
 export async function evaluateService(
@@ -12,7 +12,7 @@ export async function evaluateService(
     if (seen !== undefined) return outcome('pass', seen.evidence);
     return outcome('fail', `none of ${names} runs (looked in ${await describeServiceSources(context)})`);
   }
-  const processes = await readProcesses(context.root);
+  const processes = await processTable(context);
   const running: string[] = [];
   for (const name of spec.names) {
     const seen = await findRunningService(context, [name], processes);
