@@ -69,7 +69,7 @@ test('five failed logins for one account within five minutes raise one high aler
   await again.stop();
   const raised = alerts().filter((event) => event.data.ruleId === 'ew-auth-brute-force-user');
   assert.equal(raised.length, 1, 'the window survived the restart');
-  assert.equal(raised[0]?.severity, 'high', 'the severity of the rule');
+  assert.equal(raised[0]?.severity, 'high');
   assert.equal(raised[0]?.data.count, 5);
   assert.deepEqual(raised[0]?.data.deviceIds, ['dev-1']);
 });

@@ -8,6 +8,7 @@ import {
   parseRuleFiles,
   RuleEngine,
   type RuleSignal,
+  severityRank,
 } from '@edgeward/core';
 import type { CollectorLog, EmitEvents } from '../collectors/collector-events.ts';
 
@@ -28,7 +29,8 @@ export interface LocalDetectionOptions {
 
 /**
  * Runs the policy's agent-scope detection rules on the device's own events, connected or not. Each
- * alert travels to the manager as an `alert.raised` event, which the forwarder sends at once. The engine's windows survive a restart (snapshot on stop, restore on start).
+ * alert travels to the manager as an `alert.raised` event of at least high severity, which the
+ * forwarder sends at once, ahead of routine events. The engine's windows survive a restart (snapshot on stop, restore on start).
  */
 export class LocalDetection {
   readonly #options: LocalDetectionOptions;
@@ -124,11 +126,11 @@ export class LocalDetection {
   }
 
   #raise(signals: readonly RuleSignal[]): void {
-    // The event keeps the alert's severity (rules over alerts match on it); the agent sends every
-    // `alert.raised` at once whatever its severity.
+    // At least high, so an alert travels ahead of any backlog and is never evicted by a full queue;
+    // the alert's own severity is in `data.severity`, which is what rules over alerts see on the hub.
     const events: NewDeviceEvent[] = signals.map((signal) => ({
       type: 'alert.raised',
-      severity: signal.severity,
+      severity: severityRank(signal.severity) >= severityRank('high') ? signal.severity : 'high',
       time: signal.lastSeen,
       data: { ...signal },
     }));

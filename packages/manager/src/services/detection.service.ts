@@ -10,6 +10,8 @@ import {
   RuleEngine,
   type RuleEvent,
   type RuleSignal,
+  type Severity,
+  severities,
 } from '@edgeward/core';
 import type { Store } from '@edgeward/store';
 import type { Logger } from 'pino';
@@ -82,7 +84,7 @@ export class DetectionService {
       await this.#reload(undefined);
       const engine = this.#engine;
       if (engine === undefined) return;
-      await this.#raise(engine.ingest(events.map((event) => ({ ...event, deviceId }))));
+      await this.#raise(engine.ingest(events.map((event) => ({ ...alertSeverity(event), deviceId }))));
     });
   }
 
@@ -229,4 +231,16 @@ export class DetectionService {
     for (const deviceId of this.#silentSince.keys())
       if (!stillSilent.has(deviceId)) this.#silentSince.delete(deviceId);
   }
+}
+
+/**
+ * An agent sends its alerts at high severity or above so that they travel first; rules over alerts
+ * judge the alert's own severity, which the event carries in `data.severity`.
+ */
+function alertSeverity(event: DeviceEvent): DeviceEvent {
+  if (event.type !== ALERT_RAISED_EVENT) return event;
+  const own = event.data.severity;
+  return typeof own === 'string' && (severities as readonly string[]).includes(own)
+    ? { ...event, severity: own as Severity }
+    : event;
 }
