@@ -27,6 +27,14 @@ export {
   readRunningExecutables,
 } from './collectors/host-changes.ts';
 export {
+  CommandDispatcher,
+  type CommandDispatcherOptions,
+  type DeviceCommandHandler,
+  type DeviceCommandOutcome,
+  refusingHandler,
+} from './commands/command-dispatcher.ts';
+export { PushClient, type PushClientOptions } from './commands/push-client.ts';
+export {
   type AgentConfig,
   agentConfigKeys,
   agentConfigSchema,

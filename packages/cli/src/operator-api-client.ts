@@ -15,14 +15,17 @@ import {
   type ComplianceFleetView,
   type CreatedEnrollmentTokenView,
   type CreatedOperatorView,
+  type DeviceCommandListView,
+  type DeviceCommandView,
   type DeviceComplianceView,
-  type DeviceDetailView,
+  type DeviceDetailWithIsolationView,
   type DeviceListView,
   type DeviceView,
   EdgewardError,
   type EnrollmentTokenView,
   type EventListView,
   type FleetView,
+  type IsolateDeviceRequest,
   isErrorCode,
   type OperatorActionView,
   type OperatorView,
@@ -31,6 +34,7 @@ import {
   type PolicyVersionDetailView,
   type PolicyVersionListView,
   type PolicyVersionView,
+  type ReleaseDeviceRequest,
   type ResolveAlertRequest,
   type RollbackPolicyRequest,
 } from '@edgeward/core';
@@ -59,7 +63,24 @@ export class OperatorApiClient {
     return this.#call<DeviceListView>('GET', `/api/v1/devices?${query}`);
   }
   showDevice(id: string) {
-    return this.#call<DeviceDetailView>('GET', `/api/v1/devices/${encodeURIComponent(id)}`);
+    return this.#call<DeviceDetailWithIsolationView>('GET', `/api/v1/devices/${encodeURIComponent(id)}`);
+  }
+  isolateDevice(id: string, request: IsolateDeviceRequest) {
+    return this.#call<DeviceCommandView>(
+      'POST',
+      `/api/v1/devices/${encodeURIComponent(id)}/isolate`,
+      request,
+    );
+  }
+  releaseDevice(id: string, request: ReleaseDeviceRequest) {
+    return this.#call<DeviceCommandView>(
+      'POST',
+      `/api/v1/devices/${encodeURIComponent(id)}/release`,
+      request,
+    );
+  }
+  deviceCommands(id: string) {
+    return this.#call<DeviceCommandListView>('GET', `/api/v1/devices/${encodeURIComponent(id)}/commands`);
   }
   deviceHistory(id: string, query: URLSearchParams) {
     return this.#call<{ changes: ChangeView[] }>(

@@ -101,6 +101,7 @@ export {
   segmentOf,
 } from './policy/segments.ts';
 export * from './protocol/device-api.schema.ts';
+export * from './protocol/device-commands.schema.ts';
 export * from './protocol/operator-api.schema.ts';
 export {
   fieldAccessor,

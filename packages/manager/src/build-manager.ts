@@ -27,6 +27,7 @@ import { AuditTrail } from './services/audit-trail.ts';
 import { ComplianceService } from './services/compliance.service.ts';
 import { DetectionService } from './services/detection.service.ts';
 import { DeviceService } from './services/device.service.ts';
+import { DeviceCommandService } from './services/device-command.service.ts';
 import { EnrollmentService } from './services/enrollment.service.ts';
 import { EnrollmentTokenService } from './services/enrollment-token.service.ts';
 import { EventService } from './services/event.service.ts';
@@ -73,6 +74,7 @@ export interface Manager {
     readonly alerts: AlertService;
     readonly detection: DetectionService;
     readonly auditChain: AuditChainService;
+    readonly commands: DeviceCommandService;
   };
   /** Alert notifications: the sender of queued deliveries and the digest scheduler (run between listen and close). */
   readonly alerting: {
@@ -241,6 +243,13 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
     policies,
     logger: logger.child({ module: 'compliance' }),
   });
+  const commands = new DeviceCommandService({
+    store,
+    clock,
+    audit,
+    devices,
+    logger: logger.child({ module: 'commands' }),
+  });
   deviceServer = buildDeviceServer({
     pki,
     revocations,
@@ -249,8 +258,11 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
     events,
     policies,
     compliance,
+    commands,
     logger: logger.child({ module: 'device-api' }),
     bodyLimitBytes: config.bodyLimitBytes,
+    pushPingMs: config.pushPingMs,
+    now: () => clock.now(),
   });
   const operatorServer = buildOperatorServer({
     pki,
@@ -263,6 +275,7 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
     compliance,
     alerts,
     auditChain,
+    commands,
     get deviceApiUrl() {
       return deviceApiUrl;
     },
@@ -324,6 +337,7 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
       alerts,
       detection,
       auditChain,
+      commands,
     },
     alerting: { destinations: alertDestinations, sender, digests },
     deviceServer,

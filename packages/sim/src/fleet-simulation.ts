@@ -147,6 +147,8 @@ export function startFleetSimulation(options: FleetSimulationOptions): FleetSimu
   const labels: Labels = { ...options.labels, sim: 'true' };
   const agentVersion = options.agentVersion ?? '0.1.0+sim';
   const baseConfig = {
+    // Simulated devices share this machine's firewall: they only report what isolating would do.
+    isolation: 'report-only',
     reportIntervalMs: options.reportIntervalMs ?? 30_000,
     inventoryIntervalMs: options.inventoryIntervalMs ?? 300_000,
     ...options.agentSettings,

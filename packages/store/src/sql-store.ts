@@ -5,6 +5,7 @@ import { SqlAuditRepository } from './repositories/audit.repository.ts';
 import { SqlCertificateRepository } from './repositories/certificate.repository.ts';
 import { SqlComplianceRepository } from './repositories/compliance.repository.ts';
 import { SqlDeviceRepository } from './repositories/device.repository.ts';
+import { SqlDeviceCommandRepository } from './repositories/device-command.repository.ts';
 import { SqlEnrollmentTokenRepository } from './repositories/enrollment-token.repository.ts';
 import { SqlEventRepository } from './repositories/event.repository.ts';
 import { SqlInventoryRepository } from './repositories/inventory.repository.ts';
@@ -20,6 +21,7 @@ import type {
   AuditRepository,
   CertificateRepository,
   ComplianceRepository,
+  DeviceCommandRepository,
   DeviceRepository,
   EnrollmentTokenRepository,
   EventRepository,
@@ -49,6 +51,7 @@ export class SqlStore implements Store {
   readonly alerts: AlertRepository;
   readonly alertDeliveries: AlertDeliveryRepository;
   readonly audit: AuditRepository;
+  readonly commands: DeviceCommandRepository;
   readonly #db: SqlExecutor;
   readonly #close: (() => Promise<void>) | undefined;
 
@@ -71,6 +74,7 @@ export class SqlStore implements Store {
     this.alerts = new SqlAlertRepository(db);
     this.alertDeliveries = new SqlAlertDeliveryRepository(db);
     this.audit = new SqlAuditRepository(db);
+    this.commands = new SqlDeviceCommandRepository(db);
   }
 
   transaction<T>(work: (store: Store) => Promise<T>): Promise<T> {

@@ -10,12 +10,16 @@ import type {
   CertificateRecord,
   CheckResult,
   CompiledPolicy,
+  DeviceCommand,
+  DeviceCommandResult,
+  DeviceCommandStatus,
   DeviceEvent,
   DeviceRecord,
   EnrollmentTokenRecord,
   EventRecord,
   InventoryChangeRecord,
   InventorySnapshotRecord,
+  IsolationState,
   Labels,
   OperatorActionRecord,
   OperatorRecord,
@@ -44,6 +48,7 @@ export interface Store {
   readonly alerts: AlertRepository;
   readonly alertDeliveries: AlertDeliveryRepository;
   readonly audit: AuditRepository;
+  readonly commands: DeviceCommandRepository;
   /**
    * Runs `work` in one transaction: all its writes land, or none (a thrown error rolls back and is
    * rethrown). Inside `work`, use only the store it is given; the outer store refuses statements there
@@ -691,4 +696,48 @@ export interface StoreOptions {
   readonly database: string;
   /** PostgreSQL only: the schema to use (created when missing). Default `public`. */
   readonly schema?: string;
+}
+
+/** A command to one device, with its delivery and outcome. */
+export type DeviceCommandRecord = DeviceCommand & {
+  readonly status: DeviceCommandStatus;
+  /** First delivery (push, heartbeat reply or poll); null while pending. */
+  readonly sentAt: number | null;
+  /** When the device's result arrived (manager clock). */
+  readonly acknowledgedAt: number | null;
+  readonly result: DeviceCommandResult | null;
+};
+
+/** What operators asked of a device's isolation, and what the device last reported. */
+export interface DeviceIsolationRecord {
+  readonly deviceId: string;
+  readonly desired: 'isolated' | 'released';
+  readonly desiredAt: number;
+  readonly desiredBy: string;
+  readonly reason: string;
+  readonly commandId: string;
+  readonly reported: IsolationState | null;
+  readonly reportedAt: number | null;
+}
+
+export interface DeviceCommandRepository {
+  /** Stores a new command as pending. */
+  create(command: DeviceCommand): Promise<void>;
+  findById(id: string): Promise<DeviceCommandRecord | undefined>;
+  /** Newest first. */
+  listByDevice(deviceId: string, limit?: number): Promise<DeviceCommandRecord[]>;
+  /** Pending and sent commands of the device (no result yet), oldest first (created, then id). */
+  listOpen(deviceId: string): Promise<DeviceCommandRecord[]>;
+  /** Marks pending commands sent at `at`; commands already sent or finished keep their state. */
+  markSent(ids: readonly string[], at: number): Promise<number>;
+  /**
+   * Records the device's first result for the command: status `done` for a done result, else `failed`.
+   * Returns false, changing nothing, when the command already has a result (duplicates are harmless).
+   */
+  complete(id: string, result: DeviceCommandResult, at: number): Promise<boolean>;
+  /** Sets what operators want (replacing the previous wish) and keeps the last reported state. */
+  setDesiredIsolation(record: Omit<DeviceIsolationRecord, 'reported' | 'reportedAt'>): Promise<void>;
+  /** Records the state the device reported; nothing happens for a device never asked to isolate. */
+  reportIsolation(deviceId: string, reported: IsolationState, at: number): Promise<void>;
+  findIsolation(deviceId: string): Promise<DeviceIsolationRecord | undefined>;
 }

@@ -55,6 +55,25 @@ export const agentConfigSchema = z.strictObject({
   ruleFlushMs: z._default(z.coerce.number().check(z.int(), z.minimum(100)), 5000),
   /** Groups (user, source address, …) each local rule keeps at most; the least recently used go. */
   ruleMaxGroups: z._default(z.coerce.number().check(z.int(), z.minimum(1)), 10_000),
+  /**
+   * Keep a WebSocket open to the manager so that commands (isolate, release) arrive at once; without
+   * it they arrive with the next heartbeat or poll.
+   */
+  /**
+   * How isolation commands are enforced: `auto` (nftables, else iptables, else report-only),
+   * `nftables`, `iptables`, `report-only` (never touches the firewall; reports what it would do) or
+   * `off` (isolation commands are refused).
+   */
+  isolation: z._default(z.enum(['auto', 'nftables', 'iptables', 'report-only', 'off']), 'auto'),
+  pushEnabled: z._default(
+    z.pipe(
+      z.union([z.boolean(), z.enum(['true', 'false'])]),
+      z.transform((value) => value === true || value === 'true'),
+    ),
+    true,
+  ),
+  /** How often the agent asks for pending commands besides its heartbeats; default `reportIntervalMs`. */
+  commandPollMs: z.optional(z.coerce.number().check(z.int(), z.minimum(1000))),
 });
 
 export type AgentConfig = z.output<typeof agentConfigSchema>;

@@ -4,13 +4,16 @@ import {
   type CertificateGrant,
   type Clock,
   createCsr,
+  type DeviceCommandKind,
   EdgewardError,
   type Heartbeat,
+  heartbeatReplyWithCommandsSchema,
   type Inventory,
   importKeyPairPem,
   isEdgewardError,
   type NewDeviceEvent,
   PROTOCOL_VERSION,
+  pendingCommandsReplySchema,
   severityRank,
   systemClock,
 } from '@edgeward/core';
@@ -29,11 +32,16 @@ import {
   type RunningExecutable,
   readRunningExecutables,
 } from '../collectors/host-changes.ts';
+import { CommandDispatcher, type DeviceCommandHandler } from '../commands/command-dispatcher.ts';
+import { PushClient } from '../commands/push-client.ts';
 import type { AgentConfig } from '../config/agent-config.ts';
 import { LocalDetection } from '../detection/local-detection.ts';
 import { Forwarder } from '../forwarder/forwarder.ts';
 import { AgentFiles, type AgentStateFile, type Enrollment } from '../identity/agent-files.ts';
 import { type EnrollOptions, enrollAgent } from '../identity/enroll.ts';
+import { isolationCommandHandlers } from '../isolation/isolation-commands.ts';
+import { chooseEnforcer } from '../isolation/isolation-enforcer.ts';
+import { IsolationManager } from '../isolation/isolation-state.ts';
 import { type BaselineRunner, PolicyEnforcer } from '../policy/policy-enforcer.ts';
 import { EventQueue } from '../queue/event-queue.ts';
 import { ManagerClient } from '../transport/manager-client.ts';
@@ -74,6 +82,11 @@ export interface AgentDeps {
   readonly baseline?: BaselineRunner;
   /** Enroll first when the data directory holds no enrollment (the simulator). */
   readonly enroll?: Omit<EnrollOptions, 'dataDir' | 'agentVersion' | 'reportIntervalMs' | 'timeoutMs'>;
+  /**
+   * Carry out the manager's commands (isolate, release); a kind without a handler is refused with
+   * "this agent has no isolation enforcer configured".
+   */
+  readonly commandHandlers?: Partial<Record<DeviceCommandKind, DeviceCommandHandler>>;
 }
 
 /**
@@ -98,6 +111,12 @@ export class Agent {
   #nextHeartbeatAt = 0;
   #nextInventoryAt = 0;
   #nextPolicyAt = 0;
+  #nextCommandPollAt = Number.POSITIVE_INFINITY;
+  #commands: CommandDispatcher | undefined;
+  #isolation: IsolationManager | undefined;
+  #isolationHandlers: ReturnType<typeof isolationCommandHandlers> | undefined;
+  #push: PushClient | undefined;
+  #tls: { ca: string; key: string; cert: string } | undefined;
   #policy: PolicyEnforcer | undefined;
   #detection: LocalDetection | undefined;
   #lastContactAt: number | null = null;
@@ -154,6 +173,8 @@ export class Agent {
       this.#lastContactAt = previous?.lastContactAt ?? null;
       if (this.#state !== 'starting' && this.#state !== 'enrolling') return;
       await this.#startEventPipeline();
+      await this.#startIsolation();
+      this.#startCommands();
       this.#transition('running');
       this.#loop = this.#run();
     } catch (error) {
@@ -179,18 +200,14 @@ export class Agent {
 
   /**
    * Writes events to the durable queue; they count as collected once this returns. A high or critical
-   * event, or an alert, wakes the forwarder, so it does not wait for the batch to fill.
+   * event (every alert is one) wakes the forwarder, so it does not wait for the batch to fill.
    */
   async emit(events: readonly NewDeviceEvent[]): Promise<void> {
     const queue = this.#queue;
     if (queue === undefined || !queue.isOpen || events.length === 0) return;
     const result = queue.append(events);
     this.#detection?.observe(result.accepted);
-    if (
-      result.accepted.some(
-        (event) => severityRank(event.severity) >= severityRank('high') || event.type === 'alert.raised',
-      )
-    ) {
+    if (result.accepted.some((event) => severityRank(event.severity) >= severityRank('high'))) {
       this.#forwarder?.wake();
     }
   }
@@ -254,6 +271,72 @@ export class Agent {
     }
   }
 
+  /**
+   * The device's isolation, enforced again from disk before anything else talks to the network (the
+   * rules vanish with a reboot), and the handlers of the isolate and release commands.
+   */
+  async #startIsolation(): Promise<void> {
+    const config = this.#deps.config;
+    const enrollment = this.#enrollment;
+    if (config.isolation === 'off' || this.#deps.commandHandlers !== undefined || enrollment === undefined)
+      return;
+    const log = this.#logger.child({ module: 'isolation' });
+    const { enforcer, reason } = await chooseEnforcer(config.isolation, undefined, { root: config.root });
+    log.info({ mode: enforcer.mode, reason }, 'isolation enforcer');
+    const isolation = new IsolationManager({
+      dataDir: config.dataDir,
+      enforcer,
+      now: () => this.#clock.now(),
+      log,
+      emit: (change) =>
+        this.emit([
+          {
+            type: 'agent.isolation_changed',
+            severity: 'high',
+            time: change.time,
+            data: { ...change },
+          },
+        ]),
+    });
+    await isolation.start();
+    this.#isolation = isolation;
+    this.#isolationHandlers = isolationCommandHandlers(isolation, enrollment.managerUrl, () =>
+      this.#clock.now(),
+    );
+  }
+
+  /** Commands arrive over the push connection, with heartbeat replies, and by polling when configured. */
+  #startCommands(): void {
+    const config = this.#deps.config;
+    const log = this.#logger.child({ module: 'commands' });
+    const commands = new CommandDispatcher({
+      stateFile: join(config.dataDir, 'commands.json'),
+      handlers: this.#deps.commandHandlers ?? this.#isolationHandlers ?? {},
+      report: async (result) => {
+        await this.#requireClient().post(`/v1/commands/${result.commandId}/result`, result);
+      },
+      now: () => this.#clock.now(),
+      log,
+    });
+    this.#commands = commands;
+    if (config.commandPollMs !== undefined) this.#nextCommandPollAt = 0;
+    if (!config.pushEnabled || this.#enrollment === undefined) return;
+    this.#push = new PushClient({
+      managerUrl: this.#enrollment.managerUrl,
+      tls: () => {
+        if (this.#tls === undefined)
+          throw new EdgewardError('EW_INTERNAL', 'push started before TLS material');
+        return this.#tls;
+      },
+      onCommand: (command) => void commands.offer([command]),
+      onConnected: () => void commands.flushResults(),
+      retryInitialMs: config.retryInitialMs,
+      retryMaxMs: config.retryMaxMs,
+      log,
+    });
+    this.#push.start();
+  }
+
   /** Enforcement starts from the bundle on disk: it does not wait for the manager. */
   async #startPolicy(): Promise<void> {
     const config = this.#deps.config;
@@ -307,6 +390,9 @@ export class Agent {
   }
 
   async #stopEventPipeline(graceMs: number, reason: string): Promise<void> {
+    this.#push?.stop();
+    await this.#commands?.idle();
+    this.#isolation?.stop();
     await this.#policy?.stop();
     await this.#detection?.stop();
     await Promise.allSettled(this.#collectors.map((collector) => collector.stop()));
@@ -386,6 +472,7 @@ export class Agent {
       notBefore: Date.parse(certificate.validFrom),
       notAfter: Date.parse(certificate.validTo),
     };
+    this.#tls = { ca: `${caPem}${chainPem}`, key: keyPem, cert: `${certPem}${chainPem}` };
     this.#client?.close();
     this.#client = new ManagerClient({
       managerUrl: this.#enrollment.managerUrl,
@@ -406,7 +493,12 @@ export class Agent {
         await this.#sleep(
           Math.max(
             0,
-            Math.min(this.#nextHeartbeatAt, this.#nextInventoryAt, this.#nextPolicyAt) - this.#clock.now(),
+            Math.min(
+              this.#nextHeartbeatAt,
+              this.#nextInventoryAt,
+              this.#nextPolicyAt,
+              this.#nextCommandPollAt,
+            ) - this.#clock.now(),
           ),
         );
       } catch (error) {
@@ -414,6 +506,7 @@ export class Agent {
         this.#lastError = (error as Error).message;
         await this.#persistState();
         if (isEdgewardError(error, 'EW_DEVICE_REVOKED')) {
+          this.#push?.stop();
           this.#transition('failed', { err: error.message });
           return;
         }
@@ -452,10 +545,25 @@ export class Agent {
         reportIntervalMs: config.reportIntervalMs,
         sentAt: this.#clock.now(),
       };
-      await (this.#client ?? client).post('/v1/heartbeat', heartbeat);
+      const reply = await (this.#client ?? client).post('/v1/heartbeat', heartbeat);
       this.#contact();
       this.#nextHeartbeatAt = this.#clock.now() + config.reportIntervalMs;
+      this.#offerCommands(heartbeatReplyWithCommandsSchema.safeParse(reply.body).data?.commands);
     }
+    if (config.commandPollMs !== undefined && this.#clock.now() >= this.#nextCommandPollAt) {
+      const reply = await (this.#client ?? client).get('/v1/commands');
+      this.#contact();
+      this.#nextCommandPollAt = this.#clock.now() + config.commandPollMs;
+      this.#offerCommands(pendingCommandsReplySchema.safeParse(reply.body).data?.commands);
+    }
+  }
+
+  /** Runs in the background: a long isolation must not hold up heartbeats and uploads. */
+  #offerCommands(commands: Parameters<CommandDispatcher['offer']>[0] | undefined): void {
+    const dispatcher = this.#commands;
+    if (dispatcher === undefined) return;
+    if (commands !== undefined && commands.length > 0) void dispatcher.offer(commands);
+    else void dispatcher.flushResults();
   }
 
   /** New listening ports, kernel modules and running executables since the previous collection. */
@@ -524,6 +632,7 @@ export class Agent {
     await this.#files.write('chain.pem', grant.chainPem);
     await this.#files.write('cert.pem', grant.certificatePem);
     await this.#connect();
+    this.#push?.reconnect();
     this.#logger.info({ notAfter: new Date(grant.notAfter).toISOString() }, 'certificate renewed');
   }
 

@@ -1,8 +1,14 @@
-import type { ChangeView, DeviceDetailView } from '@edgeward/core';
+import {
+  type ChangeView,
+  type DeviceCommandView,
+  type DeviceDetailWithIsolationView,
+  type IsolationAllow,
+  parseDuration,
+} from '@edgeward/core';
 import type { Command } from 'commander';
 import type { CliIo } from '../cli-io.ts';
 import { type ApiFlags, operatorApiFrom } from '../operator-api-client.ts';
-import { json, labelsText, table, when } from '../output.ts';
+import { json, labelsText, table, UsageError, when } from '../output.ts';
 import { withApiOptions } from './api-options.ts';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -10,7 +16,7 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 export function registerDeviceCommands(program: Command, io: CliIo): void {
   const devices = program
     .command('devices')
-    .description('the device registry: list, inspect, history, revoke');
+    .description('the device registry: list, inspect, history, revoke, isolate, release');
 
   withApiOptions(devices.command('list'))
     .description('list devices with their labels, status and last contact')
@@ -127,9 +133,143 @@ export function registerDeviceCommands(program: Command, io: CliIo): void {
       const device = await operatorApiFrom(flags, io).revokeDevice(id, flags.reason);
       io.out(flags.json ? json(device) : `revoked ${device.id} (${device.name})`);
     });
+
+  withApiOptions(devices.command('isolate'))
+    .description(
+      'cut a device off the network except the manager and the peers you allow (pushed at once when it is connected)',
+    )
+    .argument('<id>', 'device id')
+    .requiredOption('--reason <text>', 'why, recorded with the action and shown on the device')
+    .option(
+      '--allow <name=addr[:port][/tcp|udp]>',
+      'a peer the device may still reach, e.g. siem=10.0.0.5:514/udp (repeatable)',
+      collect,
+    )
+    .option('--allow-dns', 'keep DNS to the configured resolvers open')
+    .option('--release-after <duration>', 'the device lifts the isolation by itself after this long, e.g. 2h')
+    .option('--json', 'print as JSON')
+    .addHelpText(
+      'after',
+      "\nExample:\n  $ edgeward devices isolate dev-1234abcd5678ef90 --reason 'beaconing to a known C2' --allow siem=10.0.0.5:514/udp --release-after 2h",
+    )
+    .action(
+      async (
+        id: string,
+        flags: ApiFlags & {
+          reason: string;
+          allow?: string[];
+          allowDns?: boolean;
+          releaseAfter?: string;
+          json?: boolean;
+        },
+      ) => {
+        const command = await operatorApiFrom(flags, io).isolateDevice(id, {
+          reason: flags.reason,
+          allow: (flags.allow ?? []).map(parseAllowFlag),
+          allowDns: flags.allowDns === true,
+          ...(flags.releaseAfter === undefined
+            ? {}
+            : { releaseAfterMs: parseDuration(flags.releaseAfter, '--release-after') }),
+        });
+        io.out(flags.json ? json(command) : describeIssued(command));
+      },
+    );
+
+  withApiOptions(devices.command('release'))
+    .description("lift a device's isolation")
+    .argument('<id>', 'device id')
+    .requiredOption('--reason <text>', 'why, recorded with the action')
+    .option('--json', 'print as JSON')
+    .addHelpText(
+      'after',
+      "\nExample:\n  $ edgeward devices release dev-1234abcd5678ef90 --reason 'reimaged, clean'",
+    )
+    .action(async (id: string, flags: ApiFlags & { reason: string; json?: boolean }) => {
+      const command = await operatorApiFrom(flags, io).releaseDevice(id, { reason: flags.reason });
+      io.out(flags.json ? json(command) : describeIssued(command));
+    });
+
+  withApiOptions(devices.command('commands'))
+    .description('the commands sent to a device, newest first, with their status and result')
+    .argument('<id>', 'device id')
+    .option('--json', 'print as JSON')
+    .addHelpText('after', '\nExample:\n  $ edgeward devices commands dev-1234abcd5678ef90')
+    .action(async (id: string, flags: ApiFlags & { json?: boolean }) => {
+      const { commands } = await operatorApiFrom(flags, io).deviceCommands(id);
+      if (flags.json) {
+        io.out(json(commands));
+        return;
+      }
+      if (commands.length === 0) {
+        io.out('no commands sent to this device');
+        return;
+      }
+      io.out(
+        table(
+          ['ID', 'KIND', 'STATUS', 'BY', 'CREATED', 'RESULT'],
+          commands.map((command) => [
+            command.id,
+            command.kind,
+            command.status,
+            command.createdBy,
+            when(command.createdAt),
+            command.result === null ? '-' : `${command.result.status}: ${command.result.detail}`,
+          ]),
+        ),
+      );
+    });
 }
 
-function describeDevice(device: DeviceDetailView): string {
+/** NAME=ADDR[:PORT][/tcp|udp]; an IPv6 address with a port is written in brackets: name=[2001:db8::1]:443. */
+export function parseAllowFlag(value: string): IsolationAllow {
+  const usage = `--allow ${value} must look like NAME=ADDR[:PORT][/tcp|udp], e.g. --allow siem=10.0.0.5:514/udp`;
+  const separator = value.indexOf('=');
+  if (separator <= 0) throw new UsageError(usage);
+  const name = value.slice(0, separator);
+  let rest = value.slice(separator + 1);
+  let protocol: IsolationAllow['protocol'] = 'any';
+  const suffix = /\/(tcp|udp)$/i.exec(rest);
+  if (suffix !== null) {
+    protocol = suffix[1]?.toLowerCase() === 'udp' ? 'udp' : 'tcp';
+    rest = rest.slice(0, suffix.index);
+  }
+  let address = rest;
+  let port: string | undefined;
+  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(rest);
+  if (bracketed !== null) {
+    address = bracketed[1] ?? '';
+    port = bracketed[2];
+  } else if ((rest.match(/:/g) ?? []).length === 1) {
+    [address = '', port] = rest.split(':');
+  }
+  if (address === '') throw new UsageError(usage);
+  const allow: IsolationAllow = { name, address, protocol, direction: 'out' };
+  if (port === undefined) return allow;
+  const number = Number(port);
+  if (!/^\d+$/.test(port) || number < 1 || number > 65_535) {
+    throw new UsageError(`${usage}; the port ${port} is not between 1 and 65535`);
+  }
+  return { ...allow, port: number };
+}
+
+function describeIssued(command: DeviceCommandView): string {
+  const delivery =
+    command.status === 'sent'
+      ? 'sent over its push connection'
+      : 'queued; the device gets it at its next contact';
+  return `${command.kind} ${command.deviceId}: command ${command.id} ${delivery}\nfollow it with: edgeward devices commands ${command.deviceId}`;
+}
+
+function describeIsolation(isolation: DeviceDetailWithIsolationView['isolation']): string {
+  if (isolation.desired === null) return 'not isolated';
+  const reported =
+    isolation.reported === null
+      ? 'device has not reported yet'
+      : `device reports ${isolation.reported.isolated ? 'isolated' : 'not isolated'} ${when(isolation.reportedAt)}`;
+  return `${isolation.desired} by ${isolation.desiredBy} ${when(isolation.desiredAt)} (${isolation.reason}); ${reported}`;
+}
+
+function describeDevice(device: DeviceDetailWithIsolationView): string {
   const inventory = device.inventory as {
     os?: { prettyName?: string };
     kernel?: { release?: string };
@@ -150,6 +290,7 @@ function describeDevice(device: DeviceDetailView): string {
     `enrolled:      ${when(device.enrolledAt)}`,
     `last contact:  ${when(device.lastSeenAt)}`,
     `agent:         ${device.agentVersion}`,
+    `isolation:     ${describeIsolation(device.isolation)}`,
     `certificates:  ${device.certificates.map((cert) => `${cert.serial.slice(0, 16)}… until ${new Date(cert.notAfter).toISOString().slice(0, 10)}${cert.revokedAt === null ? '' : ' (revoked)'}`).join(', ') || '-'}`,
   ];
   if (inventory === null) return [...lines, 'inventory:     none yet'].join('\n');

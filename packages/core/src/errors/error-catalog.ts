@@ -120,6 +120,11 @@ export const errorCatalog = {
     meaning: 'No device has this id.',
     action: 'List devices with `edgeward devices list` and use an id from there.',
   },
+  EW_COMMAND_NOT_FOUND: {
+    category: 'not-found',
+    meaning: 'The device has no command with this id.',
+    action: "List the device's commands with `edgeward devices commands ID` and use an id from there.",
+  },
   EW_TOKEN_NOT_FOUND: {
     category: 'not-found',
     meaning: 'No enrollment token has this id.',

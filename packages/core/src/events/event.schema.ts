@@ -40,6 +40,7 @@ export const eventTypes = {
   'agent.clock_jump': 'medium',
   'agent.collector_error': 'low',
   'agent.loss_report': 'high',
+  'agent.isolation_changed': 'high',
   'syslog.message': 'info',
   'policy.bundle_applied': 'info',
   'policy.bundle_refused': 'high',

@@ -5,6 +5,7 @@ import type { CompiledPolicy, PolicyProblem, PolicySourceFile } from '../policy/
 import type { CheckStatus } from '../policy/policy-bundle.schema.ts';
 import type { PolicyPlan } from '../policy/policy-plan.ts';
 import { labelsSchema } from './device-api.schema.ts';
+import type { DeviceIsolationView } from './device-commands.schema.ts';
 
 /**
  * The operator API (CLI, dashboard, integrations → manager, HTTPS with a bearer token on the operator
@@ -578,3 +579,8 @@ export type AuditVerifyView =
       readonly problem: AuditChainProblem;
       readonly message: string;
     };
+
+/** GET /api/v1/devices/:id: the device detail with its isolation (see device-commands.schema.ts). */
+export type DeviceDetailWithIsolationView = DeviceDetailView & {
+  readonly isolation: DeviceIsolationView;
+};

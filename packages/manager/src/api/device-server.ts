@@ -1,8 +1,10 @@
+import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import {
   complianceReportSchema,
+  deviceCommandResultSchema,
   EdgewardError,
   enrollRequestSchema,
   eventBatchSchema,
@@ -17,8 +19,10 @@ import Fastify, { type FastifyBaseLogger, type FastifyRequest, LogController } f
 import type { Logger } from 'pino';
 import * as z from 'zod/mini';
 import type { FleetPki } from '../pki/fleet-pki.ts';
+import { PushHub } from '../push/push-hub.ts';
 import type { ComplianceService } from '../services/compliance.service.ts';
 import type { DeviceService } from '../services/device.service.ts';
+import type { DeviceCommandService } from '../services/device-command.service.ts';
 import type { EnrollmentService } from '../services/enrollment.service.ts';
 import type { EventService } from '../services/event.service.ts';
 import type { PolicyService } from '../services/policy.service.ts';
@@ -47,8 +51,12 @@ const policyQuerySchema = z
     }),
   );
 
+const commandParams = z.object({ id: z.uuid() });
+
 export interface DeviceServer {
   readonly app: HttpsApp;
+  /** The devices' push connections (WebSocket on /v1/push over the same mutual TLS). */
+  readonly push: PushHub;
   /** Closes every open connection of the device (after revocation). */
   disconnect(deviceId: string): void;
 }
@@ -66,8 +74,12 @@ export function buildDeviceServer(deps: {
   events: EventService;
   policies: PolicyService;
   compliance: ComplianceService;
+  commands: DeviceCommandService;
   logger: Logger;
   bodyLimitBytes: number;
+  /** Ping period of push connections. */
+  pushPingMs: number;
+  now: () => number;
 }): DeviceServer {
   const { pki, revocations } = deps;
   const tlsOptions = () => ({
@@ -119,16 +131,35 @@ export function buildDeviceServer(deps: {
     (app.server as unknown as { setSecureContext(options: object): void }).setSecureContext(tlsOptions());
   });
 
-  const authenticatedDevice = (request: FastifyRequest): string => {
-    const deviceId = deviceOfSocket.get(request.raw.socket as TLSSocket);
+  const deviceOf = (raw: IncomingMessage): string => {
+    const deviceId = deviceOfSocket.get(raw.socket as TLSSocket);
     if (deviceId === undefined) {
       throw new EdgewardError(
         'EW_CLIENT_CERT_REQUIRED',
-        `${request.method} ${request.url} needs a fleet device certificate; enroll first with \`edgeward agent enroll\``,
+        `${raw.method} ${raw.url} needs a fleet device certificate; enroll first with \`edgeward agent enroll\``,
       );
     }
     return deviceId;
   };
+  const authenticatedDevice = (request: FastifyRequest): string => deviceOf(request.raw);
+
+  const push = new PushHub({
+    logger: deps.logger.child({ module: 'push' }),
+    now: deps.now,
+    pingIntervalMs: deps.pushPingMs,
+    // The same check as every device call, plus the registry: a CRL that lags does not let a revoked
+    // device hold a push connection.
+    authenticate: async (request) => {
+      const deviceId = deviceOf(request);
+      await deps.devices.requireActive(deviceId);
+      return deviceId;
+    },
+    onConnected: async (deviceId) => {
+      await deps.commands.pushOpen(deviceId);
+    },
+  });
+  push.attach(app.server as unknown as HttpServer);
+  deps.commands.usePush((command) => push.send(command));
 
   registerErrorReplies(app);
   acceptCompressedBodies(app);
@@ -152,7 +183,25 @@ export function buildDeviceServer(deps: {
 
   app.post('/v1/heartbeat', async (request) => {
     const deviceId = authenticatedDevice(request);
-    return deps.devices.heartbeat(deviceId, parseInput(heartbeatSchema, request.body, 'heartbeat'));
+    const reply = await deps.devices.heartbeat(
+      deviceId,
+      parseInput(heartbeatSchema, request.body, 'heartbeat'),
+    );
+    // Devices without a push connection get their commands here, at their next contact.
+    return { ...reply, commands: await deps.commands.takeOpen(deviceId) };
+  });
+
+  app.get('/v1/commands', async (request) => {
+    const deviceId = authenticatedDevice(request);
+    await deps.devices.requireActive(deviceId);
+    return { v: PROTOCOL_VERSION, commands: await deps.commands.takeOpen(deviceId) };
+  });
+
+  app.post('/v1/commands/:id/result', async (request) => {
+    const deviceId = authenticatedDevice(request);
+    const { id } = parseInput(commandParams, request.params, 'path');
+    const result = parseInput(deviceCommandResultSchema, request.body, 'command result');
+    return { v: PROTOCOL_VERSION, ...(await deps.commands.recordResult(deviceId, id, result)) };
   });
 
   app.post('/v1/inventory', async (request) => {
@@ -196,9 +245,14 @@ export function buildDeviceServer(deps: {
     );
   });
 
+  // Before the listener closes: it waits for every open socket, upgraded ones included.
+  app.addHook('preClose', async () => push.close());
+
   return {
     app,
+    push,
     disconnect(deviceId) {
+      push.disconnect(deviceId);
       for (const socket of socketsOfDevice.get(deviceId) ?? []) socket.destroy();
     },
   };

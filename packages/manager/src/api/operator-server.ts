@@ -15,8 +15,10 @@ import {
   eventQuerySchema,
   type FleetView,
   historyQuerySchema,
+  isolateDeviceRequestSchema,
   type Labels,
   policyPlanRequestSchema,
+  releaseDeviceRequestSchema,
   resolveAlertSchema,
   revokeDeviceSchema,
   rollbackPolicyRequestSchema,
@@ -32,6 +34,7 @@ import type { AlertService } from '../services/alert.service.ts';
 import type { AuditChainService } from '../services/audit-chain.ts';
 import type { ComplianceService } from '../services/compliance.service.ts';
 import type { DeviceService } from '../services/device.service.ts';
+import type { DeviceCommandService } from '../services/device-command.service.ts';
 import type { EnrollmentTokenService } from '../services/enrollment-token.service.ts';
 import type { EventService } from '../services/event.service.ts';
 import { type OperatorService, requireRole } from '../services/operator.service.ts';
@@ -66,6 +69,7 @@ export function buildOperatorServer(deps: {
   compliance: ComplianceService;
   alerts: AlertService;
   auditChain: AuditChainService;
+  commands: DeviceCommandService;
   deviceApiUrl: string;
   logger: Logger;
   bodyLimitBytes: number;
@@ -111,7 +115,27 @@ export function buildOperatorServer(deps: {
 
   app.get('/api/v1/devices/:id', async (request) => {
     const { id } = parseInput(idParams, request.params, 'path');
-    return deps.devices.show(id);
+    const device = await deps.devices.show(id);
+    return { ...device, isolation: await deps.commands.isolation(id) };
+  });
+
+  app.post('/api/v1/devices/:id/isolate', async (request, reply) => {
+    requireRole(request.operator, 'operator', 'isolating a device');
+    const { id } = parseInput(idParams, request.params, 'path');
+    const body = parseInput(isolateDeviceRequestSchema, request.body ?? {}, 'isolation request');
+    return reply.status(201).send(await deps.commands.isolate(request.operator, id, body));
+  });
+
+  app.post('/api/v1/devices/:id/release', async (request, reply) => {
+    requireRole(request.operator, 'operator', 'releasing a device');
+    const { id } = parseInput(idParams, request.params, 'path');
+    const body = parseInput(releaseDeviceRequestSchema, request.body ?? {}, 'release request');
+    return reply.status(201).send(await deps.commands.release(request.operator, id, body));
+  });
+
+  app.get('/api/v1/devices/:id/commands', async (request) => {
+    const { id } = parseInput(idParams, request.params, 'path');
+    return deps.commands.list(id);
   });
 
   app.get('/api/v1/devices/:id/history', async (request) => {

@@ -47,6 +47,8 @@ export const managerConfigSchema = z
     crlValidityMs: z._default(z.coerce.number().check(z.int(), z.minimum(60_000)), 7 * DAY_MS),
     crlRefreshMs: z._default(z.coerce.number().check(z.int(), z.minimum(1000)), 3_600_000),
     /** How often a replica re-reads revocations written by others (PostgreSQL with several replicas). */
+    /** Ping period of the devices' push connections; one unanswered ping drops the connection. */
+    pushPingMs: z._default(z.coerce.number().check(z.int(), z.minimum(100)), 30_000),
     revocationPollMs: z._default(z.coerce.number().check(z.int(), z.minimum(100)), 5000),
     /** Events are kept this many days after the manager received them, then pruned (hourly). */
     eventRetentionDays: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(36_500)), 30),

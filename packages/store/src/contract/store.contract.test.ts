@@ -9,6 +9,7 @@ import { alertsContract } from './alerts.contract.ts';
 import { auditContract } from './audit.contract.ts';
 import { complianceContract } from './compliance.contract.ts';
 import { certificatesContract, operatorsContract } from './credentials.contract.ts';
+import { deviceCommandsContract } from './device-commands.contract.ts';
 import { devicesContract } from './devices.contract.ts';
 import { contractEngines } from './engines.ts';
 import { eventsContract } from './events.contract.ts';
@@ -68,6 +69,7 @@ for (const makeEngine of contractEngines) {
     alertsContract(ctx);
     alertDeliveriesContract(ctx);
     auditContract(ctx);
+    deviceCommandsContract(ctx);
     transactionsContract(ctx);
     migrationsContract(ctx, engine);
   });

@@ -397,4 +397,39 @@ export const migrations: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 8,
+    name: 'device commands and isolation',
+    up: (dialect) => {
+      const { key } = columnTypes(dialect);
+      return [
+        // params and result are JSON; status is pending, sent, done or failed (a refusal is failed, its
+        // result says why).
+        `CREATE TABLE device_commands (
+          id ${key} PRIMARY KEY,
+          device_id ${key} NOT NULL REFERENCES devices (id),
+          kind TEXT NOT NULL,
+          params TEXT NOT NULL,
+          created_at BIGINT NOT NULL,
+          created_by TEXT NOT NULL,
+          sent_at BIGINT,
+          acknowledged_at BIGINT,
+          result TEXT,
+          status TEXT NOT NULL
+        )`,
+        'CREATE INDEX device_commands_device ON device_commands (device_id, created_at, id)',
+        // One row per device ever isolated: what operators want, and what the device last reported.
+        `CREATE TABLE device_isolation (
+          device_id ${key} PRIMARY KEY REFERENCES devices (id),
+          desired TEXT NOT NULL,
+          desired_at BIGINT NOT NULL,
+          desired_by TEXT NOT NULL,
+          reason TEXT NOT NULL,
+          command_id ${key} NOT NULL,
+          reported TEXT,
+          reported_at BIGINT
+        )`,
+      ];
+    },
+  },
 ];

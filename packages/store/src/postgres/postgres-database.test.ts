@@ -42,6 +42,8 @@ describe('PostgreSQL engine', () => {
         'compliance_history',
         'compliance_results',
         'compliance_state',
+        'device_commands',
+        'device_isolation',
         'device_labels',
         'devices',
         'enrollment_tokens',
