@@ -54,6 +54,20 @@ socket.on('connect', () => socket.write('ping'));
 socket.on('data', (data) => done(data.toString() === 'ping' ? 'ok' : 'garbled'));
 `;
 
+/** Connects, says `connected`, then on the word `go` on stdin sends `ping` and reports the echo. */
+const holdingClient = `import { connect } from 'node:net';
+const [host, port, timeout] = process.argv.slice(2);
+const socket = connect({ host, port: Number(port) });
+const done = (answer) => { process.stdout.write(answer + '\\n'); socket.destroy(); process.exit(0); };
+socket.on('error', (error) => done(error.code ?? 'error'));
+socket.on('connect', () => process.stdout.write('connected\\n'));
+process.stdin.once('data', () => {
+  socket.setTimeout(Number(timeout), () => done('timeout'));
+  socket.write('ping');
+});
+socket.on('data', (data) => done(data.toString() === 'ping' ? 'ok' : 'garbled'));
+`;
+
 let skipReason: string | undefined;
 let dir = '';
 const servers: ChildProcess[] = [];
@@ -119,6 +133,7 @@ before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'edgeward-isolation-'));
   await writeFile(join(dir, 'echo-server.mjs'), echoServer);
   await writeFile(join(dir, 'probe.mjs'), probeClient);
+  await writeFile(join(dir, 'holding.mjs'), holdingClient);
   await run('ip', ['-n', ns.switch, 'link', 'add', 'br0', 'type', 'bridge']);
   await run('ip', ['-n', ns.switch, 'link', 'set', 'br0', 'up']);
   for (const [index, host] of hosts.entries()) {
@@ -174,7 +189,9 @@ test('nftables isolation keeps the manager reachable, cuts everyone else, surviv
   await run(
     'ip',
     ['netns', 'exec', ns.device, 'nft', '-f', '-'],
-    'table inet site_rules {\n  chain input {\n    type filter hook input priority 0; policy accept;\n    tcp dport 12345 accept\n  }\n}\n',
+    // Its `ct` rule turns connection tracking on in the namespace, as on any host with a firewall: only
+    // then is a connection opened before the isolation tracked as established.
+    'table inet site_rules {\n  chain input {\n    type filter hook input priority 0; policy accept;\n    ct state established accept\n    tcp dport 12345 accept\n  }\n}\n',
   );
   const rulesetBefore = await inNs(ns.device, 'nft', 'list', 'ruleset');
 
@@ -182,8 +199,27 @@ test('nftables isolation keeps the manager reachable, cuts everyone else, surviv
   assert.equal(await reach(ns.device, '10.77.0.3', THIRD_PORT), 'ok');
   assert.equal(await reach(ns.third, '10.77.0.2', DEVICE_PORT), 'ok');
 
+  // A connection opened before the isolation (a reverse shell, say) must not survive it.
+  const holding = spawn(
+    'ip',
+    ['netns', 'exec', ns.device, node, join(dir, 'holding.mjs'), '10.77.0.3', String(THIRD_PORT), '1500'],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  const holdingOutput: string[] = [];
+  const nextLine = () =>
+    new Promise<string>((resolve) => {
+      holding.stdout?.once('data', (chunk: Buffer) => {
+        holdingOutput.push(chunk.toString().trim());
+        resolve(chunk.toString().trim());
+      });
+    });
+  assert.equal(await nextLine(), 'connected');
+
   const isolated = await drive('nftables', ns.device, 'isolate', JSON.stringify(managerOnly));
   assert.equal(isolated.isolated, true);
+  const answer = nextLine();
+  holding.stdin?.end('go\n');
+  assert.equal(await answer, 'timeout', 'the connection opened before the isolation is cut');
   assert.equal(await reach(ns.device, '10.77.0.1', MANAGER_PORT), 'ok', 'the manager stays reachable');
   assert.equal(await reach(ns.device, '10.77.0.3', THIRD_PORT), 'timeout', 'the third host is cut off');
   assert.equal(await reach(ns.third, '10.77.0.2', DEVICE_PORT), 'timeout', 'nobody else connects in');

@@ -53,7 +53,10 @@ test('nftables: loads the script on stdin, with the resolvers of the device root
     ['nft -f -'],
   );
   assert.equal(firewall.calls[0]?.input, result.commands);
-  assert.match(result.commands, /ip daddr 192\.0\.2\.53 meta l4proto \{ udp, tcp \} th dport 53 accept/);
+  assert.match(
+    result.commands,
+    /ip daddr 192\.0\.2\.53 meta l4proto \{ udp, tcp \} th dport 53 ct mark set ct mark or 0x00400000 accept/,
+  );
   assert.match(result.commands, /ip daddr 127\.0\.0\.53 /);
 });
 

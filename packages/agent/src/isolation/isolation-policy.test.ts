@@ -33,15 +33,27 @@ test('the nft script replaces only its own table, in one file', () => {
   assert.doesNotMatch(script, /flush ruleset|table (ip|ip6|inet) (?!edgeward_isolation)/);
   assert.match(chainBody(script, 'input'), /type filter hook input priority -10; policy drop;/);
   assert.match(chainBody(script, 'output'), /type filter hook output priority -10; policy drop;/);
-  assert.match(chainBody(script, 'input'), /iif "lo" accept\n\s+ct state established,related accept/);
+  assert.match(
+    chainBody(script, 'input'),
+    /iif "lo" accept\n\s+ct state established,related ct mark and 0x00400000 == 0x00400000 accept/,
+  );
 });
 
 test('the manager is reachable on its port only, IPv4 and IPv6', () => {
   const script = nftablesRuleset({ ...base, resolvedManagerAddresses: ['10.0.0.1', '2001:db8::10'] });
   const output = chainBody(script, 'output');
-  assert.match(output, /ip daddr 10\.0\.0\.1 meta l4proto tcp th dport 8443 accept/);
-  assert.match(output, /ip6 daddr 2001:db8::10 meta l4proto tcp th dport 8443 accept/);
-  assert.match(chainBody(script, 'input'), /ip6 saddr 2001:db8::10 meta l4proto tcp th sport 8443 accept/);
+  assert.match(
+    output,
+    /ip daddr 10\.0\.0\.1 meta l4proto tcp th dport 8443 ct mark set ct mark or 0x00400000 accept/,
+  );
+  assert.match(
+    output,
+    /ip6 daddr 2001:db8::10 meta l4proto tcp th dport 8443 ct mark set ct mark or 0x00400000 accept/,
+  );
+  assert.match(
+    chainBody(script, 'input'),
+    /ip6 saddr 2001:db8::10 meta l4proto tcp th sport 8443 ct mark set ct mark or 0x00400000 accept/,
+  );
   assert.doesNotMatch(script, /ip daddr 10\.0\.0\.1 accept/);
 });
 
@@ -49,8 +61,14 @@ test('DNS is allowed to the resolvers only when the manager is named and DNS is 
   const named = { ...base, manager: { host: 'manager.example', port: 8443 } };
   const resolvers = { resolvers: ['192.0.2.53', 'fd00::53'] };
   const withDns = chainBody(nftablesRuleset(named, resolvers), 'output');
-  assert.match(withDns, /ip daddr 192\.0\.2\.53 meta l4proto \{ udp, tcp \} th dport 53 accept/);
-  assert.match(withDns, /ip6 daddr fd00::53 meta l4proto \{ udp, tcp \} th dport 53 accept/);
+  assert.match(
+    withDns,
+    /ip daddr 192\.0\.2\.53 meta l4proto \{ udp, tcp \} th dport 53 ct mark set ct mark or 0x00400000 accept/,
+  );
+  assert.match(
+    withDns,
+    /ip6 daddr fd00::53 meta l4proto \{ udp, tcp \} th dport 53 ct mark set ct mark or 0x00400000 accept/,
+  );
   assert.doesNotMatch(nftablesRuleset(base, resolvers), /dport 53/, 'manager given by IP');
   assert.doesNotMatch(nftablesRuleset({ ...named, allowDns: false }, resolvers), /dport 53/);
 });
@@ -67,12 +85,27 @@ test('allow-list entries become rules in the directions they name', () => {
   });
   const input = chainBody(script, 'input');
   const output = chainBody(script, 'output');
-  assert.match(input, /ip saddr 10\.1\.0\.0\/16 meta l4proto tcp th dport 502 accept comment "scada"/);
+  assert.match(
+    input,
+    /ip saddr 10\.1\.0\.0\/16 meta l4proto tcp th dport 502 ct mark set ct mark or 0x00400000 accept comment "scada"/,
+  );
   assert.doesNotMatch(output, /scada/);
-  assert.match(input, /ip6 saddr 2001:db8:1::\/48 accept comment "historian"/);
-  assert.match(output, /ip6 daddr 2001:db8:1::\/48 accept comment "historian"/);
-  assert.match(output, /ip daddr 192\.0\.2\.123 meta l4proto udp th dport 123 accept comment "ntp"/);
-  assert.match(output, /ip daddr 192\.0\.2\.9 meta l4proto \{ tcp, udp \} th dport 514 accept/);
+  assert.match(
+    input,
+    /ip6 saddr 2001:db8:1::\/48 ct mark set ct mark or 0x00400000 accept comment "historian"/,
+  );
+  assert.match(
+    output,
+    /ip6 daddr 2001:db8:1::\/48 ct mark set ct mark or 0x00400000 accept comment "historian"/,
+  );
+  assert.match(
+    output,
+    /ip daddr 192\.0\.2\.123 meta l4proto udp th dport 123 ct mark set ct mark or 0x00400000 accept comment "ntp"/,
+  );
+  assert.match(
+    output,
+    /ip daddr 192\.0\.2\.9 meta l4proto \{ tcp, udp \} th dport 514 ct mark set ct mark or 0x00400000 accept/,
+  );
 });
 
 test('rejects what could not be a rule, or would cut off the manager', () => {

@@ -43,6 +43,8 @@ export const NFT_TABLE_FAMILY = 'inet';
 export const NFT_TABLE_NAME = 'edgeward_isolation';
 /** Before the usual `filter` chains (priority 0) so a permissive rule there cannot open a hole. */
 export const NFT_CHAIN_PRIORITY = -10;
+/** The conntrack mark bit of the flows isolation lets through. */
+export const NFT_FLOW_MARK = '0x00400000';
 export const IPTABLES_INPUT_CHAIN = 'EDGEWARD-ISOLATION-IN';
 export const IPTABLES_OUTPUT_CHAIN = 'EDGEWARD-ISOLATION-OUT';
 
@@ -165,15 +167,17 @@ function nftFlowRule(flow: Flow): string {
     );
     if (flow.port !== undefined) match.push(`th ${flow.portIsSource ? 'sport' : 'dport'} ${flow.port}`);
   }
-  return `${match.join(' ')} accept comment "${flow.comment}"`;
+  // The mark makes the flow's later packets and replies pass the established rule; OR keeps bits
+  // that other software uses in the mark.
+  return `${match.join(' ')} ct mark set ct mark or ${NFT_FLOW_MARK} accept comment "${flow.comment}"`;
 }
 
 /**
  * The `nft -f` script that isolates the device: our own table `inet edgeward_isolation`, created empty
  * first so the delete never fails, then deleted and rebuilt, all in the one transaction an `nft -f` file
  * is — loading it twice leaves one table, and a failure leaves the previous state. Input and output are
- * dropped by default at priority -10, except: loopback; established and related traffic (replies, and
- * the ICMP errors — unreachable, packet too big — that belong to a tracked connection, which TCP needs
+ * dropped by default at priority -10, except: loopback; established and related traffic of the flows
+ * these rules accepted (replies, and the ICMP errors — unreachable, packet too big — that belong to a tracked connection, which TCP needs
  * for path MTU discovery); IPv6 neighbour discovery (without it no IPv6 peer is reachable at all);
  * TCP to the manager's port; DNS to the resolvers when the manager is named; the allow-list.
  * Forwarded traffic is not touched: a device that routes keeps routing (see the report on gateways).
@@ -182,7 +186,9 @@ export function nftablesRuleset(spec: IsolationSpec, context: RulesetContext = {
   const flows = flowsOf(spec, context);
   const table = `${NFT_TABLE_FAMILY} ${NFT_TABLE_NAME}`;
   const common = [
-    'ct state established,related accept',
+    // Only connections these rules accepted: a connection opened before the isolation (a reverse
+    // shell, say) carries no mark and is cut like any other.
+    `ct state established,related ct mark and ${NFT_FLOW_MARK} == ${NFT_FLOW_MARK} accept`,
     'ct state invalid drop',
     'icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-advert, nd-router-solicit } accept',
   ];
