@@ -97,3 +97,50 @@ test('the alerts it raised itself are not evaluated again, and bad rules turn de
   assert.equal(broken.stats, undefined);
   assert.equal(emitted.length, 0);
 });
+
+test('a rule that asks for a response gets it once, after its alert is queued, also offline', async () => {
+  const responded: string[] = [];
+  const local = new LocalDetection({
+    dir,
+    deviceId: 'dev-1',
+    emit: async (events) => {
+      emitted.push(...events);
+    },
+    now: () => t0,
+    log: silentLog,
+    allowedLatenessMs: 0,
+    maxGroupsPerRule: 100,
+    flushIntervalMs: 60_000,
+    respond: async (signal) => {
+      responded.push(`${signal.ruleId}:${signal.response.join(',')}:${emitted.length}`);
+    },
+  });
+  await local.load([
+    {
+      path: 'rules/miner.yml',
+      text: `title: Crypto miner started
+id: test-miner
+logsource: {product: linux, category: process_creation}
+detection:
+  selection:
+    Image|endswith: /xmrig
+  condition: selection
+level: critical
+edgeward:
+  response: [isolate]
+`,
+    },
+  ]);
+  const started = (seqNo: number, path: string): DeviceEvent => ({
+    seq: seqNo,
+    id: `x-${seqNo}`,
+    type: 'host.executable_started',
+    severity: 'low',
+    time: t0 + seqNo,
+    data: { path, pid: 100 + seqNo },
+  });
+  local.observe([started(1, '/usr/bin/ls'), started(2, '/tmp/.x/xmrig')]);
+  await local.stop();
+  assert.deepEqual(responded, ['test-miner:isolate:1'], 'once, after the alert event was queued');
+  assert.equal(alerts()[0]?.severity, 'critical');
+});

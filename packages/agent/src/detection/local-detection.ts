@@ -25,6 +25,11 @@ export interface LocalDetectionOptions {
   readonly maxGroupsPerRule: number;
   /** How often buffered events are evaluated even when no newer event moves the watermark. */
   readonly flushIntervalMs: number;
+  /**
+   * Carries out a rule's `response` (`isolate`, `capture`) on the device, offline too. Called once per
+   * new alert (not for updates), after the alert is queued.
+   */
+  readonly respond?: (signal: RuleSignal) => Promise<void>;
 }
 
 /**
@@ -134,8 +139,12 @@ export class LocalDetection {
       time: signal.lastSeen,
       data: { ...signal },
     }));
+    const responding = signals.filter((signal) => !signal.update && signal.response.length > 0);
     this.#busy = this.#busy
       .then(() => this.#options.emit(events))
+      .then(async () => {
+        for (const signal of responding) await this.#options.respond?.(signal);
+      })
       .catch((error: unknown) =>
         this.#options.log.warn({ err: (error as Error).message }, 'alert not queued'),
       );

@@ -1,21 +1,16 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import type { DeviceCommand, IsolationState as WireIsolationState } from '@edgeward/core';
+import type { DeviceCommand, IsolateParams, IsolationState as WireIsolationState } from '@edgeward/core';
 import type { DeviceCommandHandler, DeviceCommandOutcome } from '../commands/command-dispatcher.ts';
+import type { IsolationSpec } from './isolation-policy.ts';
 import type { IsolationManager } from './isolation-state.ts';
 
-/**
- * The `isolate` and `release` commands, carried out by the isolation manager. The manager's address is
- * resolved when isolating, since firewall rules hold addresses, not names.
- */
+/** The `isolate` and `release` commands, carried out by the isolation manager. */
 export function isolationCommandHandlers(
   isolation: IsolationManager,
   managerUrl: string,
   now: () => number,
 ): { isolate: DeviceCommandHandler; release: DeviceCommandHandler } {
-  const url = new URL(managerUrl);
-  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-  const port = Number(url.port || 443);
   const outcome = (detail: string): DeviceCommandOutcome => ({
     status: 'done',
     detail,
@@ -25,22 +20,9 @@ export function isolationCommandHandlers(
     isolate: {
       async handle(command: DeviceCommand) {
         if (command.kind !== 'isolate') throw new Error(`not an isolate command: ${command.kind}`);
-        const addresses =
-          isIP(host) !== 0 ? [host] : (await lookup(host, { all: true })).map((entry) => entry.address);
         const { params } = command;
-        const result = await isolation.isolate(
-          {
-            manager: { host, port },
-            resolvedManagerAddresses: addresses,
-            allowDns: params.allowDns,
-            allow: params.allow.map(({ port, ...entry }) =>
-              port === undefined ? entry : { ...entry, port },
-            ),
-            ...(params.releaseAfterMs === undefined ? {} : { releaseAt: now() + params.releaseAfterMs }),
-          },
-          params.reason,
-          command.createdBy,
-        );
+        const spec = await isolationSpec(managerUrl, params, now());
+        const result = await isolation.isolate(spec, params.reason, command.createdBy);
         return outcome(result.detail);
       },
     },
@@ -51,6 +33,31 @@ export function isolationCommandHandlers(
         return outcome(result.detail);
       },
     },
+  };
+}
+
+/**
+ * What isolating means on this device: everything cut but the manager (resolved now, since firewall
+ * rules hold addresses, not names), DNS when asked, and the allow-list.
+ */
+export async function isolationSpec(
+  managerUrl: string,
+  params: Pick<IsolateParams, 'allow' | 'allowDns' | 'releaseAfterMs'>,
+  now: number,
+): Promise<IsolationSpec> {
+  const url = new URL(managerUrl);
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  const port = Number(url.port || 443);
+  const addresses =
+    isIP(host) !== 0 ? [host] : (await lookup(host, { all: true })).map((entry) => entry.address);
+  return {
+    manager: { host, port },
+    resolvedManagerAddresses: addresses,
+    allowDns: params.allowDns,
+    allow: params.allow.map(({ port: allowedPort, ...entry }) =>
+      allowedPort === undefined ? entry : { ...entry, port: allowedPort },
+    ),
+    ...(params.releaseAfterMs === undefined ? {} : { releaseAt: now + params.releaseAfterMs }),
   };
 }
 

@@ -14,6 +14,7 @@ import {
   type NewDeviceEvent,
   PROTOCOL_VERSION,
   pendingCommandsReplySchema,
+  type RuleSignal,
   severityRank,
   systemClock,
 } from '@edgeward/core';
@@ -39,7 +40,7 @@ import { LocalDetection } from '../detection/local-detection.ts';
 import { Forwarder } from '../forwarder/forwarder.ts';
 import { AgentFiles, type AgentStateFile, type Enrollment } from '../identity/agent-files.ts';
 import { type EnrollOptions, enrollAgent } from '../identity/enroll.ts';
-import { isolationCommandHandlers } from '../isolation/isolation-commands.ts';
+import { isolationCommandHandlers, isolationSpec } from '../isolation/isolation-commands.ts';
 import { chooseEnforcer } from '../isolation/isolation-enforcer.ts';
 import { IsolationManager } from '../isolation/isolation-state.ts';
 import { type BaselineRunner, PolicyEnforcer } from '../policy/policy-enforcer.ts';
@@ -305,6 +306,29 @@ export class Agent {
     );
   }
 
+  /**
+   * A local rule asked for a response: `isolate` cuts the device off (keeping the manager) at once,
+   * connected or not, unless it is isolated already. `capture` is not carried out yet (logged).
+   */
+  async #respond(signal: RuleSignal): Promise<void> {
+    const log = this.#logger.child({ module: 'response' });
+    if (signal.response.includes('capture'))
+      log.warn({ rule: signal.ruleId }, 'capture is not supported yet');
+    const isolation = this.#isolation;
+    const managerUrl = this.#enrollment?.managerUrl;
+    if (!signal.response.includes('isolate') || isolation === undefined || managerUrl === undefined) return;
+    if (isolation.state().isolated) return;
+    try {
+      const spec = await isolationSpec(managerUrl, { allow: [], allowDns: false }, this.#clock.now());
+      await isolation.isolate(spec, `rule ${signal.ruleTitle} (${signal.groupKey})`, `rule:${signal.ruleId}`);
+    } catch (error) {
+      log.error(
+        { rule: signal.ruleId, err: (error as Error).message },
+        'the rule could not isolate the device',
+      );
+    }
+  }
+
   /** Commands arrive over the push connection, with heartbeat replies, and by polling when configured. */
   #startCommands(): void {
     const config = this.#deps.config;
@@ -352,6 +376,7 @@ export class Agent {
       allowedLatenessMs: config.ruleLatenessMs,
       maxGroupsPerRule: config.ruleMaxGroups,
       flushIntervalMs: config.ruleFlushMs,
+      respond: (signal) => this.#respond(signal),
     });
     this.#detection = detection;
     this.#policy = new PolicyEnforcer({
