@@ -3,7 +3,8 @@
 // wire, the backlog drain rate after a partition, the agent's memory with a backlog and its CPU when idle,
 // syslog over TCP beside rsyslog, each measured beside its reference in the same run, and the detection
 // rule engine's events per second and heap per active group key. `--only` takes a comma-separated list of
-// sections (default: all); `--skip-agent-memory` leaves out the long memory run.
+// sections (default: all); `--skip-agent-memory` leaves out the long memory run. `isolate` times an
+// operator's isolate to the device carrying it out, over the push channel, with 1000 simulated agents.
 // Results are appended to bench/RESULTS.md with the date, the machine and the Node version.
 import { appendFileSync, readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -13,6 +14,7 @@ import { measureIdleCpu } from './agent-idle-cpu.ts';
 import { measureAgentMemory } from './agent-memory.ts';
 import { measureEnrollmentRate } from './enrollment-rate.ts';
 import { type IngestRate, measureIngestRate } from './event-ingest.ts';
+import { type LatencyStats, measureIsolateLatency } from './isolate-latency.ts';
 import { measureBundle, measurePolicyEvaluation } from './policy-eval.ts';
 import { measureRuleEngine } from './rule-engine.ts';
 import { median } from './support.ts';
@@ -31,6 +33,7 @@ const sections = [
   'policy-eval',
   'policy-bundle',
   'rules',
+  'isolate',
 ] as const;
 type Section = (typeof sections)[number];
 
@@ -47,6 +50,7 @@ const flagsOf: Record<Section, string[]> = {
   'policy-eval': ['policy-rounds', 'lynis-rounds'],
   'policy-bundle': ['bundle-checks', 'policy-rounds'],
   rules: ['rule-events', 'rule-rounds'],
+  isolate: ['isolate-devices', 'isolate-commands', 'isolate-burst'],
 };
 
 const { values } = parseArgs({
@@ -73,6 +77,9 @@ const { values } = parseArgs({
     'bundle-checks': { type: 'string', default: '1000' },
     'rule-events': { type: 'string', default: '500000' },
     'rule-rounds': { type: 'string', default: '3' },
+    'isolate-devices': { type: 'string', default: '1000' },
+    'isolate-commands': { type: 'string', default: '200' },
+    'isolate-burst': { type: 'string', default: '100' },
     'skip-agent-memory': { type: 'boolean', default: false },
     'no-record': { type: 'boolean', default: false },
   },
@@ -370,6 +377,44 @@ if (chosen.has('rules')) {
       (row) =>
         `| ${row.scope} | ${thousands(row.keys)} | ${thousands(row.groups)} | ${row.evictedGroups} | ${(row.heapBytes / 2 ** 20).toFixed(1)} | ${thousands(row.heapBytes / row.groups)} | **${(((row.heapBytes / row.groups) * 10_000) / 2 ** 20).toFixed(2)}** |`,
     ),
+  );
+}
+
+if (chosen.has('isolate')) {
+  const isolate = await measureIsolateLatency({
+    devices: number('isolate-devices'),
+    commands: number('isolate-commands'),
+    burst: number('isolate-burst'),
+    progress: write,
+  });
+  const ms = (value: number) => (value < 10 ? value.toFixed(1) : value.toFixed(0));
+  const row = (label: string, commands: number, point: string, stats: LatencyStats, bold = false) => {
+    const p99 = bold ? `**${ms(stats.p99)}**` : ms(stats.p99);
+    return `| ${label} | ${commands} | ${point} | ${ms(stats.median)} | ${ms(stats.p90)} | ${p99} | ${ms(stats.max)} |`;
+  };
+  const phases = [
+    { label: 'sequential', result: isolate.sequential },
+    { label: `burst (${isolate.burst.commands} at once)`, result: isolate.burst },
+  ];
+  const verdict = (stats: LatencyStats, incomplete: number) =>
+    incomplete === 0 && stats.p99 < 1000 ? 'met' : 'missed';
+  lines.push(
+    '',
+    `### Isolate to enforced over the push channel (manager on SQLite, ${thousands(isolate.devices)} simulated agents connected)`,
+    '',
+    `A real manager (SQLite, port 0) and ${thousands(isolate.devices)} real agents in the same process (@edgeward/sim: each with its own key, certificate, mTLS connection and push WebSocket; heartbeat every ${isolate.reportIntervalS} s): running ${isolate.fleetReadySeconds.toFixed(1)} s after the start (enrollments included), every push connection up ${isolate.pushReadySeconds.toFixed(1)} s later (${isolate.connected} connected), and the first inventories in before the clock ran. Each command is a POST to the operator API's \`/api/v1/devices/:id/isolate\` over one keep-alive HTTPS client with the admin token; after ${isolate.warmup} untimed warm-up commands, ${isolate.sequential.commands} devices spread over the fleet one after another (the next issued once the previous result is stored), then ${isolate.burst.commands} other devices at once (connections opened beforehand; every command timed from the moment the burst was fired). Three points per command: the API's 201 reply (stored, audited, handed to the push connection); **enforced**: the agent's isolate handler returned \`done\` (its dispatcher's \`command executed\`, before the result is saved and posted); **stored**: the manager committed the device's \`done\` result (what the operator sees; the device server's \`recordResult\` resolving, observed by wrapping it rather than polling the store from the shared event loop).`,
+    '',
+    "The simulated agents run with `isolation: 'report-only'`, since they share this machine's firewall: the whole isolate path runs (push message, command dispatcher, the isolation manager taking the manager's address from its URL (an IP here, so no DNS lookup), writing isolation.json, building the nftables ruleset, queueing `agent.isolation_changed`, the result posted over mTLS), but no ruleset is loaded. On a device with nftables, the time `nft -f` takes to load the ruleset comes on top.",
+    '',
+    '| phase | commands | end point | median ms | p90 ms | p99 ms | max ms |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+    ...phases.flatMap(({ label, result }) => [
+      row(label, result.commands, 'API reply (201)', result.replied),
+      row(label, result.commands, 'enforced on the device', result.enforced, true),
+      row(label, result.commands, 'result stored on the manager', result.stored, true),
+    ]),
+    '',
+    `Pushed at once (\`sent\`, not \`pending\`): sequential ${isolate.sequential.commands - isolate.sequential.notPushed}/${isolate.sequential.commands}, burst ${isolate.burst.commands - isolate.burst.notPushed}/${isolate.burst.commands}; without a stored \`done\` within 30 s: ${isolate.sequential.incomplete} and ${isolate.burst.incomplete}. The burst's last result was stored ${ms(isolate.burst.wallMs)} ms after it was fired. Target p99 < 1 s to the result stored: sequential **${verdict(isolate.sequential.stored, isolate.sequential.incomplete)}**, burst **${verdict(isolate.burst.stored, isolate.burst.incomplete)}**.`,
   );
 }
 
