@@ -101,7 +101,7 @@ Examples:
         if (line.trim() === '') continue;
         if (Buffer.byteLength(line) > MAX_EVENT_LINE_BYTES)
           throw new EdgewardError(
-            'EW_EVENT_INVALID',
+            'EW_EVENTS_FILE_INVALID',
             `${flags.events}:${lineNumber}: longer than ${MAX_EVENT_LINE_BYTES} bytes`,
           );
         let value: unknown;
@@ -109,13 +109,16 @@ Examples:
           value = JSON.parse(line);
         } catch (error) {
           throw new EdgewardError(
-            'EW_EVENT_INVALID',
+            'EW_EVENTS_FILE_INVALID',
             `${flags.events}:${lineNumber}: not JSON (${(error as Error).message})`,
           );
         }
         const event = ruleEventFromJson(value, { deviceId: 'test-device', seq: lineNumber, time: 0 });
         if (!event.ok)
-          throw new EdgewardError('EW_EVENT_INVALID', `${flags.events}:${lineNumber}: ${event.message}`);
+          throw new EdgewardError(
+            'EW_EVENTS_FILE_INVALID',
+            `${flags.events}:${lineNumber}: ${event.message}`,
+          );
         batch.push(event.event);
         if (batch.length >= 1000) {
           for (const engine of engines) collect(engine.ingest(batch));

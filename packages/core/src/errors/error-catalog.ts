@@ -198,6 +198,12 @@ export const errorCatalog = {
     action:
       'This is a defect in the collector that produced it; report it with the event type in the message.',
   },
+  EW_EVENTS_FILE_INVALID: {
+    category: 'invalid-input',
+    meaning: 'A line of an events file (JSON lines, for `edgeward rules test`) is not an event.',
+    action:
+      'Fix the line named in the message: one JSON object per line, an Edgeward event ({"type", "time", "data"}) or a flat record of Sigma fields.',
+  },
   EW_EVENT_QUEUE_UNAVAILABLE: {
     category: 'unavailable',
     meaning: "The agent's event queue (a SQLite file in the data directory) could not be opened or written.",
