@@ -27,7 +27,7 @@ import { AuditTrail } from './services/audit-trail.ts';
 import { ComplianceService } from './services/compliance.service.ts';
 import { DetectionService } from './services/detection.service.ts';
 import { DeviceService } from './services/device.service.ts';
-import { DeviceCommandService } from './services/device-command.service.ts';
+import { DEVICE_COMMAND_CHANNEL, DeviceCommandService } from './services/device-command.service.ts';
 import { EnrollmentService } from './services/enrollment.service.ts';
 import { EnrollmentTokenService } from './services/enrollment-token.service.ts';
 import { EventService } from './services/event.service.ts';
@@ -243,12 +243,15 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
     policies,
     logger: logger.child({ module: 'compliance' }),
   });
+  const commandLogger = logger.child({ module: 'commands' });
   const commands = new DeviceCommandService({
     store,
     clock,
     audit,
     devices,
-    logger: logger.child({ module: 'commands' }),
+    logger: commandLogger,
+    // Replicas on one PostgreSQL database: the one holding the device's push connection sends it at once.
+    announce: (deviceId) => store.notifications.notify(DEVICE_COMMAND_CHANNEL, deviceId),
   });
   deviceServer = buildDeviceServer({
     pki,
@@ -321,6 +324,19 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
     });
   };
 
+  let stopCommandAnnouncements: (() => Promise<void>) | undefined;
+  const onCommandAnnounced = (deviceId: string) => {
+    // Every replica hears every announcement, the one that made it included; only the holder of the
+    // device's push connection has anything to do.
+    if (!deviceServer.push.isConnected(deviceId)) return;
+    commands.pushOpen(deviceId).catch((error: unknown) => {
+      commandLogger.warn(
+        { err: error, deviceId },
+        'cannot push an announced command; the device gets it at its next heartbeat',
+      );
+    });
+  };
+
   return {
     config,
     pki,
@@ -347,6 +363,17 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
       return firstStart;
     },
     async listen() {
+      // Before the device port opens: a device that connects is then sure to hear of later commands.
+      stopCommandAnnouncements = await store.notifications.listen(
+        DEVICE_COMMAND_CHANNEL,
+        onCommandAnnounced,
+        (error) => {
+          commandLogger.warn(
+            { err: error },
+            "lost the database connection that hears of other replicas' commands; reconnecting (devices get commands at their heartbeat meanwhile)",
+          );
+        },
+      );
       const deviceAddress = await deviceServer.app.listen({ host: config.host, port: config.devicePort });
       const operatorAddress = await operatorServer.listen({ host: config.host, port: config.operatorPort });
       if (config.publicUrl === undefined) {
@@ -394,6 +421,7 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
     },
     async close() {
       for (const timer of timers) clearInterval(timer);
+      await stopCommandAnnouncements?.();
       await Promise.allSettled([
         deviceServer.app.close(),
         operatorServer.close(),

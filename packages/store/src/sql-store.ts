@@ -1,4 +1,5 @@
 import { EdgewardError } from '@edgeward/core';
+import type { NotificationListener } from './postgres/postgres-listener.ts';
 import { SqlAlertRepository } from './repositories/alert.repository.ts';
 import { SqlAlertDeliveryRepository } from './repositories/alert-delivery.repository.ts';
 import { SqlAuditRepository } from './repositories/audit.repository.ts';
@@ -31,6 +32,7 @@ import type {
   OperatorRepository,
   PolicyRepository,
   Store,
+  StoreNotifications,
   SyslogOutboxRepository,
 } from './store.ts';
 
@@ -52,14 +54,23 @@ export class SqlStore implements Store {
   readonly alertDeliveries: AlertDeliveryRepository;
   readonly audit: AuditRepository;
   readonly commands: DeviceCommandRepository;
+  readonly notifications: StoreNotifications;
   readonly #db: SqlExecutor;
   readonly #close: (() => Promise<void>) | undefined;
+  readonly #listener: NotificationListener | undefined;
 
-  /** @param close closes the database; absent for a store bound to a transaction. */
-  constructor(db: SqlExecutor, close?: () => Promise<void>) {
+  /**
+   * @param close closes the database; absent for a store bound to a transaction.
+   * @param listener the database's notification listener, handed down to transactions; by default the
+   *   one `db` carries (PostgreSQL), none for SQLite.
+   */
+  constructor(db: SqlExecutor, close?: () => Promise<void>, listener = listenerOf(db)) {
     this.engine = db.dialect;
     this.#db = db;
     this.#close = close;
+    this.#listener = listener;
+    this.notifications =
+      listener === undefined ? singleProcessNotifications : new SqlNotifications(db, listener);
     this.meta = new SqlMetaRepository(db);
     this.tokens = new SqlEnrollmentTokenRepository(db);
     this.devices = new SqlDeviceRepository(db);
@@ -78,7 +89,7 @@ export class SqlStore implements Store {
   }
 
   transaction<T>(work: (store: Store) => Promise<T>): Promise<T> {
-    return this.#db.transaction((tx) => work(new SqlStore(tx)));
+    return this.#db.transaction((tx) => work(new SqlStore(tx, undefined, this.#listener)));
   }
 
   async close(): Promise<void> {
@@ -90,4 +101,40 @@ export class SqlStore implements Store {
     }
     await this.#close();
   }
+}
+
+/** NOTIFY through the store's own executor, so that inside a transaction it waits for the commit. */
+class SqlNotifications implements StoreNotifications {
+  readonly #db: SqlExecutor;
+  readonly #listener: NotificationListener;
+
+  constructor(db: SqlExecutor, listener: NotificationListener) {
+    this.#db = db;
+    this.#listener = listener;
+  }
+
+  async notify(channel: string, payload: string): Promise<void> {
+    await this.#db.query('SELECT pg_notify($1, $2)', [this.#listener.serverChannel(channel), payload]);
+  }
+
+  listen(
+    channel: string,
+    onPayload: (payload: string) => void,
+    onError?: (error: Error) => void,
+  ): Promise<() => Promise<void>> {
+    return this.#listener.listen(channel, onPayload, onError);
+  }
+}
+
+/** One process (SQLite) has nobody else to tell: whoever would listen already knows. */
+const singleProcessNotifications: StoreNotifications = {
+  async notify() {},
+  async listen() {
+    return async () => {};
+  },
+};
+
+function listenerOf(db: SqlExecutor): NotificationListener | undefined {
+  // Only the PostgreSQL database carries one; the SqlExecutor contract stays free of it.
+  return (db as { readonly listener?: NotificationListener }).listener;
 }

@@ -49,6 +49,7 @@ export interface Store {
   readonly alertDeliveries: AlertDeliveryRepository;
   readonly audit: AuditRepository;
   readonly commands: DeviceCommandRepository;
+  readonly notifications: StoreNotifications;
   /**
    * Runs `work` in one transaction: all its writes land, or none (a thrown error rolls back and is
    * rethrown). Inside `work`, use only the store it is given; the outer store refuses statements there
@@ -56,6 +57,30 @@ export interface Store {
    */
   transaction<T>(work: (store: Store) => Promise<T>): Promise<T>;
   close(): Promise<void>;
+}
+
+/**
+ * Short messages between the processes that share the store: PostgreSQL's LISTEN/NOTIFY, so that one
+ * replica can tell the others that something changed. On SQLite, which one process uses, both do nothing.
+ * Delivery is best effort (a notification sent while a listener's connection is down is lost), so a
+ * notification only hurries what would also happen without it.
+ */
+export interface StoreNotifications {
+  /**
+   * Sends `payload` (a few kB at most) to every listener of `channel`, this process's included. On the store
+   * given to `transaction(work)`, it goes out when the transaction commits, and not at all when it rolls back.
+   */
+  notify(channel: string, payload: string): Promise<void>;
+  /**
+   * Calls `onPayload` with every notification on `channel` until the returned function is called. Resolves
+   * once listening; rejects with EW_DATABASE_UNAVAILABLE, listening to nothing, when that fails. Should the
+   * connection break later, `onError` hears of it and listening resumes by itself (with backoff).
+   */
+  listen(
+    channel: string,
+    onPayload: (payload: string) => void,
+    onError?: (error: Error) => void,
+  ): Promise<() => Promise<void>>;
 }
 
 /** Small key-value facts about the installation (fleet id, schema notes). */

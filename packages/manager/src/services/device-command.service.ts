@@ -19,6 +19,9 @@ import type { OperatorContext } from './operator-context.ts';
 /** Hands a command to the device's live push connection; false when this process holds none. */
 export type CommandPush = (command: DeviceCommand) => boolean;
 
+/** The store notification channel on which replicas announce a device's new command (payload: its id). */
+export const DEVICE_COMMAND_CHANNEL = 'edgeward_device_command';
+
 /** How many of a device's commands the list shows, newest first. */
 const LISTED_COMMANDS = 100;
 

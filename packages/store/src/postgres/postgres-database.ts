@@ -5,6 +5,10 @@ import { describeDatabase } from '../config/database-url.ts';
 import { describeError } from '../sql/describe-error.ts';
 import type { SqlConnection, SqlDatabase, SqlExecutor, SqlRow, SqlValue } from '../sql/executor.ts';
 import { assertOutsideOwnTransaction, runTransaction, SerialExecutor } from '../sql/serial-executor.ts';
+import { PostgresListener } from './postgres-listener.ts';
+import { quoteIdentifier } from './quote-identifier.ts';
+
+export { quoteIdentifier };
 
 /** How long to wait for a connection (new, or free in the pool) before failing, in milliseconds. */
 const connectTimeoutMs = 10_000;
@@ -52,11 +56,6 @@ function toStoreError(error: unknown): EdgewardError {
   return new EdgewardError('EW_INTERNAL', `a PostgreSQL statement failed: ${message}`, { cause: error });
 }
 
-/** Double-quotes an identifier for SQL, doubling any quote inside it. */
-export function quoteIdentifier(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
-}
-
 /** Escapes a value for the startup `options` string, where spaces separate arguments. */
 function escapeStartupOption(value: string): string {
   return value.replace(/[\\ ]/g, (char) => `\\${char}`);
@@ -88,11 +87,14 @@ class ClientConnection implements SqlConnection {
 
 class PostgresDatabase implements SqlDatabase {
   readonly dialect = 'postgres';
+  /** LISTEN for the store's notifications, on a connection of its own. */
+  readonly listener: PostgresListener;
   readonly #pool: Pool;
   #closed = false;
 
-  constructor(pool: Pool) {
+  constructor(pool: Pool, listener: PostgresListener) {
     this.#pool = pool;
+    this.listener = listener;
   }
 
   async query<Row extends object = SqlRow>(sql: string, params: readonly SqlValue[] = []): Promise<Row[]> {
@@ -146,6 +148,7 @@ class PostgresDatabase implements SqlDatabase {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.listener.close();
     await this.#pool.end();
   }
 
@@ -172,15 +175,15 @@ async function ensureSchema(pool: Pool, schema: string): Promise<void> {
  * that schema alone (created when missing), so the tables live there.
  */
 export async function openPostgresDatabase(url: string, schema: string | undefined): Promise<SqlDatabase> {
-  const pool = new pg.Pool({
+  const clientConfig = {
     connectionString: url,
     types,
-    application_name: 'edgeward',
     connectionTimeoutMillis: connectTimeoutMs,
     ...(schema === undefined
       ? {}
       : { options: `-c search_path=${escapeStartupOption(quoteIdentifier(schema))}` }),
-  });
+  };
+  const pool = new pg.Pool({ ...clientConfig, application_name: 'edgeward' });
   // An idle connection that breaks (server restart) emits 'error' on the pool, which would crash the
   // process if unheard; the pool drops that connection and the next statement reports the failure.
   pool.on('error', () => {});
@@ -196,5 +199,7 @@ export async function openPostgresDatabase(url: string, schema: string | undefin
       { cause: error },
     );
   }
-  return new PostgresDatabase(pool);
+  // Named apart from the pool's connections, so an operator can tell (and tests can cut) the one that listens.
+  const listener = new PostgresListener({ ...clientConfig, application_name: 'edgeward-listen' }, schema);
+  return new PostgresDatabase(pool, listener);
 }
