@@ -291,9 +291,37 @@ test('the iptables fallback isolates and releases, leaving other rules as they w
     return;
   }
   await inNs(ns.ipt, 'iptables', '-w', '-A', 'INPUT', '-p', 'tcp', '--dport', '12345', '-j', 'ACCEPT');
+  // Connection tracking on, as on any host with a stateful firewall.
+  await inNs(
+    ns.ipt,
+    'iptables',
+    '-w',
+    '-A',
+    'INPUT',
+    '-m',
+    'conntrack',
+    '--ctstate',
+    'ESTABLISHED',
+    '-j',
+    'ACCEPT',
+  );
   const rulesBefore = `${await inNs(ns.ipt, 'iptables', '-w', '-S')}${await inNs(ns.ipt, 'ip6tables', '-w', '-S')}`;
 
+  const holding = spawn(
+    'ip',
+    ['netns', 'exec', ns.ipt, node, join(dir, 'holding.mjs'), '10.77.0.3', String(THIRD_PORT), '1500'],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  const nextLine = () =>
+    new Promise<string>((resolve) => {
+      holding.stdout?.once('data', (chunk: Buffer) => resolve(chunk.toString().trim()));
+    });
+  assert.equal(await nextLine(), 'connected');
+
   await drive('iptables', ns.ipt, 'isolate', JSON.stringify(managerOnly));
+  const answer = nextLine();
+  holding.stdin?.end('go\n');
+  assert.equal(await answer, 'timeout', 'the connection opened before the isolation is cut');
   assert.equal(await reach(ns.ipt, '10.77.0.1', MANAGER_PORT), 'ok');
   assert.equal(await reach(ns.ipt, '10.77.0.3', THIRD_PORT), 'timeout');
   assert.equal(await reach(ns.third, '10.77.0.4', IPT_PORT), 'timeout');

@@ -283,7 +283,21 @@ export function iptablesCommands(
       const rule = (...args: string[]): Argv => [program, '-w', '-A', chain, ...args];
       apply.push([program, '-w', '-N', chain]);
       apply.push(rule(loopback, 'lo', '-j', 'ACCEPT'));
-      apply.push(rule('-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED', '-j', 'ACCEPT'));
+      // As with nftables: only connections these rules accepted (marked) pass as established.
+      apply.push(
+        rule(
+          '-m',
+          'conntrack',
+          '--ctstate',
+          'ESTABLISHED,RELATED',
+          '-m',
+          'connmark',
+          '--mark',
+          `${NFT_FLOW_MARK}/${NFT_FLOW_MARK}`,
+          '-j',
+          'ACCEPT',
+        ),
+      );
       apply.push(rule('-m', 'conntrack', '--ctstate', 'INVALID', '-j', 'DROP'));
       for (const type of neighbourDiscovery)
         apply.push(rule('-p', 'icmpv6', '--icmpv6-type', type, '-j', 'ACCEPT'));
@@ -292,15 +306,20 @@ export function iptablesCommands(
         if (flow.direction !== direction || flow.peer.family !== family) continue;
         const peerFlag = flow.direction === 'out' ? '-d' : '-s';
         const peer = flow.peer.text;
-        const comment = ['-m', 'comment', '--comment', flow.comment, '-j', 'ACCEPT'];
+        const comment = ['-m', 'comment', '--comment', flow.comment];
+        // Two rules per match: the first marks the connection (CONNMARK does not end the chain).
+        const accept = (...match: string[]) => {
+          apply.push(rule(...match, ...comment, '-j', 'CONNMARK', '--or-mark', NFT_FLOW_MARK));
+          apply.push(rule(...match, ...comment, '-j', 'ACCEPT'));
+        };
         if (flow.protocols === 'any') {
-          apply.push(rule(peerFlag, peer, ...comment));
+          accept(peerFlag, peer);
           continue;
         }
         for (const protocol of flow.protocols) {
           const port =
             flow.port === undefined ? [] : [flow.portIsSource ? '--sport' : '--dport', String(flow.port)];
-          apply.push(rule(peerFlag, peer, '-p', protocol, ...port, ...comment));
+          accept(peerFlag, peer, '-p', protocol, ...port);
         }
       }
       apply.push(rule('-j', 'DROP'));
