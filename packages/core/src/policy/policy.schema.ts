@@ -276,7 +276,7 @@ export const compiledPolicySchema = z.strictObject({
   checks: z.array(compiledCheckSchema),
   windows: z.array(compiledWindowSchema),
   settings: policySettingsSchema,
-  /** Detection rules (reserved: carried as their source text until the rule engine compiles them). */
+  /** Detection rules as their source text (validated when the policy compiles; each engine compiles them for itself). */
   rules: z.array(z.strictObject({ path: z.string(), text: z.string() })),
 });
 export type CompiledPolicy = z.infer<typeof compiledPolicySchema>;
