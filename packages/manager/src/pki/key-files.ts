@@ -1,7 +1,8 @@
 import { constants } from 'node:fs';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import { EdgewardError } from '@edgeward/core';
+import { dirname, join } from 'node:path';
+import { EdgewardError, generatePolicyKeyPair, policyPublicKeyOf } from '@edgeward/core';
+import type { Logger } from 'pino';
 
 /**
  * Keys and certificates on disk. Private keys are written 0600 and created exclusively, so an existing key
@@ -43,3 +44,68 @@ export async function fileExists(path: string): Promise<boolean> {
 }
 
 export const modes = { privateKey: constants.S_IRUSR | constants.S_IWUSR, certificate: 0o644 } as const;
+
+export interface Ed25519KeyFiles {
+  /** PKCS#8 PEM. */
+  readonly privateKeyPem: string;
+  /** SPKI PEM, as `<name>.pub` holds it. */
+  readonly publicKeyPem: string;
+  readonly keyPath: string;
+  readonly publicKeyPath: string;
+}
+
+/**
+ * Loads `<dir>/<name>.key` (0600) and `<name>.pub`, creating both when neither exists. An existing key is
+ * never replaced (what it signed is trusted by its public half), so a public key without its private key
+ * is refused, as is a pair that does not match; `consequence` says to the operator why a new key would hurt.
+ */
+export async function openEd25519KeyFiles(options: {
+  readonly dir: string;
+  readonly name: string;
+  /** For the log: `policy signing key`. */
+  readonly what: string;
+  /** Why the lost key matters: `agents pinned this public key, …`. */
+  readonly consequence: string;
+  readonly logger: Logger;
+}): Promise<Ed25519KeyFiles> {
+  const keyPath = join(options.dir, `${options.name}.key`);
+  const publicKeyPath = join(options.dir, `${options.name}.pub`);
+  const [hasKey, hasPublic] = await Promise.all([fileExists(keyPath), fileExists(publicKeyPath)]);
+  if (!hasKey && hasPublic) {
+    throw new EdgewardError(
+      'EW_PKI_FILE_INVALID',
+      `${publicKeyPath} exists but ${keyPath} is missing; restore the key from backup — ${options.consequence}`,
+    );
+  }
+  if (!hasKey) {
+    const pair = generatePolicyKeyPair();
+    // Exclusive creation: of two processes starting at once on one directory, one fails instead of both
+    // writing different keys.
+    await writeNewFile(keyPath, pair.privateKeyPem, modes.privateKey);
+    await writeNewFile(publicKeyPath, pair.publicKeyPem, modes.certificate);
+    options.logger.info({ keyPath }, `created the ${options.what}`);
+    return { ...pair, keyPath, publicKeyPath };
+  }
+  const privateKeyPem = await readPrivateKeyFile(keyPath);
+  let publicKeyPem: string;
+  try {
+    publicKeyPem = policyPublicKeyOf(privateKeyPem);
+  } catch (error) {
+    throw new EdgewardError(
+      'EW_PKI_FILE_INVALID',
+      `${keyPath} does not hold an Ed25519 private key (PKCS#8 PEM)`,
+      {
+        cause: error,
+      },
+    );
+  }
+  if (!hasPublic) {
+    await writeNewFile(publicKeyPath, publicKeyPem, modes.certificate);
+  } else if ((await readFile(publicKeyPath, 'utf8')).trim() !== publicKeyPem.trim()) {
+    throw new EdgewardError(
+      'EW_PKI_FILE_INVALID',
+      `${publicKeyPath} is not the public half of ${keyPath}; restore both from the same backup`,
+    );
+  }
+  return { privateKeyPem, publicKeyPem, keyPath, publicKeyPath };
+}
