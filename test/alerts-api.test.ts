@@ -6,7 +6,6 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -21,6 +20,7 @@ import type {
   EventBatchReply,
 } from '@edgeward/core';
 import { runEdgeward } from './support/cli-process.ts';
+import { httpsJson } from './support/https-json.ts';
 import { startTestManager, type TestManager } from './support/test-manager.ts';
 
 const MINUTE_MS = 60_000;
@@ -71,31 +71,7 @@ function call<T = Record<string, unknown>>(
   token: string,
   body?: unknown,
 ): Promise<Reply<T>> {
-  return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const outgoing = request(
-      new URL(path, hub.operatorUrl),
-      {
-        method,
-        ca: hub.manager.pki.rootCaPem,
-        headers: {
-          authorization: `Bearer ${token}`,
-          ...(payload === undefined ? {} : { 'content-type': 'application/json' }),
-        },
-      },
-      (response) => {
-        let text = '';
-        response.on('data', (chunk: Buffer) => {
-          text += chunk;
-        });
-        response.on('end', () =>
-          resolve({ status: response.statusCode ?? 0, body: text ? JSON.parse(text) : {} }),
-        );
-      },
-    );
-    outgoing.on('error', reject);
-    outgoing.end(payload);
-  });
+  return httpsJson<T>(new URL(path, hub.operatorUrl), { method, ca: hub.manager.pki.rootCaPem, token, body });
 }
 
 describe('alert lifecycle', () => {

@@ -5,7 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -14,6 +13,7 @@ import type { DeviceCommand, DeviceCommandListView } from '@edgeward/core';
 import { buildManager, type Manager, resolveManagerConfig } from '@edgeward/manager';
 import pg from 'pg';
 import { fixtureInventory } from './support/fixture-inventory.ts';
+import { httpsJson } from './support/https-json.ts';
 import {
   eventually,
   ShiftableClock,
@@ -87,30 +87,11 @@ class FakeIsolation implements DeviceCommandHandler {
 }
 
 function callReplicaB<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-  return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const outgoing = request(
-      new URL(path, replicaBOperatorUrl),
-      {
-        method,
-        ca: replicaB.pki.rootCaPem,
-        headers: {
-          authorization: `Bearer ${replicaA.adminToken}`,
-          ...(payload === undefined ? {} : { 'content-type': 'application/json' }),
-        },
-      },
-      (response) => {
-        let text = '';
-        response.on('data', (chunk: Buffer) => {
-          text += chunk;
-        });
-        response.on('end', () =>
-          resolve({ status: response.statusCode ?? 0, body: text ? JSON.parse(text) : {} }),
-        );
-      },
-    );
-    outgoing.on('error', reject);
-    outgoing.end(payload);
+  return httpsJson<T>(new URL(path, replicaBOperatorUrl), {
+    method,
+    ca: replicaB.pki.rootCaPem,
+    token: replicaA.adminToken,
+    body,
   });
 }
 

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -9,6 +8,7 @@ import type { DeviceCommand, DeviceCommandListView, DeviceIsolationView } from '
 import WebSocket from 'ws';
 import { runEdgeward } from './support/cli-process.ts';
 import { fixtureInventory } from './support/fixture-inventory.ts';
+import { httpsJson } from './support/https-json.ts';
 import { eventually, silentLogger, startTestManager, type TestManager } from './support/test-manager.ts';
 
 let hub: TestManager;
@@ -96,31 +96,7 @@ function call<T = Record<string, unknown>>(
   token: string,
   body?: unknown,
 ): Promise<{ status: number; body: T & { error?: { code: string } } }> {
-  return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const outgoing = request(
-      new URL(path, hub.operatorUrl),
-      {
-        method,
-        ca: hub.manager.pki.rootCaPem,
-        headers: {
-          authorization: `Bearer ${token}`,
-          ...(payload === undefined ? {} : { 'content-type': 'application/json' }),
-        },
-      },
-      (response) => {
-        let text = '';
-        response.on('data', (chunk: Buffer) => {
-          text += chunk;
-        });
-        response.on('end', () =>
-          resolve({ status: response.statusCode ?? 0, body: text ? JSON.parse(text) : {} }),
-        );
-      },
-    );
-    outgoing.on('error', reject);
-    outgoing.end(payload);
-  });
+  return httpsJson<T>(new URL(path, hub.operatorUrl), { method, ca: hub.manager.pki.rootCaPem, token, body });
 }
 
 const admin = () => hub.adminToken;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { request } from 'node:https';
 import { after, before, test } from 'node:test';
+import { httpsJson } from './support/https-json.ts';
 import { startTestManager, type TestManager } from './support/test-manager.ts';
 
 let hub: TestManager;
@@ -20,31 +20,7 @@ function call(
   status: number;
   body: { error?: { code: string; message: string } } & Record<string, unknown>;
 }> {
-  return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const outgoing = request(
-      new URL(path, hub.operatorUrl),
-      {
-        method,
-        ca: hub.manager.pki.rootCaPem,
-        headers: {
-          ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
-          ...(payload === undefined ? {} : { 'content-type': 'application/json' }),
-        },
-      },
-      (response) => {
-        let text = '';
-        response.on('data', (chunk: Buffer) => {
-          text += chunk;
-        });
-        response.on('end', () =>
-          resolve({ status: response.statusCode ?? 0, body: text ? JSON.parse(text) : {} }),
-        );
-      },
-    );
-    outgoing.on('error', reject);
-    outgoing.end(payload);
-  });
+  return httpsJson(new URL(path, hub.operatorUrl), { method, ca: hub.manager.pki.rootCaPem, token, body });
 }
 
 /** Every operator endpoint, with a body a writer would send. */

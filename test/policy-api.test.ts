@@ -21,6 +21,7 @@ import {
   parseCrl,
   verifyPolicyBundle,
 } from '@edgeward/core';
+import { httpsJson } from './support/https-json.ts';
 import { startTestManager, type TestManager } from './support/test-manager.ts';
 
 let hub: TestManager;
@@ -45,36 +46,7 @@ function https<T>(
   path: string,
   options: { token?: string; tls?: { key: string; cert: string }; body?: unknown },
 ): Promise<Reply<T>> {
-  return new Promise((resolve, reject) => {
-    const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
-    const outgoing = request(
-      new URL(path, base),
-      {
-        method,
-        ca: hub.manager.pki.rootCaPem,
-        agent: false,
-        ...options.tls,
-        headers: {
-          ...(options.token === undefined ? {} : { authorization: `Bearer ${options.token}` }),
-          ...(payload === undefined ? {} : { 'content-type': 'application/json' }),
-        },
-      },
-      (response) => {
-        let text = '';
-        response.on('data', (chunk: Buffer) => {
-          text += chunk;
-        });
-        response.on('end', () =>
-          resolve({
-            status: response.statusCode ?? 0,
-            body: text === '' ? ({} as Reply<T>['body']) : JSON.parse(text),
-          }),
-        );
-      },
-    );
-    outgoing.on('error', reject);
-    outgoing.end(payload);
-  });
+  return httpsJson<T>(new URL(path, base), { method, ca: hub.manager.pki.rootCaPem, ...options });
 }
 
 const operatorCall = <T = Record<string, unknown>>(
