@@ -1,49 +1,23 @@
 import * as z from 'zod/mini';
-import { type DeviceEvent, type Severity, severitySchema } from './event.schema.ts';
+import { type EventRef, MAX_EVENT_REFS, type RuleSignal } from '../rules/rule.schema.ts';
+import { type DeviceEvent, severitySchema } from './event.schema.ts';
 
 /**
- * What a rule engine (on an agent, a site or the hub) reports to the manager's alerts: a new alert of a
- * rule for one group of field values, or (`update`) the growth of one it reported before. Agents send
- * theirs as `alert.raised` events whose `data` is the signal without `source`.
+ * What a rule engine (on an agent, a site or the hub) reports to the manager's alerts: its signal (a new
+ * alert of a rule for one group of field values, or with `update` the growth of one it reported before)
+ * and where it ran. Agents send theirs as `alert.raised` events whose `data` is the signal without
+ * `source`; `response` is kept as text there, so that a newer agent's responses reach an older manager.
  */
-export interface AlertSignal {
-  readonly ruleId: string;
-  readonly ruleTitle: string;
-  readonly kind: 'detection' | 'correlation';
-  /** The identity of the alert within its rule (the rule engine's JSON array of the group's values). */
-  readonly groupKey: string;
-  readonly groupFields: Readonly<Record<string, string>>;
-  readonly severity: Severity;
-  /** Decides how the alert is routed: critical and high at once, medium and below in digests. */
-  readonly tier: Severity;
-  /** Event time (device clocks, ms) of the first and last event counted. */
-  readonly firstSeen: number;
-  readonly lastSeen: number;
-  /**
-   * Events matched, or the correlated figure. An `update` carries the running total of the rule engine's
-   * alert it grows, not the increment.
-   */
-  readonly count: number;
-  /** The first events behind the signal, at most ALERT_EVENT_REFS_MAX; the first one names the burst. */
-  readonly eventRefs: readonly AlertEventRef[];
-  readonly deviceIds: readonly string[];
+export interface AlertSignal extends Omit<RuleSignal, 'response'> {
   /** Response actions the rule asked for (`isolate`, `capture`). */
   readonly response: readonly string[];
-  /** Destination names the alert goes to; empty: every destination whose tiers include the tier. */
-  readonly route: readonly string[];
-  /** True when the signal grows one reported before (suppression) instead of starting a new one. */
-  readonly update: boolean;
   readonly source: 'agent' | 'hub' | 'site';
 }
 
-export interface AlertEventRef {
-  readonly deviceId: string;
-  readonly seq: number;
-  readonly id: string;
-}
+export type AlertEventRef = EventRef;
 
 /** How many event references a signal, and an alert, carry at most. */
-export const ALERT_EVENT_REFS_MAX = 50;
+export const ALERT_EVENT_REFS_MAX = MAX_EVENT_REFS;
 /** How many devices a signal, and an alert, name at most (a fleet-wide correlation may span many). */
 export const ALERT_DEVICE_IDS_MAX = 1000;
 
