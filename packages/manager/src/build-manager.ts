@@ -235,6 +235,7 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
     revocations,
     audit,
     logger: logger.child({ module: 'policy' }),
+    onVersion: () => void detection.policyChanged(),
   });
   const compliance = new ComplianceService({
     store,

@@ -80,12 +80,18 @@ export class DetectionService {
   observe(deviceId: string, events: readonly DeviceEvent[]): void {
     if (events.length === 0) return;
     this.#enqueue(async () => {
-      // A version applied a moment ago (here or on another replica) must see these events.
-      await this.#reload(undefined);
       const engine = this.#engine;
       if (engine === undefined) return;
       await this.#raise(engine.ingest(events.map((event) => ({ ...alertSeverity(event), deviceId }))));
     });
+  }
+
+  /**
+   * A version was applied on this replica: later batches are evaluated by its rules. (Another replica's
+   * versions are picked up by `tick`.)
+   */
+  policyChanged(): Promise<void> {
+    return this.#enqueue(() => this.#reload(undefined));
   }
 
   /**

@@ -56,6 +56,7 @@ export class PolicyService {
   #served: PolicyBundle | undefined;
   #resigning: Promise<void> | undefined;
   #warnedKeyId: string | undefined;
+  readonly #onVersion: (() => void) | undefined;
 
   constructor(deps: {
     store: Store;
@@ -64,7 +65,10 @@ export class PolicyService {
     revocations: RevocationService;
     audit: AuditTrail;
     logger: Logger;
+    /** Hears each new version this replica commits (others find it by polling). */
+    onVersion?: () => void;
   }) {
+    this.#onVersion = deps.onVersion;
     this.#store = deps.store;
     this.#clock = deps.clock;
     this.#pki = deps.pki;
@@ -117,6 +121,7 @@ export class PolicyService {
       { version: created.version, by: operator.name, policyDigest: digest, gitCommit },
       'policy version applied',
     );
+    this.#onVersion?.();
     return created;
   }
 
@@ -146,6 +151,7 @@ export class PolicyService {
       { version: created.version, rollbackOf: version, by: operator.name },
       'policy rolled back',
     );
+    this.#onVersion?.();
     return created;
   }
 
