@@ -47,6 +47,9 @@ export interface LongRunning {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/** How long `stop()` waits for a process to end on its own signal before it sends SIGKILL. */
+const stopGraceMs = 20_000;
+
 /** Starts `edgeward ARGS` and keeps it running (manager start, agent run). */
 export function startEdgeward(args: readonly string[], env: Record<string, string> = {}): LongRunning {
   const child = spawn(process.execPath, [main, ...args], { env: { ...process.env, ...env }, stdio: 'pipe' });
@@ -58,7 +61,12 @@ export function startEdgeward(args: readonly string[], env: Record<string, strin
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr += chunk;
   });
-  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  // 'close' comes once the output is read to its end; but a descendant that inherited the pipes would hold
+  // it back for as long as it lives, so 'exit' settles it after a short wait for the last output.
+  const exited = new Promise<number | null>((resolve) => {
+    child.on('close', (code) => resolve(code));
+    child.on('exit', (code) => setTimeout(() => resolve(code), 2_000));
+  });
   return {
     child,
     output: () => `${stdout}\n--- stderr ---\n${stderr}`,
@@ -73,8 +81,14 @@ export function startEdgeward(args: readonly string[], env: Record<string, strin
       throw new Error(`no ${pattern} in the output of edgeward ${args.join(' ')}:\n${stdout}\n${stderr}`);
     },
     async stop(signal = 'SIGTERM') {
-      if (child.exitCode === null) child.kill(signal);
-      return exited;
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      // A process that outlives its grace is killed, so that no test or hook waits on it forever.
+      const forced = setTimeout(() => child.kill('SIGKILL'), stopGraceMs);
+      try {
+        return await exited;
+      } finally {
+        clearTimeout(forced);
+      }
     },
   };
 }

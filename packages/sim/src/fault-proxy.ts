@@ -89,6 +89,8 @@ export class FaultProxy {
   readonly #server: Server;
   readonly #target: { readonly host: string; readonly port: number };
   readonly #connections = new Set<Connection>();
+  /** Every client socket not yet closed, tracked apart from connections so that `close()` never waits on one. */
+  readonly #openSockets = new Set<Socket>();
   #mode: FaultMode = 'pass';
   #delayMs = 0;
   #accepted = 0;
@@ -186,10 +188,14 @@ export class FaultProxy {
   async close(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     for (const connection of this.#connections) this.#reset(connection);
+    // The server waits for every socket it accepted, also one whose connection was already forgotten.
+    for (const socket of this.#openSockets) if (!socket.destroyed) socket.destroy();
     await closed;
   }
 
   #accept(client: Socket): void {
+    this.#openSockets.add(client);
+    client.once('close', () => this.#openSockets.delete(client));
     if (this.#mode === 'cut') {
       this.#refused += 1;
       client.on('error', () => {});
