@@ -10,7 +10,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { AgentFiles, enrollAgent, ManagerClient } from '@edgeward/agent';
-import type { DeviceEvent, EdgewardError, EventBatchReply, EventListView } from '@edgeward/core';
+import {
+  type DeviceEvent,
+  type EdgewardError,
+  type EventBatchReply,
+  type EventListView,
+  encodeCompactBatch,
+  queuedEventId,
+} from '@edgeward/core';
 import { buildManager, resolveManagerConfig } from '@edgeward/manager';
 import { createStore } from '@edgeward/store';
 import pg from 'pg';
@@ -174,6 +181,34 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       assert.ok(device?.lastSeenAt !== null && (device?.lastSeenAt ?? 0) >= beforeMs, 'the device was seen');
     });
 
+    test('a compact (v2) batch is stored as the very events it encodes, each once', async () => {
+      const { deviceId, connect } = await enrolledDevice();
+      const client = await connect();
+      const line = (seq: number) =>
+        `2026-11-20T00:00:05.447113+00:00 gw sshd[${4000 + seq}]: Failed password for root from 203.0.113.${seq} port ${30_000 + seq} ssh2`;
+      const events = range(1, 60).map((seq) =>
+        event(seq, {
+          id: seq % 3 === 0 ? queuedEventId(seq) : event(seq).id,
+          data: {
+            user: 'root',
+            sourceAddress: `203.0.113.${seq}`,
+            sourcePort: 30_000 + seq,
+            pid: 4000 + seq,
+            line: line(seq),
+          },
+        }),
+      );
+      assert.deepEqual(await post(client, encodeCompactBatch(events)), { v: 1, ackedSeq: 60 });
+      assert.deepEqual(await post(client, encodeCompactBatch(events.slice(50))), { v: 1, ackedSeq: 60 });
+      const stored = await hub.manager.store.events.query({ deviceId, limit: 10_000 });
+      assert.deepEqual(
+        stored
+          .map(({ seq, id, type, severity, time, data }) => ({ seq, id, type, severity, time, data }))
+          .sort((a, b) => a.seq - b.seq),
+        events,
+      );
+    });
+
     test('a malformed batch is refused naming the field, a newer protocol version by its version', async () => {
       const { deviceId, connect } = await enrolledDevice();
       const client = await connect();
@@ -185,7 +220,15 @@ for (const engine of ['sqlite', 'postgres'] as const) {
           return true;
         },
       );
-      await assert.rejects(post(client, { v: 2, events: [] }), { code: 'EW_PROTOCOL_VERSION_UNSUPPORTED' });
+      await assert.rejects(post(client, { v: 3, events: [] }), { code: 'EW_PROTOCOL_VERSION_UNSUPPORTED' });
+      await assert.rejects(
+        post(client, { ...encodeCompactBatch([event(1)]), count: 2 }),
+        (error: EdgewardError) => {
+          assert.equal(error.code, 'EW_REQUEST_INVALID');
+          assert.match(error.message, /the id column does not have one entry per event/);
+          return true;
+        },
+      );
       assert.deepEqual(await storedSeqs(deviceId), []);
     });
 

@@ -13,7 +13,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import type { NewDeviceEvent } from '@edgeward/core';
+import { derivedEventId, type NewDeviceEvent } from '@edgeward/core';
 import type { CommandRunner } from '../inventory/command-runner.ts';
 import { AuthLogCollector, type AuthLogCollectorOptions } from './auth-log.collector.ts';
 
@@ -95,8 +95,14 @@ describe('AuthLogCollector', () => {
       program: 'sshd',
       pid: 101,
       source: '/var/log/auth.log',
+      fileHead: events[0]?.data.fileHead,
+      offset: 0,
       line: lines[0],
     });
+    assert.match(String(events[0]?.data.fileHead), /^[0-9a-f]{16}$/);
+    // The second line's offset is the first's length plus its newline; its id follows from file, offset and text.
+    assert.equal(events[1]?.data.offset, Buffer.byteLength(`${lines[0]}\n`));
+    for (const event of events) assert.equal(event.id, derivedEventId({ seq: 0, data: event.data }));
     assert.equal(events[0]?.time, new Date(2024, 2, 5, 10, 0, 1).getTime());
     assert.equal(events[2]?.data.method, 'publickey');
     assert.deepEqual(

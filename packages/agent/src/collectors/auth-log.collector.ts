@@ -3,7 +3,7 @@ import { type FSWatcher, watch } from 'node:fs';
 import { type FileHandle, open, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { NewDeviceEvent } from '@edgeward/core';
+import { journalEventId, logLineEventId, type NewDeviceEvent } from '@edgeward/core';
 import * as z from 'zod/mini';
 import { type CommandRunner, execFileRunner } from '../inventory/command-runner.ts';
 import { createRootFs, type RootFs } from '../inventory/root-fs.ts';
@@ -11,7 +11,6 @@ import { type AuthFinding, parseAuthMessage, parseSyslogLine, unfoldRepeated } f
 import { CoalescingTask } from './coalescing-task.ts';
 import {
   type CollectorLog,
-  deterministicEventId,
   type EmitEvents,
   errorCode,
   ReportedErrors,
@@ -468,10 +467,12 @@ export class AuthLogCollector {
       pid: record.pid,
       line: text,
       source: path,
+      fileHead: head,
+      offset,
       repeat,
       // Position and content: a line read again gets its id again, while a new file that begins with the
       // same line as the one it replaced (same head) does not lend its lines the old file's ids by offset.
-      id: deterministicEventId('auth-log', path, head, offset, text),
+      id: logLineEventId(path, head, offset, text),
     });
   }
 
@@ -553,8 +554,9 @@ export class AuthLogCollector {
       pid,
       line: message,
       source: 'journal',
+      cursor,
       repeat,
-      id: deterministicEventId('journal', cursor),
+      id: journalEventId(cursor),
     });
   }
 
@@ -615,6 +617,11 @@ interface LineContext {
   readonly pid: number | undefined;
   readonly line: string;
   readonly source: string;
+  /** A log file's first-line hash and the line's byte offset in it; from these and the line, its id. */
+  readonly fileHead?: string;
+  readonly offset?: number;
+  /** A journal entry's cursor, from which its id. */
+  readonly cursor?: string;
   readonly repeat: number;
   readonly id: string;
 }
@@ -637,6 +644,9 @@ function authEvent(finding: AuthFinding, context: LineContext): NewDeviceEvent {
       pid: context.pid,
       repeat: context.repeat > 1 ? context.repeat : undefined,
       source: context.source,
+      fileHead: context.fileHead,
+      offset: context.offset,
+      cursor: context.cursor,
       line: context.line.length > maxLineChars ? context.line.slice(0, maxLineChars) : context.line,
     },
     context.id,

@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
 import { type EventType, eventTypes, type NewDeviceEvent } from '@edgeward/core';
 
 /**
  * What the collectors share: the sink they emit into, the log they fall back on when that sink fails,
- * and the way they build events (default severity, deterministic ids, collector errors reported once).
+ * and the way they build events (default severity, collector errors reported once).
  */
 
 /** Hands events to the durable queue; resolves once they are stored there. */
@@ -25,17 +24,6 @@ export function securityEvent(
 ): NewDeviceEvent {
   const event = { type, severity: eventTypes[type], time: Math.trunc(time), data: withoutUndefined(data) };
   return id === undefined ? event : { ...event, id };
-}
-
-/**
- * A UUID (version 8, RFC 9562's custom layout) derived from `parts`, so that an event read twice from the
- * same source position (a crash between the queue's write and the saved position) carries the same id
- * and can be recognised as a repeat.
- */
-export function deterministicEventId(...parts: readonly (string | number)[]): string {
-  const hex = createHash('sha256').update(parts.join('\u0000')).digest('hex');
-  const variant = ((Number.parseInt(hex[16] ?? '0', 16) & 0x3) | 0x8).toString(16);
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }
 
 export type CollectorName = 'auth-log' | 'fim';

@@ -67,6 +67,30 @@ async function rig(
 }
 
 describe('Forwarder', { timeout: 60_000 }, () => {
+  it('sends compact (v2) batches, and v1 batches from the moment a manager refuses v2 by its version, losing nothing', async () => {
+    const { manager, queue, forwarder, close } = await rig();
+    try {
+      const first = queue.append(Array.from({ length: 50 }, () => event('info'))).accepted;
+      forwarder.start();
+      await manager.waitFor(() => manager.stored.size === 50);
+      assert.ok(manager.arrivals.every((arrival) => arrival.version === 2));
+      manager.acceptsCompact = false;
+      const second = queue.append(Array.from({ length: 50 }, () => event('info'))).accepted;
+      forwarder.wake();
+      await manager.waitFor(() => manager.stored.size === 100 && queue.stats().events === 0);
+      assert.equal(manager.arrivals.at(-1)?.version, 1);
+      for (const appended of [...first, ...second])
+        assert.deepEqual(
+          manager.stored.get(appended.seq),
+          appended,
+          `seq ${appended.seq} stored as appended`,
+        );
+      assert.equal(forwarder.stats().failures, 0, 'the refusal is not counted as a failed attempt');
+    } finally {
+      await close();
+    }
+  });
+
   it('delivers every event exactly once across a dropped connection, 503 replies and lost replies', async () => {
     const { manager, queue, forwarder, close } = await rig({ batchMaxBytes: 4096 });
     try {

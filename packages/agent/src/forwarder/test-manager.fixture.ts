@@ -10,10 +10,12 @@ import * as zlib from 'node:zlib';
 import {
   type AckState,
   applyBatch,
+  compactEventBatchSchema,
   createCsr,
   createIssuingCa,
   createRootCa,
   type DeviceEvent,
+  decodeCompactBatch,
   deviceSpiffeId,
   EdgewardError,
   eventBatchSchema,
@@ -43,6 +45,8 @@ export interface Arrival {
   /** Request body size on the wire (compressed) and as JSON. */
   readonly wireBytes: number;
   readonly jsonBytes: number;
+  /** The batch's protocol version. */
+  readonly version: 1 | 2;
   /** performance.now() when the body was complete. */
   readonly at: number;
   readonly fault: Fault | undefined;
@@ -61,6 +65,8 @@ export interface TestManager {
   duplicates: number;
   /** Delay before each reply, in milliseconds. */
   replyDelayMs: number;
+  /** Takes protocol v2 (compact) batches; when false it refuses them by version, as a v1 manager does. */
+  acceptsCompact: boolean;
   readonly ackState: () => AckState;
   /** Resolves once `predicate` holds (checked every 5 ms), or rejects after `timeoutMs`. */
   readonly waitFor: (predicate: () => boolean, timeoutMs?: number) => Promise<void>;
@@ -129,6 +135,7 @@ export async function startTestManager(): Promise<TestManager> {
     faults: [],
     duplicates: 0,
     replyDelayMs: 0,
+    acceptsCompact: true,
     ackState: () => ack,
     waitFor: async (predicate, timeoutMs = 10_000) => {
       const deadline = performance.now() + timeoutMs;
@@ -163,7 +170,23 @@ export async function startTestManager(): Promise<TestManager> {
         : encoding === 'gzip'
           ? zlib.gunzipSync(body)
           : body;
-    const parsed = z.safeParse(eventBatchSchema, JSON.parse(json.toString('utf8')));
+    const sent = JSON.parse(json.toString('utf8')) as { v?: unknown };
+    const compact = sent.v === 2 ? z.safeParse(compactEventBatchSchema, sent) : undefined;
+    if (compact !== undefined && !manager.acceptsCompact) {
+      response.writeHead(400, { 'content-type': 'application/json' });
+      const refusal = new EdgewardError(
+        'EW_PROTOCOL_VERSION_UNSUPPORTED',
+        'event batch has protocol version 2',
+      );
+      response.end(JSON.stringify(toErrorReply(refusal)));
+      return;
+    }
+    const parsed = z.safeParse(
+      eventBatchSchema,
+      compact?.success === true
+        ? { v: 1, floorSeq: compact.data.floorSeq, events: decodeCompactBatch(compact.data) }
+        : sent,
+    );
     if (!parsed.success) {
       response.writeHead(400, { 'content-type': 'application/json' });
       response.end(
@@ -176,6 +199,7 @@ export async function startTestManager(): Promise<TestManager> {
       seqs: events.map((event) => event.seq),
       wireBytes: body.length,
       jsonBytes: json.length,
+      version: compact === undefined ? 1 : 2,
       at: performance.now(),
       fault,
     });

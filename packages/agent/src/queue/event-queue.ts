@@ -16,6 +16,7 @@ import {
   deviceEventSchema,
   EdgewardError,
   type NewDeviceEvent,
+  queuedEventId,
   type Severity,
   severities,
   severityRank,
@@ -345,7 +346,8 @@ export class EventQueue {
       for (const event of events) {
         const stored: DeviceEvent = {
           seq: state.nextSeq,
-          id: event.id ?? randomUUID(),
+          // Derived from the sequence number, so that it need not travel (see core's derivedEventId).
+          id: event.id ?? queuedEventId(state.nextSeq),
           type: event.type,
           severity: event.severity,
           time: event.time,

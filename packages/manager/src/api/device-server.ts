@@ -3,7 +3,9 @@ import type { TLSSocket } from 'node:tls';
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import {
+  compactEventBatchSchema,
   complianceReportSchema,
+  decodeCompactBatch,
   deviceCommandResultSchema,
   EdgewardError,
   enrollRequestSchema,
@@ -214,7 +216,7 @@ export function buildDeviceServer(deps: {
 
   app.post('/v1/events', async (request) => {
     const deviceId = authenticatedDevice(request);
-    return deps.events.ingest(deviceId, parseInput(eventBatchSchema, request.body, 'event batch'));
+    return deps.events.ingest(deviceId, parseEventBatch(request.body));
   });
 
   app.get('/v1/policy', async (request, reply) => {
@@ -261,4 +263,12 @@ export function buildDeviceServer(deps: {
 function uriOf(subjectAltName: string | undefined): string {
   const match = /URI:(spiffe:\/\/[^,\s]+)/.exec(subjectAltName ?? '');
   return match?.[1] ?? '';
+}
+
+/** A v1 batch as it is, a v2 (compact) batch decoded into the same events and checked like them. */
+function parseEventBatch(body: unknown): z.output<typeof eventBatchSchema> {
+  if ((body as { v?: unknown } | null)?.v !== 2) return parseInput(eventBatchSchema, body, 'event batch');
+  const compact = parseInput(compactEventBatchSchema, body, 'event batch');
+  const events = decodeCompactBatch(compact);
+  return parseInput(eventBatchSchema, { v: 1, floorSeq: compact.floorSeq, events }, 'event batch');
 }

@@ -68,7 +68,7 @@ export function parseInput<Schema extends z.core.$ZodType>(
   if (version !== undefined && result.error.issues.some((issue) => issue.path[0] === 'v')) {
     throw new EdgewardError(
       'EW_PROTOCOL_VERSION_UNSUPPORTED',
-      `${what} has protocol version ${String(version)}; this manager speaks version 1`,
+      `${what} has protocol version ${String(version)}, which this manager does not speak; upgrade the manager, or send an older version`,
     );
   }
   const problems = result.error.issues.map(
