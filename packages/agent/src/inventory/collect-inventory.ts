@@ -93,23 +93,27 @@ export async function collectInventory(options: CollectInventoryOptions): Promis
   const groups = await guard('groups', () => readGroups(fs), []);
   const kernelModules = await guard('kernelModules', () => readKernelModules(fs), []);
 
-  return canonicalizeInventory({
-    collectedAt: options.now(),
-    hostname,
-    os,
-    kernel,
-    architecture,
-    firmware,
-    cpu,
-    memory,
-    uptimeSeconds,
-    interfaces,
-    listeners: sockets.listeners,
-    connections: sockets.connections,
-    packages,
-    units,
-    users,
-    groups,
-    kernelModules,
-  });
+  // A copy: the fields parsed above are slices of whole files (dpkg's status is a megabyte or more), and
+  // V8 keeps a file's text alive as long as one slice of it lives; the agent holds its last inventory.
+  return structuredClone(
+    canonicalizeInventory({
+      collectedAt: options.now(),
+      hostname,
+      os,
+      kernel,
+      architecture,
+      firmware,
+      cpu,
+      memory,
+      uptimeSeconds,
+      interfaces,
+      listeners: sockets.listeners,
+      connections: sockets.connections,
+      packages,
+      units,
+      users,
+      groups,
+      kernelModules,
+    }),
+  );
 }

@@ -20,7 +20,7 @@ const unknown = 'unknown';
 export function parseListUnits(stdout: string): Map<string, string> {
   const states = new Map<string, string>();
   for (const line of stdout.split('\n')) {
-    const [name, load, active] = line.replace(/^[\s●*]+/, '').split(/\s+/);
+    const [name, load, active] = line.replace(/^[\s\u25CF*]+/, '').split(/\s+/);
     if (name === undefined || !unitSuffix.test(name) || active === undefined || load === 'not-found')
       continue;
     states.set(name, active);
