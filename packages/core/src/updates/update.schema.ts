@@ -35,8 +35,6 @@ export const uploadArtifactQuerySchema = z.object({
   severity: z._default(severitySchema, 'medium'),
   /** JSON object of compat pairs. */
   compat: z._default(z.string(), '{}'),
-  /** Allows a version below the anti-downgrade floor; recorded in the audit chain with the reason. */
-  belowFloorReason: z.optional(z.string().check(z.minLength(1), z.maxLength(500))),
 });
 
 export interface ArtifactView {
@@ -59,6 +57,11 @@ export function targetPathOf(name: string, artifactVersion: string): string {
 
 /** POST /api/v1/artifacts/:name/floor: devices refuse, and the manager never offers, anything below. */
 export const setFloorRequestSchema = z.object({ version: artifactVersionSchema });
+
+export interface ArtifactListView {
+  readonly artifacts: readonly ArtifactView[];
+  readonly floors: Readonly<Record<string, string>>;
+}
 
 /** `canary:5` (that many devices), `25%` (of all selected devices, cumulative). */
 export type RolloutPhase =
@@ -92,6 +95,8 @@ export const createRolloutRequestSchema = z.object({
   /** A device that has not finished this long after its turn came is marked skipped. */
   offlineDeadlineMs: z._default(z.number().check(z.int(), z.minimum(1000)), 86_400_000),
   dryRun: z._default(z.boolean(), false),
+  /** Allows a version below the anti-downgrade floor: an explicit exception, recorded with its reason. */
+  belowFloorReason: z.optional(z.string().check(z.minLength(1), z.maxLength(500))),
 });
 export type CreateRolloutRequest = z.input<typeof createRolloutRequestSchema>;
 export type CreateRolloutSpec = z.infer<typeof createRolloutRequestSchema>;
