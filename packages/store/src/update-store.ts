@@ -114,9 +114,10 @@ export interface RolloutRepository {
       updatedAt: number;
     },
   ): Promise<boolean>;
+  /** `assignedBefore`: only devices offered at or before that time (the overdue ones). */
   devices(
     rolloutId: string,
-    filter?: { phase?: number; states?: readonly DeviceRolloutState[] },
+    filter?: { phase?: number; states?: readonly DeviceRolloutState[]; assignedBefore?: number },
   ): Promise<RolloutDeviceRecord[]>;
   device(rolloutId: string, deviceId: string): Promise<RolloutDeviceRecord | undefined>;
   /** Per phase and state, for the gates and the status view. */

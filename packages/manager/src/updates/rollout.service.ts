@@ -32,6 +32,9 @@ import type { AuditTrail } from '../services/audit-trail.ts';
 import { type OperatorContext, systemOperator } from '../services/operator-context.ts';
 import type { ArtifactService } from './artifact.service.ts';
 
+/** Wall-clock gap between two ticks started by wake(), ms: results arriving together share one tick. */
+const MIN_TICK_GAP_MS = 200;
+
 /** Devices read per page when a rollout selects its devices. */
 const DEVICE_PAGE = 1000;
 
@@ -91,6 +94,8 @@ export class RolloutService {
   readonly #logger: Logger;
   #ticking: Promise<void> | undefined;
   #tickAgain = false;
+  #wakeTimer: NodeJS.Timeout | undefined;
+  #lastTickAt = 0;
 
   constructor(deps: {
     store: Store;
@@ -254,13 +259,6 @@ export class RolloutService {
 
   /** POST /v1/update/report: moves the device's row if the report follows from its state; else ignored. */
   async report(deviceId: string, report: UpdateReport): Promise<{ accepted: boolean }> {
-    const row = await this.#store.rollouts.device(report.rolloutId, deviceId);
-    if (row === undefined) {
-      throw new EdgewardError(
-        'EW_ROLLOUT_NOT_FOUND',
-        `device ${deviceId} has no part in rollout ${report.rolloutId}`,
-      );
-    }
     const transition = reportTransitions[report.state];
     const finished =
       report.state === 'committed' || report.state === 'failed' || report.state === 'rolled-back';
@@ -272,8 +270,15 @@ export class RolloutService {
       this.#clock.now(),
       { detail: report.detail, finished },
     );
+    // Only a report that moved nothing needs the row read: to tell a repeat from a stranger.
+    if (moved === 0 && (await this.#store.rollouts.device(report.rolloutId, deviceId)) === undefined) {
+      throw new EdgewardError(
+        'EW_ROLLOUT_NOT_FOUND',
+        `device ${deviceId} has no part in rollout ${report.rolloutId}`,
+      );
+    }
     if (moved > 0 && finished) {
-      this.#logger.info(
+      this.#logger.debug(
         { deviceId, rolloutId: report.rolloutId, state: report.state },
         'device finished its update',
       );
@@ -308,27 +313,38 @@ export class RolloutService {
     }
   }
 
-  /** Asks for a tick soon (after a report or an operator action); ticks never overlap. */
+  /**
+   * Asks for a tick soon (after a device finished, or an operator action). Ticks never overlap and start
+   * at most every MIN_TICK_GAP_MS, so a burst of results costs one pass, not one per device.
+   */
   wake(): void {
     if (this.#ticking !== undefined) {
       this.#tickAgain = true;
       return;
     }
-    this.#ticking = this.tick()
-      .catch((error: unknown) => {
-        this.#logger.error({ err: error }, 'rollout tick failed; it is retried at the next one');
-      })
-      .finally(() => {
-        this.#ticking = undefined;
-        if (this.#tickAgain) {
-          this.#tickAgain = false;
-          this.wake();
-        }
-      });
+    if (this.#wakeTimer !== undefined) return;
+    const wait = Math.max(0, this.#lastTickAt + MIN_TICK_GAP_MS - Date.now());
+    this.#wakeTimer = setTimeout(() => {
+      this.#wakeTimer = undefined;
+      this.#lastTickAt = Date.now();
+      this.#ticking = this.tick()
+        .catch((error: unknown) => {
+          this.#logger.error({ err: error }, 'rollout tick failed; it is retried at the next one');
+        })
+        .finally(() => {
+          this.#ticking = undefined;
+          if (this.#tickAgain) {
+            this.#tickAgain = false;
+            this.wake();
+          }
+        });
+    }, wait);
   }
 
   /** Waits for a running tick (tests, shutdown). */
   async idle(): Promise<void> {
+    clearTimeout(this.#wakeTimer);
+    this.#wakeTimer = undefined;
     while (this.#ticking !== undefined) await this.#ticking;
   }
 
@@ -347,10 +363,13 @@ export class RolloutService {
     const phase = rollout.currentPhase;
     const label = phaseLabel(phases[phase] ?? phases[0]!);
     // Offered devices that never started before the deadline are skipped; they no longer hold the phase.
-    const assigned = await this.#store.rollouts.devices(rollout.id, { phase, states: ['assigned'] });
-    const overdue = assigned
-      .filter((device) => (device.assignedAt ?? now) + spec.offlineDeadlineMs <= now)
-      .map((device) => device.deviceId);
+    const overdue = (
+      await this.#store.rollouts.devices(rollout.id, {
+        phase,
+        states: ['assigned'],
+        assignedBefore: now - spec.offlineDeadlineMs,
+      })
+    ).map((device) => device.deviceId);
     if (overdue.length > 0) {
       await this.#store.rollouts.moveDevices(rollout.id, overdue, ['assigned'], 'skipped', now, {
         detail: `did not start within ${spec.offlineDeadlineMs} ms of its turn`,

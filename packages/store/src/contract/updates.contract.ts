@@ -213,6 +213,13 @@ export function updatesContract(ctx: ContractContext, engine: ContractEngine): v
         { phase: 0, state: 'committed', count: 1, lastFinishedAt: 4_000 },
       ]);
       assert.equal((await store.rollouts.device('ro-new', 'dev-a'))?.detail, 'healthy');
+      assert.deepEqual(
+        (await store.rollouts.devices('ro-new', { states: ['assigned'], assignedBefore: 3_000 })).map(
+          (d) => d.deviceId,
+        ),
+        ['dev-b'],
+      );
+      assert.deepEqual(await store.rollouts.devices('ro-new', { assignedBefore: 2_999 }), []);
     });
 
     it('finds committed devices that raised an alert of a gate severity after they updated', async () => {

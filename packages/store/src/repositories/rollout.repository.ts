@@ -185,11 +185,13 @@ export class SqlRolloutRepository implements RolloutRepository {
 
   async devices(
     rolloutId: string,
-    filter: { phase?: number; states?: readonly DeviceRolloutState[] } = {},
+    filter: { phase?: number; states?: readonly DeviceRolloutState[]; assignedBefore?: number } = {},
   ): Promise<RolloutDeviceRecord[]> {
     const params = new Params();
     const conditions = [`rollout_id = ${params.add(rolloutId)}`];
     if (filter.phase !== undefined) conditions.push(`phase = ${params.add(filter.phase)}`);
+    if (filter.assignedBefore !== undefined)
+      conditions.push(`assigned_at <= ${params.add(filter.assignedBefore)}`);
     if (filter.states !== undefined) {
       if (filter.states.length === 0) return [];
       conditions.push(`state IN (${placeholders(params, filter.states)})`);
