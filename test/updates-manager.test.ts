@@ -64,7 +64,7 @@ function device(index: number): DeviceRecord {
   return {
     id: `dev-${String(index).padStart(2, '0')}`,
     name: `host-${index}`,
-    labels: { fn: 'gateway', site: `s${index % 3}` },
+    labels: { fn: 'gateway', site: `s${index % 3}`, board: index < 11 ? 'imx8' : 'rpi4' },
     enrolledAt: 1_000,
     enrollmentTokenId: null,
     lastSeenAt: null,
@@ -305,7 +305,7 @@ test('a new root needs k of n detached signatures from the new keys and the curr
   assert.equal(JSON.parse(await readFile(draft, 'utf8')).signatures.length, 3);
 });
 
-test('the CLI uploads an artifact, sets a floor, plans a rollout dry, and lists devices in breach of the patch SLA', async () => {
+test('the CLI uploads an artifact, sets a floor, plans a rollout dry (leaving out incompatible devices), and lists devices in breach of the patch SLA', async () => {
   const file = join(dir, 'image.bin');
   await writeFile(file, 'critical fix');
   const uploaded = await cli(
@@ -338,8 +338,11 @@ test('the CLI uploads an artifact, sets a floor, plans a rollout dry, and lists 
     '--dry-run',
   );
   assert.equal(dry.code, 0, dry.err);
+  // dev-11 is an rpi4 board: the imx8 image is not for it.
   assert.match(dry.out, /canary:3 +3 device\(s\)/);
-  assert.match(dry.out, /100% +6 device\(s\)/);
+  assert.match(dry.out, /50% +3 device\(s\)/);
+  assert.match(dry.out, /100% +5 device\(s\)/);
+  assert.doesNotMatch(dry.out, /dev-11/);
 
   await manager.store.artifacts.reportRunning({
     deviceId: 'dev-01',

@@ -445,6 +445,7 @@ export class Agent {
       handler,
       deviceId: enrollment.deviceId,
       managerUrl: enrollment.managerUrl,
+      labels: enrollment.labels,
       tls: () => {
         if (this.#tls === undefined)
           throw new EdgewardError('EW_INTERNAL', 'the agent has no TLS material yet');

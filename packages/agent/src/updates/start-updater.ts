@@ -54,6 +54,7 @@ export async function startUpdater(deps: {
   handler: InstallHandler;
   deviceId: string;
   managerUrl: string;
+  labels: Readonly<Record<string, string>>;
   tls: () => DeviceTls;
   client: UpdaterClient;
   clock: Clock;
@@ -73,6 +74,7 @@ export async function startUpdater(deps: {
     client: deps.client,
     handler: deps.handler,
     artifactNames: config.updateArtifacts,
+    labels: deps.labels,
     pollMs: config.updatePollMs,
     healthDeadlineMs: config.updateHealthDeadlineMs,
     maxAttempts: config.updateMaxAttempts,

@@ -90,6 +90,8 @@ export interface UpdaterOptions {
   readonly handler: InstallHandler;
   /** Artifact names whose running version is reported at every start. */
   readonly artifactNames: readonly string[];
+  /** The device's labels: every `compat` pair of a target must match one (board, model, OS). */
+  readonly labels: Readonly<Record<string, string>>;
   readonly pollMs: number;
   readonly healthDeadlineMs: number;
   /** Starts without a commit after which the device goes back. */
@@ -240,6 +242,14 @@ export class Updater {
       throw new EdgewardError(
         'EW_UPDATE_REFUSED',
         `the signed target ${info.path} is not ${name}@${version}`,
+      );
+    }
+    const compat = (info.custom.compat ?? {}) as Record<string, string>;
+    const mismatch = Object.entries(compat).find(([key, value]) => this.#options.labels[key] !== value);
+    if (mismatch !== undefined) {
+      throw new EdgewardError(
+        'EW_UPDATE_REFUSED',
+        `${name}@${version} needs ${mismatch[0]}=${mismatch[1]}, this device has ${mismatch[0]}=${this.#options.labels[mismatch[0]] ?? '(none)'}`,
       );
     }
     const running = await this.#options.handler.currentVersion(name);

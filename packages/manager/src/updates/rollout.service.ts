@@ -118,11 +118,14 @@ export class RolloutService {
   async create(operator: OperatorContext, spec: CreateRolloutSpec): Promise<RolloutView | RolloutDryRunView> {
     const phases = parsePhases(spec.phases);
     const artifact = await this.#artifacts.require(spec.artifact.name, spec.artifact.version);
-    const devices = await this.#selectDevices(spec);
+    // Devices whose labels do not carry the artifact's compat pairs are left out (and would refuse it).
+    const devices = (await this.#selectDevices(spec)).filter((device) =>
+      Object.entries(artifact.compat).every(([key, value]) => device.labels[key] === value),
+    );
     if (devices.length === 0) {
       throw new EdgewardError(
         'EW_ROLLOUT_INVALID',
-        `the selector ${JSON.stringify(spec.selector)} matches no active device; check the labels with \`edgeward devices list\``,
+        `the selector ${JSON.stringify(spec.selector)} matches no active device compatible with ${JSON.stringify(artifact.compat)}; check the labels with \`edgeward devices list\``,
       );
     }
     const plan = planPhases(
