@@ -96,6 +96,7 @@ async function local(...args: string[]) {
 }
 
 let versionCounter = 0;
+let completedRolloutId = '';
 async function freshArtifact(severity: 'high' | 'critical' = 'high') {
   versionCounter += 1;
   return manager.services.artifacts.upload(operator, Buffer.from(`build ${versionCounter}`), {
@@ -171,6 +172,15 @@ test('a phase advances only once every device finished and its gates hold; a res
   for (const row of last) await report(view, row.deviceId, 'committed');
   await manager.services.rollouts.tick();
   assert.equal((await manager.services.rollouts.status(view.id)).state, 'completed');
+  completedRolloutId = view.id;
+});
+
+test('`rollouts watch` draws a bar per phase and returns once the rollout has ended', async () => {
+  const watched = await cli('rollouts', 'watch', completedRolloutId, '--interval', '100ms');
+  assert.equal(watched.code, 0, watched.err);
+  assert.match(watched.out, /completed/);
+  assert.match(watched.out, /canary:2 +\[█{24}\] 2\/2 committed/);
+  assert.match(watched.out, /100% +\[█{24}\] 6\/6 committed/);
 });
 
 test('a new high-severity alert on an updated device counts as a failure and aborts the rollout', async () => {
