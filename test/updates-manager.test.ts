@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { generateKeyPairSync, sign } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +7,7 @@ import { after, before, test } from 'node:test';
 import { runEdgeward } from '@edgeward/cli';
 import {
   type CreateRolloutRequest,
+  canonicalJson,
   createRolloutRequestSchema,
   type DeviceRecord,
   generatePolicyKeyPair,
@@ -264,6 +266,38 @@ test('devices that do not start before the offline deadline are skipped, and a s
   );
   assert.ok(!assigned.some((row) => row.site === first[0]?.site), 'the busy site gets no second device');
   await manager.services.rollouts.act(operator, view.id, 'abort', 'end of test');
+});
+
+test('a device that reports it fell back from a committed version is no longer counted as updated; a report not signed by it is refused', async () => {
+  const artifact = await freshArtifact();
+  const view = await started(
+    { selector: { idx: 'none' }, phases: '100%', gates: { maxFailures: 5, minSuccessPercent: 0 } },
+    artifact.version,
+  ).catch(() => undefined);
+  assert.equal(view, undefined, 'a selector without devices is refused');
+  const rollout = await started(
+    { selector: { site: 's0' }, phases: '100%', gates: { maxFailures: 5, minSuccessPercent: 0 } },
+    artifact.version,
+  );
+  const [first] = await devicesIn(rollout.id, 'assigned');
+  const deviceId = first?.deviceId ?? '';
+  await report(rollout, deviceId, 'committed');
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const payload = { deviceId, name: 'fw', version: '1.0', fellBackFrom: artifact.version, at: clock.now() };
+  const signature = sign('sha256', Buffer.from(canonicalJson(payload)), privateKey).toString('base64');
+  const other = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey;
+  await assert.rejects(
+    manager.services.versions.reportRunning(deviceId, { v: 1, payload, signature }, other),
+    { code: 'EW_UPDATE_REPORT_SIGNATURE_INVALID' },
+  );
+  await manager.services.versions.reportRunning(deviceId, { v: 1, payload, signature }, publicKey);
+  const [row] = (await manager.services.rollouts.devices(rollout.id)).devices.filter(
+    (d) => d.deviceId === deviceId,
+  );
+  assert.equal(row?.state, 'rolled-back');
+  assert.match(row?.detail ?? '', /fell back from/);
+  assert.equal((await manager.store.artifacts.running(deviceId, 'fw'))?.version, '1.0');
+  await manager.services.rollouts.act(operator, rollout.id, 'abort', 'end of test');
 });
 
 test('the TUF timestamp is re-signed once half its lifetime passed', async () => {
