@@ -50,7 +50,7 @@ async function interruptedIn(state: 'installing' | 'awaiting-health', attempts: 
   await writeFile(join(dir, 'updates', 'state.json'), JSON.stringify(record));
 }
 
-function updater(slots: AbSlotsHandler, maxAttempts: number) {
+function updater(slots: AbSlotsHandler, maxAttempts: number, assignment: unknown = null) {
   const posted: {
     path: string;
     body: { state?: string; payload?: { version: string; fellBackFrom: string } };
@@ -62,7 +62,7 @@ function updater(slots: AbSlotsHandler, maxAttempts: number) {
     tls: { ca: '', key: keyPem, cert: '' },
     keyPem,
     client: {
-      get: async () => ({ body: { v: 1, update: null } as never }),
+      get: async () => ({ body: { v: 1, update: assignment } as never }),
       post: async (path, body) => {
         posted.push({ path, body: body as never });
         return { body: undefined as never };
@@ -115,5 +115,28 @@ describe('the updater after a restart', () => {
     await instance.stop();
     assert.equal(instance.record.state, 'rolled-back');
     assert.equal(await slots.currentVersion('fw'), '1.0');
+  });
+
+  it('rolls a committed update back when the manager asks, and reports it', async () => {
+    const slots = await slotsAfterInstall(true);
+    await interruptedIn('awaiting-health', 0);
+    const first = updater(slots, 3);
+    await first.instance.start();
+    await first.instance.stop();
+    assert.equal(first.instance.record.state, 'committed');
+    const rollback = {
+      rolloutId: 'ro-1',
+      action: 'rollback',
+      name: 'fw',
+      version: '2.0',
+      targetPath: 'fw/2.0',
+    };
+    const { instance, posted } = updater(slots, 3, rollback);
+    await instance.start();
+    await instance.pollNow();
+    await instance.stop();
+    assert.equal(instance.record.state, 'rolled-back');
+    assert.equal(await slots.currentVersion('fw'), '1.0');
+    assert.ok(posted.some((call) => call.path === '/v1/update/report' && call.body.state === 'rolled-back'));
   });
 });

@@ -185,7 +185,7 @@ export class Updater {
     if (assignment === null) {
       // The rollout stopped before this device installed: drop it (a partial download stays for later).
       if (record.state === 'downloading' || record.state === 'verified') {
-        await this.#move('idle', { detail: 'the rollout no longer offers this update', reported: true });
+        await this.#move('idle', { detail: 'the rollout no longer offers this update' });
       }
       return;
     }
@@ -386,7 +386,8 @@ export class Updater {
     if (!allowed[from].includes(state)) {
       throw new EdgewardError('EW_INTERNAL', `the updater cannot go from ${from} to ${state}`);
     }
-    this.#record = { ...this.#record, ...changes, state, reported: changes.reported ?? state === 'idle' };
+    // Every state but idle is news for the manager, whatever record the changes were spread from.
+    this.#record = { ...this.#record, ...changes, state, reported: state === 'idle' };
     const path = join(this.#dir, 'state.json');
     await writeFile(`${path}.tmp`, JSON.stringify(this.#record));
     await rename(`${path}.tmp`, path);
