@@ -5,6 +5,7 @@
 // rule engine's events per second and heap per active group key. `--only` takes a comma-separated list of
 // sections (default: all); `--skip-agent-memory` leaves out the long memory run. `isolate` times an
 // operator's isolate to the device carrying it out, over the push channel, with 1000 simulated agents.
+// `rollout` runs a rollout to 10,000 devices through three phases with no soak (wall time, manager CPU).
 // Results are appended to bench/RESULTS.md with the date, the machine and the Node version.
 import { appendFileSync, readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -16,6 +17,7 @@ import { measureEnrollmentRate } from './enrollment-rate.ts';
 import { type IngestRate, measureIngestRate } from './event-ingest.ts';
 import { type LatencyStats, measureIsolateLatency } from './isolate-latency.ts';
 import { measureBundle, measurePolicyEvaluation } from './policy-eval.ts';
+import { measureRolloutRate } from './rollout-rate.ts';
 import { measureRuleEngine } from './rule-engine.ts';
 import { median } from './support.ts';
 import { measureSyslogRate } from './syslog-rate.ts';
@@ -34,6 +36,7 @@ const sections = [
   'policy-bundle',
   'rules',
   'isolate',
+  'rollout',
 ] as const;
 type Section = (typeof sections)[number];
 
@@ -51,6 +54,7 @@ const flagsOf: Record<Section, string[]> = {
   'policy-bundle': ['bundle-checks', 'policy-rounds'],
   rules: ['rule-events', 'rule-rounds'],
   isolate: ['isolate-devices', 'isolate-commands', 'isolate-burst'],
+  rollout: ['rollout-devices', 'rollout-concurrency', 'rollout-poll-ms'],
 };
 
 const { values } = parseArgs({
@@ -78,6 +82,9 @@ const { values } = parseArgs({
     'rule-events': { type: 'string', default: '500000' },
     'rule-rounds': { type: 'string', default: '3' },
     'isolate-devices': { type: 'string', default: '1000' },
+    'rollout-devices': { type: 'string', default: '10000' },
+    'rollout-concurrency': { type: 'string', default: '64' },
+    'rollout-poll-ms': { type: 'string', default: '2000' },
     'isolate-commands': { type: 'string', default: '200' },
     'isolate-burst': { type: 'string', default: '100' },
     'skip-agent-memory': { type: 'boolean', default: false },
@@ -415,6 +422,28 @@ if (chosen.has('isolate')) {
     ]),
     '',
     `Pushed at once (\`sent\`, not \`pending\`): sequential ${isolate.sequential.commands - isolate.sequential.notPushed}/${isolate.sequential.commands}, burst ${isolate.burst.commands - isolate.burst.notPushed}/${isolate.burst.commands}; without a stored \`done\` within 30 s: ${isolate.sequential.incomplete} and ${isolate.burst.incomplete}. The burst's last result was stored ${ms(isolate.burst.wallMs)} ms after it was fired. Target p99 < 1 s to the result stored: sequential **${verdict(isolate.sequential.stored, isolate.sequential.incomplete)}**, burst **${verdict(isolate.burst.stored, isolate.burst.incomplete)}**.`,
+  );
+}
+
+if (chosen.has('rollout')) {
+  const rollout = await measureRolloutRate({
+    devices: number('rollout-devices'),
+    concurrency: number('rollout-concurrency'),
+    pollMs: number('rollout-poll-ms'),
+    phases: 'canary:50,10%,100%',
+  });
+  const verdict = (rate: number) => (rate >= 10_000 ? 'met' : 'missed');
+  lines.push(
+    '',
+    `### A rollout to ${thousands(rollout.devices)} devices through three phases, no soak (manager on SQLite)`,
+    '',
+    `A real manager (SQLite, port 0) on the main thread; ${thousands(rollout.devices)} devices registered with a certificate each (setup ${rollout.setupSeconds.toFixed(0)} s, not timed) speak the device protocol over mutual TLS from a worker thread, ${rollout.concurrency} at a time: each contact polls \`GET /v1/update\` (again after ${rollout.pollMs} ms when nothing is offered); an offered device fetches timestamp, snapshot and targets metadata, reports downloading, verified, installing, awaiting-health and committed, and posts its running version signed with its key (the artifact's bytes are not downloaded: control traffic only). Phases \`${rollout.phases}\`, gates max-failures 0 and min-success 100 %, rollout tick every 1 s and after results. Manager CPU is the main thread's (process.threadCpuUsage): TLS, HTTP, the rollout state machine and SQLite; SQLite commits wait for fsync on that thread, which shows in wall time, not CPU.`,
+    '',
+    '| devices | wall s | updates / min (wall) | manager CPU s | updates / CPU-min | requests | polls |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+    `| ${thousands(rollout.devices)} | ${rollout.wallSeconds.toFixed(1)} | ${thousands(rollout.updatesPerMinute)} | ${rollout.managerCpuSeconds.toFixed(1)} | **${thousands(rollout.updatesPerCpuMinute)}** | ${thousands(rollout.requests)} | ${thousands(rollout.polls)} |`,
+    '',
+    `Target ≥ 10,000 device updates per minute: per minute of manager CPU **${verdict(rollout.updatesPerCpuMinute)}**; per minute of wall time on this machine (devices and manager sharing its cores) **${verdict(rollout.updatesPerMinute)}**.`,
   );
 }
 

@@ -73,3 +73,7 @@ export { Agent, type AgentDeps, type AgentState, RENEW_AFTER_FRACTION } from './
 export { type AgentStatus, readAgentStatus } from './runtime/agent-status.ts';
 export { Backoff } from './runtime/backoff.ts';
 export { ManagerClient, type ManagerClientOptions } from './transport/manager-client.ts';
+export { AbSlotsHandler, commandHealthCheck, type SlotHealthCheck } from './updates/ab-slots.handler.ts';
+export { CommandHandler, type InstallCommands } from './updates/command.handler.ts';
+export type { InstallHandler, InstallTarget } from './updates/install-handler.ts';
+export { Updater, type UpdaterOptions, type UpdaterPhase, type UpdaterRecord } from './updates/updater.ts';

@@ -2,17 +2,21 @@ import type { Command } from 'commander';
 import type { CliIo } from './cli-io.ts';
 import { registerAgentCommands } from './commands/agent.command.ts';
 import { registerAlertCommands } from './commands/alerts.command.ts';
+import { registerArtifactCommands } from './commands/artifacts.command.ts';
 import { registerAuditCommands } from './commands/audit.command.ts';
 import { registerComplianceCommands } from './commands/compliance.command.ts';
 import { registerDeviceCommands } from './commands/devices.command.ts';
 import { registerEventCommands } from './commands/events.command.ts';
 import { registerManagerCommands } from './commands/manager.command.ts';
 import { registerOperatorCommands } from './commands/operators.command.ts';
+import { registerPatchCommands } from './commands/patches.command.ts';
 import { registerPolicyCommands } from './commands/policy.command.ts';
+import { registerRolloutCommands } from './commands/rollouts.command.ts';
 import { registerRuleCommands } from './commands/rules.command.ts';
 import { registerSimCommand } from './commands/sim.command.ts';
 import { registerSyslogCommands } from './commands/syslog.command.ts';
 import { registerTokenCommands } from './commands/tokens.command.ts';
+import { registerTufCommands } from './commands/tuf.command.ts';
 import { newProgram, runProgram } from './program.ts';
 
 /** The `edgeward` command with every program and operator action. */
@@ -31,6 +35,10 @@ export function buildEdgewardProgram(io: CliIo): Command {
   registerRuleCommands(program, io);
   registerSimCommand(program, io);
   registerSyslogCommands(program, io);
+  registerArtifactCommands(program, io);
+  registerRolloutCommands(program, io);
+  registerPatchCommands(program, io);
+  registerTufCommands(program, io);
   return program;
 }
 

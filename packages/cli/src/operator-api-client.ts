@@ -8,6 +8,8 @@ import {
   type AlertNoiseView,
   type AlertView,
   type ApplyPolicyRequest,
+  type ArtifactListView,
+  type ArtifactView,
   type AuditEntriesView,
   type AuditExportBundle,
   type AuditVerifyView,
@@ -15,6 +17,7 @@ import {
   type ComplianceFleetView,
   type CreatedEnrollmentTokenView,
   type CreatedOperatorView,
+  type CreateRolloutRequest,
   type DeviceCommandListView,
   type DeviceCommandView,
   type DeviceComplianceView,
@@ -29,6 +32,7 @@ import {
   isErrorCode,
   type OperatorActionView,
   type OperatorView,
+  type PatchSlaView,
   type PolicyPlanRequest,
   type PolicyPlanView,
   type PolicyVersionDetailView,
@@ -37,6 +41,8 @@ import {
   type ReleaseDeviceRequest,
   type ResolveAlertRequest,
   type RollbackPolicyRequest,
+  type RolloutDryRunView,
+  type RolloutView,
 } from '@edgeward/core';
 import type { CliIo } from './cli-io.ts';
 
@@ -177,22 +183,65 @@ export class OperatorApiClient {
     return this.#call<{ actions: OperatorActionView[] }>('GET', `/api/v1/actions?limit=${limit}`);
   }
 
+  uploadArtifact(content: Buffer, query: URLSearchParams) {
+    return this.#call<ArtifactView>('POST', `/api/v1/artifacts?${query}`, content);
+  }
+  listArtifacts() {
+    return this.#call<ArtifactListView>('GET', '/api/v1/artifacts');
+  }
+  setArtifactFloor(name: string, version: string) {
+    return this.#call<ArtifactListView>('POST', `/api/v1/artifacts/${encodeURIComponent(name)}/floor`, {
+      version,
+    });
+  }
+  createRollout(request: CreateRolloutRequest) {
+    return this.#call<RolloutView | RolloutDryRunView>('POST', '/api/v1/rollouts', request);
+  }
+  listRollouts() {
+    return this.#call<{ rollouts: RolloutView[] }>('GET', '/api/v1/rollouts');
+  }
+  rollout(id: string) {
+    return this.#call<RolloutView>('GET', `/api/v1/rollouts/${encodeURIComponent(id)}`);
+  }
+  actOnRollout(id: string, action: string, reason: string | undefined) {
+    return this.#call<RolloutView>(
+      'POST',
+      `/api/v1/rollouts/${encodeURIComponent(id)}/${action}`,
+      reason === undefined ? {} : { reason },
+    );
+  }
+  patchSla() {
+    return this.#call<PatchSlaView>('GET', '/api/v1/patches/sla');
+  }
+  tufRootDraft(rootPublicKeysPem: string[], threshold: number) {
+    return this.#call<{ root: string }>('POST', '/api/v1/tuf/root-draft', { rootPublicKeysPem, threshold });
+  }
+  installTufRoot(root: string) {
+    return this.#call<{ version: number }>('POST', '/api/v1/tuf/root', { root });
+  }
+
+  /** JSON in and out; a Buffer body is sent as it is (application/octet-stream), with a longer timeout. */
   #call<T>(method: string, path: string, body?: unknown): Promise<T> {
     const url = new URL(path, this.#options.url);
-    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const raw = Buffer.isBuffer(body);
+    const payload = body === undefined ? undefined : raw ? body : Buffer.from(JSON.stringify(body));
+    const timeoutMs = raw ? 600_000 : 30_000;
     return new Promise((resolve, reject) => {
       const outgoing = request(
         url,
         {
           method,
           ca: this.#options.caPem,
-          timeout: 30_000,
+          timeout: timeoutMs,
           headers: {
             accept: 'application/json',
             ...(this.#options.token === undefined ? {} : { authorization: `Bearer ${this.#options.token}` }),
             ...(payload === undefined
               ? {}
-              : { 'content-type': 'application/json', 'content-length': payload.length }),
+              : {
+                  'content-type': raw ? 'application/octet-stream' : 'application/json',
+                  'content-length': payload.length,
+                }),
           },
         },
         (response) => {
@@ -217,7 +266,7 @@ export class OperatorApiClient {
           });
         },
       );
-      outgoing.on('timeout', () => outgoing.destroy(new Error('no answer within 30 s')));
+      outgoing.on('timeout', () => outgoing.destroy(new Error(`no answer within ${timeoutMs / 1000} s`)));
       outgoing.on('error', (error) =>
         reject(
           new EdgewardError(

@@ -137,4 +137,6 @@ export * from './syslog/syslog-message.ts';
 export { type ParseSyslogOptions, parseSyslog } from './syslog/syslog-parser.ts';
 export * from './text/duration.ts';
 export * from './text/time-bound.ts';
+export * from './updates/rollout-plan.ts';
+export * from './updates/update.schema.ts';
 export { useEnglishSchemaMessages } from './validation/schema-messages.ts';

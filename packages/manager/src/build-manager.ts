@@ -39,6 +39,10 @@ import { auditSyslogEntry } from './syslog/audit-syslog-entry.ts';
 import { SyslogForwarder } from './syslog/syslog-forwarder.ts';
 import { SyslogListener, type SyslogListenerAddresses } from './syslog/syslog-listener.ts';
 import { parseSyslogOutUrl } from './syslog/syslog-out-url.ts';
+import { ArtifactService } from './updates/artifact.service.ts';
+import { DeviceVersionService } from './updates/device-version.service.ts';
+import { RolloutService } from './updates/rollout.service.ts';
+import { TufRepository } from './updates/tuf-repository.ts';
 
 /** How often events past `eventRetentionDays` are pruned (also once at start). */
 const EVENT_PRUNE_INTERVAL_MS = 3_600_000;
@@ -75,6 +79,10 @@ export interface Manager {
     readonly detection: DetectionService;
     readonly auditChain: AuditChainService;
     readonly commands: DeviceCommandService;
+    readonly tuf: TufRepository;
+    readonly artifacts: ArtifactService;
+    readonly rollouts: RolloutService;
+    readonly versions: DeviceVersionService;
   };
   /** Alert notifications: the sender of queued deliveries and the digest scheduler (run between listen and close). */
   readonly alerting: {
@@ -254,7 +262,44 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
     // Replicas on one PostgreSQL database: the one holding the device's push connection sends it at once.
     announce: (deviceId) => store.notifications.notify(DEVICE_COMMAND_CHANNEL, deviceId),
   });
+  const updateLogger = logger.child({ module: 'updates' });
+  const tuf = await TufRepository.open({
+    store,
+    clock,
+    logger: updateLogger,
+    dir: join(config.dataDir, 'pki', 'tuf'),
+    lifetimes: { timestampMs: config.tufTimestampTtlMs },
+  });
+  const artifacts = new ArtifactService({
+    store,
+    clock,
+    audit,
+    tuf,
+    dir: join(config.dataDir, 'artifacts'),
+    logger: updateLogger,
+  });
+  const policyInForce = async () => {
+    const head = await store.policies.head();
+    return head === undefined ? undefined : policies.policyOf(head.version);
+  };
+  const rollouts = new RolloutService({
+    store,
+    clock,
+    audit,
+    artifacts,
+    policy: policyInForce,
+    logger: updateLogger,
+  });
+  const versions = new DeviceVersionService({
+    store,
+    clock,
+    rollouts,
+    settings: async () => (await policyInForce())?.settings,
+    logger: updateLogger,
+  });
+  const updates = { tuf, artifacts, rollouts, versions };
   deviceServer = buildDeviceServer({
+    updates,
     pki,
     revocations,
     enrollment,
@@ -269,6 +314,7 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
     now: () => clock.now(),
   });
   const operatorServer = buildOperatorServer({
+    updates,
     pki,
     store,
     devices,
@@ -355,6 +401,7 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
       detection,
       auditChain,
       commands,
+      ...updates,
     },
     alerting: { destinations: alertDestinations, sender, digests },
     deviceServer,
@@ -409,6 +456,22 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
       runAlertHousekeeping(true);
       await detection.start();
       timers.push(setInterval(() => void detection.tick(), config.detectionTickMs).unref());
+      // A restarted manager resumes its running rollouts from the store at the first tick.
+      rollouts.wake();
+      timers.push(setInterval(() => rollouts.wake(), config.rolloutTickMs).unref());
+      timers.push(
+        setInterval(
+          () => {
+            tuf.refreshIfDue().catch((error: unknown) => {
+              updateLogger.error(
+                { err: error },
+                'TUF timestamp re-signing failed; it is retried at the next run',
+              );
+            });
+          },
+          Math.min(config.tufTimestampTtlMs / 4, 3_600_000),
+        ).unref(),
+      );
       let lastSweepAt = performance.now();
       timers.push(
         setInterval(() => {
@@ -422,6 +485,7 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
     },
     async close() {
       for (const timer of timers) clearInterval(timer);
+      await rollouts.idle();
       await stopCommandAnnouncements?.();
       await Promise.allSettled([
         deviceServer.app.close(),

@@ -93,6 +93,7 @@ export class FaultProxy {
   readonly #openSockets = new Set<Socket>();
   #mode: FaultMode = 'pass';
   #delayMs = 0;
+  #cutAfterBytes: number | undefined;
   #accepted = 0;
   #refused = 0;
 
@@ -177,8 +178,19 @@ export class FaultProxy {
     this.#delayMs = ms;
   }
 
+  /**
+   * Passes `bytes` more bytes towards the clients (all connections together), then cuts as `cut()` does:
+   * a download broken midway, at a point the test chooses.
+   */
+  cutAfter(bytes: number): void {
+    if (!Number.isInteger(bytes) || bytes < 0)
+      throw new RangeError(`bytes must be a whole number ≥ 0, not ${bytes}`);
+    this.#cutAfterBytes = bytes;
+  }
+
   /** Back to plain forwarding; connections orphaned while blackholed are reset now. */
   restore(): void {
+    this.#cutAfterBytes = undefined;
     this.#mode = 'pass';
     this.#delayMs = 0;
     for (const connection of this.#connections) if (connection.orphaned) this.#reset(connection);
@@ -219,6 +231,16 @@ export class FaultProxy {
     this.#connections.add(connection);
     const forward = (lane: Lane) => (chunk: Buffer) => {
       if (this.#mode === 'blackhole' || this.#mode === 'cut') return;
+      if (lane === connection.toClient && this.#cutAfterBytes !== undefined) {
+        if (chunk.length >= this.#cutAfterBytes) {
+          lane.push({ chunk: chunk.subarray(0, this.#cutAfterBytes) }, 0);
+          this.#cutAfterBytes = undefined;
+          // After what was allowed has been written out.
+          setImmediate(() => this.cut());
+          return;
+        }
+        this.#cutAfterBytes -= chunk.length;
+      }
       lane.push({ chunk }, this.#delayMs);
     };
     const ended = (lane: Lane) => () => {

@@ -11,6 +11,7 @@ import {
 import { EdgewardError, type Labels } from '@edgeward/core';
 import { SyntheticBaseline } from './synthetic-baseline.ts';
 import { SyntheticCollector, simulatedHostname } from './synthetic-inventory.ts';
+import { SyntheticSlots } from './synthetic-slots.ts';
 
 /** The agent's logger type; taken from the agent so that this package needs no logger dependency of its own. */
 type Logger = AgentDeps['logger'];
@@ -57,6 +58,16 @@ export interface FleetSimulationOptions {
   readonly agentSettings?: SimulatedAgentSettings;
   /** Share of (device, policy check) pairs that fail until remediated. Default 0.1. */
   readonly checkFailRate?: number;
+  /**
+   * Run the real updater on every device with synthetic A/B slots (`<dataDir>/slots`, see
+   * SyntheticSlots). Absent: the devices take no updates.
+   */
+  readonly updates?: {
+    /** Default 1000 ms. */
+    readonly pollMs?: number;
+    readonly healthDeadlineMs?: number;
+    readonly maxAttempts?: number;
+  };
 }
 
 export type SimulatedDeviceState = AgentState | 'pending';
@@ -72,6 +83,8 @@ export interface SimulatedDevice {
   readonly agent: Agent | undefined;
   /** Why the device could not be started (token, enrollment or connection), when it could not. */
   readonly error: Error | undefined;
+  /** The device's synthetic A/B slots, when the simulation runs updates. */
+  readonly slots: SyntheticSlots | undefined;
 }
 
 export interface SimulatedDeviceReport {
@@ -118,12 +131,18 @@ export interface FleetSimulation {
    * collection reports. Returns how many devices drifted.
    */
   drift(indices?: Iterable<number>): number;
+  /**
+   * Stops one device's agent and starts it again on the same data directory. With `crash`, its updater
+   * is abandoned first, as if the process had been killed: nothing it was doing gets to finish.
+   */
+  restart(index: number, options?: { crash?: boolean }): Promise<void>;
   /** Starts no more devices and stops every agent, each within its shutdown grace period. */
   stop(): Promise<void>;
 }
 
 interface DeviceSlot extends SimulatedDevice {
   agent: Agent | undefined;
+  slots: SyntheticSlots | undefined;
   error: Error | undefined;
   enrolled: boolean;
 }
@@ -152,6 +171,17 @@ export function startFleetSimulation(options: FleetSimulationOptions): FleetSimu
     reportIntervalMs: options.reportIntervalMs ?? 30_000,
     inventoryIntervalMs: options.inventoryIntervalMs ?? 300_000,
     ...options.agentSettings,
+    ...(options.updates === undefined
+      ? {}
+      : {
+          updatePollMs: options.updates.pollMs ?? 1000,
+          ...(options.updates.healthDeadlineMs === undefined
+            ? {}
+            : { updateHealthDeadlineMs: options.updates.healthDeadlineMs }),
+          ...(options.updates.maxAttempts === undefined
+            ? {}
+            : { updateMaxAttempts: options.updates.maxAttempts }),
+        }),
   };
   // Validated once, before any device starts, so that a bad interval fails here and not 10,000 times.
   const { shutdownGraceMs } = resolveAgentConfig([
@@ -177,6 +207,7 @@ export function startFleetSimulation(options: FleetSimulationOptions): FleetSimu
       agent: undefined,
       error: undefined,
       enrolled: false,
+      slots: undefined,
     };
   });
   const byIndex = new Map(slots.map((slot) => [slot.index, slot]));
@@ -191,8 +222,12 @@ export function startFleetSimulation(options: FleetSimulationOptions): FleetSimu
     const config = resolveAgentConfig([
       { source: 'simulation options', values: { ...baseConfig, dataDir: slot.dataDir } },
     ]);
+    // A fresh handler object per start (a restarted process has none of the old one's state); the
+    // slots themselves are on disk.
+    slot.slots = options.updates === undefined ? undefined : new SyntheticSlots(join(slot.dataDir, 'slots'));
     const agent = new Agent({
       config,
+      ...(slot.slots === undefined ? {} : { updateHandler: slot.slots }),
       logger: options.logger.child({ device: slot.hostname }),
       agentVersion,
       collectInventory: () => slot.collector.collect(),
@@ -338,6 +373,15 @@ export function startFleetSimulation(options: FleetSimulationOptions): FleetSimu
         count += 1;
       }
       return count;
+    },
+    async restart(index, restartOptions = {}) {
+      const slot = byIndex.get(index);
+      if (slot?.agent === undefined) {
+        throw new EdgewardError('EW_CONFIG_INVALID', `simulated device ${index} has no agent to restart`);
+      }
+      if (restartOptions.crash === true) slot.agent.updater?.abandon();
+      await slot.agent.stop(1000, restartOptions.crash === true ? 'simulated crash' : 'simulated restart');
+      await startDevice(slot);
     },
     stop() {
       stopped ??= stopAll();

@@ -19,3 +19,4 @@ export {
   simulatedHostname,
   syntheticInventory,
 } from './synthetic-inventory.ts';
+export { SyntheticSlots, UNHEALTHY_MARKER } from './synthetic-slots.ts';

@@ -2,6 +2,7 @@ import { EdgewardError } from '@edgeward/core';
 import type { NotificationListener } from './postgres/postgres-listener.ts';
 import { SqlAlertRepository } from './repositories/alert.repository.ts';
 import { SqlAlertDeliveryRepository } from './repositories/alert-delivery.repository.ts';
+import { SqlArtifactRepository } from './repositories/artifact.repository.ts';
 import { SqlAuditRepository } from './repositories/audit.repository.ts';
 import { SqlCertificateRepository } from './repositories/certificate.repository.ts';
 import { SqlComplianceRepository } from './repositories/compliance.repository.ts';
@@ -14,6 +15,7 @@ import { SqlMetaRepository } from './repositories/meta.repository.ts';
 import { SqlOperatorRepository } from './repositories/operator.repository.ts';
 import { SqlOperatorActionRepository } from './repositories/operator-action.repository.ts';
 import { SqlPolicyRepository } from './repositories/policy.repository.ts';
+import { SqlRolloutRepository } from './repositories/rollout.repository.ts';
 import { SqlSyslogOutboxRepository } from './repositories/syslog-outbox.repository.ts';
 import type { SqlExecutor } from './sql/executor.ts';
 import type {
@@ -35,6 +37,7 @@ import type {
   StoreNotifications,
   SyslogOutboxRepository,
 } from './store.ts';
+import type { ArtifactRepository, RolloutRepository } from './update-store.ts';
 
 /** The one Store implementation, over whichever executor it is given: a database or a transaction. */
 export class SqlStore implements Store {
@@ -54,6 +57,8 @@ export class SqlStore implements Store {
   readonly alertDeliveries: AlertDeliveryRepository;
   readonly audit: AuditRepository;
   readonly commands: DeviceCommandRepository;
+  readonly artifacts: ArtifactRepository;
+  readonly rollouts: RolloutRepository;
   readonly notifications: StoreNotifications;
   readonly #db: SqlExecutor;
   readonly #close: (() => Promise<void>) | undefined;
@@ -86,6 +91,8 @@ export class SqlStore implements Store {
     this.alertDeliveries = new SqlAlertDeliveryRepository(db);
     this.audit = new SqlAuditRepository(db);
     this.commands = new SqlDeviceCommandRepository(db);
+    this.artifacts = new SqlArtifactRepository(db);
+    this.rollouts = new SqlRolloutRepository(db);
   }
 
   transaction<T>(work: (store: Store) => Promise<T>): Promise<T> {

@@ -27,6 +27,9 @@ import type {
   PolicySourceFile,
   Severity,
 } from '@edgeward/core';
+import type { ArtifactRepository, RolloutRepository } from './update-store.ts';
+
+export type * from './update-store.ts';
 
 /**
  * The repository contract: one interface, implemented once over a small SQL executor that each engine
@@ -49,6 +52,8 @@ export interface Store {
   readonly alertDeliveries: AlertDeliveryRepository;
   readonly audit: AuditRepository;
   readonly commands: DeviceCommandRepository;
+  readonly artifacts: ArtifactRepository;
+  readonly rollouts: RolloutRepository;
   readonly notifications: StoreNotifications;
   /**
    * Runs `work` in one transaction: all its writes land, or none (a thrown error rolls back and is

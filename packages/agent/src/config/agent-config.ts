@@ -72,6 +72,28 @@ export const agentConfigSchema = z.strictObject({
     ),
     true,
   ),
+  /**
+   * How updates are installed: `none` (the agent takes no updates), `ab-slots` (two slot directories and
+   * an atomically switched `current` link under `updateSlotsDir`) or `command` (an external installer:
+   * `updateInstallCommand`, `updateCommitCommand`, `updateRollbackCommand`). See docs/updates.md.
+   */
+  updateHandler: z._default(z.enum(['none', 'ab-slots', 'command']), 'none'),
+  /** How often the agent asks whether a rollout has an update for it (ms). */
+  updatePollMs: z._default(z.coerce.number().check(z.int(), z.minimum(100)), 300_000),
+  /** Artifact names whose running version the agent reports at every start. */
+  updateArtifacts: z._default(commaSeparatedList, ['firmware']),
+  /** Slot directories of the `ab-slots` handler; default `<dataDir>/slots`. */
+  updateSlotsDir: z.optional(z.string().check(z.minLength(1))),
+  /** Run (`/bin/sh -c`) in the new slot or after a `command` install; exit 0 within the deadline is healthy. */
+  updateHealthCommand: z.optional(z.string().check(z.minLength(1))),
+  updateHealthDeadlineMs: z._default(z.coerce.number().check(z.int(), z.minimum(100)), 120_000),
+  /** Starts without a commit after which the device goes back to the previous version. */
+  updateMaxAttempts: z._default(z.coerce.number().check(z.int(), z.minimum(1)), 3),
+  updateInstallCommand: z.optional(z.string().check(z.minLength(1))),
+  updateCommitCommand: z.optional(z.string().check(z.minLength(1))),
+  updateRollbackCommand: z.optional(z.string().check(z.minLength(1))),
+  /** Prints the running version (`$EDGEWARD_NAME` in the environment); default the updater's record. */
+  updateVersionCommand: z.optional(z.string().check(z.minLength(1))),
   /** How often the agent asks for pending commands besides its heartbeats; default `reportIntervalMs`. */
   commandPollMs: z.optional(z.coerce.number().check(z.int(), z.minimum(1000))),
 });

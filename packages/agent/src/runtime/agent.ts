@@ -46,6 +46,8 @@ import { IsolationManager } from '../isolation/isolation-state.ts';
 import { type BaselineRunner, PolicyEnforcer } from '../policy/policy-enforcer.ts';
 import { EventQueue } from '../queue/event-queue.ts';
 import { ManagerClient } from '../transport/manager-client.ts';
+import type { InstallHandler } from '../updates/install-handler.ts';
+import type { Updater } from '../updates/updater.ts';
 import { Backoff } from './backoff.ts';
 import { InventoryReporter } from './inventory-reporter.ts';
 
@@ -88,6 +90,8 @@ export interface AgentDeps {
    * "this agent has no isolation enforcer configured".
    */
   readonly commandHandlers?: Partial<Record<DeviceCommandKind, DeviceCommandHandler>>;
+  /** Installs updates (the simulator's synthetic slots); by default the handler `updateHandler` names. */
+  readonly updateHandler?: InstallHandler;
 }
 
 /**
@@ -121,6 +125,7 @@ export class Agent {
   #policy: PolicyEnforcer | undefined;
   #detection: LocalDetection | undefined;
   #lastContactAt: number | null = null;
+  #updater: Updater | undefined;
   #lastError: string | null = null;
   readonly #stateListeners = new Set<(state: AgentState) => void>();
   #queue: EventQueue | undefined;
@@ -176,6 +181,7 @@ export class Agent {
       await this.#startEventPipeline();
       await this.#startIsolation();
       this.#startCommands();
+      await this.#startUpdater();
       this.#transition('running');
       this.#loop = this.#run();
     } catch (error) {
@@ -414,7 +420,48 @@ export class Agent {
     }
   }
 
+  /** The device's updater, when updates are enabled (for status and tests). */
+  get updater(): Updater | undefined {
+    return this.#updater;
+  }
+
+  /**
+   * Starts the updater when updates are enabled. Its module is small; the TUF client it needs is loaded
+   * only when an update is pending.
+   */
+  async #startUpdater(): Promise<void> {
+    const config = this.#deps.config;
+    const enrollment = this.#enrollment;
+    if (
+      enrollment === undefined ||
+      (config.updateHandler === 'none' && this.#deps.updateHandler === undefined)
+    )
+      return;
+    const { handlerFromConfig, startUpdater } = await import('../updates/start-updater.ts');
+    const handler = this.#deps.updateHandler ?? handlerFromConfig(config, () => this.#updater);
+    if (handler === undefined) return;
+    this.#updater = await startUpdater({
+      config,
+      handler,
+      deviceId: enrollment.deviceId,
+      managerUrl: enrollment.managerUrl,
+      labels: enrollment.labels,
+      tls: () => {
+        if (this.#tls === undefined)
+          throw new EdgewardError('EW_INTERNAL', 'the agent has no TLS material yet');
+        return this.#tls;
+      },
+      client: {
+        get: (path) => this.#requireClient().get(path),
+        post: (path, body) => this.#requireClient().post(path, body),
+      },
+      clock: this.#clock,
+      logger: this.#logger.child({ module: 'updater' }),
+    });
+  }
+
   async #stopEventPipeline(graceMs: number, reason: string): Promise<void> {
+    await this.#updater?.stop();
     this.#push?.stop();
     await this.#commands?.idle();
     this.#isolation?.stop();

@@ -300,6 +300,65 @@ export const errorCatalog = {
     action:
       "Verify with the manager's `pki/audit-signing.pub` (SPKI PEM), whole with its BEGIN and END lines.",
   },
+  EW_ARTIFACT_NOT_FOUND: {
+    category: 'not-found',
+    meaning: 'No artifact has this name and version.',
+    action:
+      'List the artifacts with `edgeward artifacts list`, or upload it with `edgeward artifacts upload`.',
+  },
+  EW_ARTIFACT_EXISTS: {
+    category: 'conflict',
+    meaning: 'An artifact with this name and version was already uploaded with other content.',
+    action: 'Give the new build a new version; a published version never changes.',
+  },
+  EW_ARTIFACT_BELOW_FLOOR: {
+    category: 'conflict',
+    meaning: 'The version is below the anti-downgrade floor set for this artifact name.',
+    action:
+      'Release a version at or above the floor, or pass `--below-floor-reason` to record an audited exception.',
+  },
+  EW_ROLLOUT_INVALID: {
+    category: 'invalid-input',
+    meaning: 'A rollout request is malformed (phases, gates, selector) or selects no device.',
+    action: 'Fix the value named in the message; phases are written like `canary:5,25%,100%`.',
+  },
+  EW_ROLLOUT_NOT_FOUND: {
+    category: 'not-found',
+    meaning: 'No rollout has this id.',
+    action: 'List the rollouts with `edgeward rollouts list` and use an id from there.',
+  },
+  EW_ROLLOUT_STATE_CONFLICT: {
+    category: 'conflict',
+    meaning: 'The rollout is not in a state that allows this action (for example resuming a completed one).',
+    action: 'Check its state with `edgeward rollouts status ID`; create a new rollout to start over.',
+  },
+  EW_UPDATE_REFUSED: {
+    category: 'invalid-input',
+    meaning:
+      'The device refused an update: its TUF metadata or target did not verify (signature, expiry, version, length, hash) or it is below the floor.',
+    action:
+      "Check the manager's TUF repository (`edgeward artifacts list`) and the device's clock; the device keeps running its current version.",
+  },
+  EW_UPDATE_INSTALL_FAILED: {
+    category: 'unavailable',
+    meaning:
+      'The device could not install, health-check or commit an update, and went back to its previous version.',
+    action:
+      "Read the rollout's device detail (`edgeward rollouts status ID`) and the installer's output on the device.",
+  },
+  EW_UPDATE_REPORT_SIGNATURE_INVALID: {
+    category: 'invalid-input',
+    meaning: "A device's running-version report is not signed by the device's own key.",
+    action:
+      'The device must sign the report with the key of its current certificate; re-enroll it if its key changed.',
+  },
+  EW_TUF_KEY_INVALID: {
+    category: 'internal',
+    meaning:
+      'A TUF signing key or root signature file of the manager cannot be read or does not match the root metadata.',
+    action:
+      'Restore the key files under `<dataDir>/pki/tuf/` from backup, or sign the root again (see docs/updates.md).',
+  },
   EW_DATABASE_UNAVAILABLE: {
     category: 'unavailable',
     meaning: 'The database could not be opened or reached.',

@@ -31,6 +31,7 @@ import type { PolicyService } from '../services/policy.service.ts';
 import type { RevocationService } from '../services/revocation.service.ts';
 import { type HttpsApp, parseInput, registerErrorReplies } from './http-errors.ts';
 import { acceptCompressedBodies } from './request-decompression.ts';
+import { registerUpdateDeviceRoutes, type UpdateServices } from './update-routes.ts';
 
 const inventoryReportSchema = z.discriminatedUnion('kind', [
   inventoryFullReportSchema,
@@ -77,6 +78,8 @@ export function buildDeviceServer(deps: {
   policies: PolicyService;
   compliance: ComplianceService;
   commands: DeviceCommandService;
+  /** TUF repository, targets and rollouts; absent in servers built without updates. */
+  updates?: UpdateServices;
   logger: Logger;
   bodyLimitBytes: number;
   /** Ping period of push connections. */
@@ -246,6 +249,8 @@ export function buildDeviceServer(deps: {
       parseInput(complianceReportSchema, request.body, 'compliance report'),
     );
   });
+
+  if (deps.updates !== undefined) registerUpdateDeviceRoutes(app, deps.updates, authenticatedDevice);
 
   // Before the listener closes: it waits for every open socket, upgraded ones included.
   app.addHook('preClose', async () => push.close());

@@ -41,6 +41,7 @@ import { type OperatorService, requireRole } from '../services/operator.service.
 import type { OperatorContext } from '../services/operator-context.ts';
 import type { PolicyService } from '../services/policy.service.ts';
 import { type HttpsApp, parseInput, registerErrorReplies } from './http-errors.ts';
+import { registerUpdateOperatorRoutes, type UpdateServices } from './update-routes.ts';
 
 const idParams = z.object({ id: z.string().check(z.minLength(1), z.maxLength(100)) });
 const versionParams = z.object({ version: z.coerce.number().check(z.int(), z.minimum(1)) });
@@ -70,6 +71,8 @@ export function buildOperatorServer(deps: {
   alerts: AlertService;
   auditChain: AuditChainService;
   commands: DeviceCommandService;
+  /** Artifacts, rollouts, patch SLA; absent in servers built without updates. */
+  updates?: UpdateServices;
   deviceApiUrl: string;
   logger: Logger;
   bodyLimitBytes: number;
@@ -92,6 +95,7 @@ export function buildOperatorServer(deps: {
 
   app.get('/', async (_request, reply) => reply.type('text/html; charset=utf-8').send(dashboardPage()));
   app.get('/healthz', async () => ({ status: 'ok' }));
+  if (deps.updates !== undefined) registerUpdateOperatorRoutes(app, deps.updates);
 
   app.get('/api/v1/fleet', async (): Promise<FleetView> => {
     return {

@@ -114,6 +114,10 @@ export const managerConfigSchema = z
     auditCheckpointEvery: z._default(z.coerce.number().check(z.int(), z.minimum(1)), 100),
     /** …and at least this often (ms) while entries were added since the last one. */
     auditCheckpointMs: z._default(z.coerce.number().check(z.int(), z.minimum(1000)), 300_000),
+    /** How often running rollouts are driven (offers, deadlines, gates), besides after every device result (ms). */
+    rolloutTickMs: z._default(z.coerce.number().check(z.int(), z.minimum(10)), 5000),
+    /** Lifetime of the signed TUF timestamp (ms); re-signed once half of it has passed. */
+    tufTimestampTtlMs: z._default(z.coerce.number().check(z.int(), z.minimum(60_000)), DAY_MS),
     /** Largest request body accepted, in bytes. */
     bodyLimitBytes: z._default(z.coerce.number().check(z.int(), z.minimum(1024)), 16 * 1024 * 1024),
     logLevel: z._default(z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info'),

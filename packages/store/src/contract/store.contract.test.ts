@@ -19,6 +19,7 @@ import { migrationsContract, transactionsContract } from './lifecycle.contract.t
 import { policiesContract } from './policies.contract.ts';
 import { metaContract, tokensContract } from './registry.contract.ts';
 import { syslogOutboxContract } from './syslog-outbox.contract.ts';
+import { updatesContract } from './updates.contract.ts';
 
 for (const makeEngine of contractEngines) {
   const engine = makeEngine();
@@ -70,6 +71,7 @@ for (const makeEngine of contractEngines) {
     alertDeliveriesContract(ctx);
     auditContract(ctx);
     deviceCommandsContract(ctx);
+    updatesContract(ctx, engine);
     transactionsContract(ctx);
     migrationsContract(ctx, engine);
   });

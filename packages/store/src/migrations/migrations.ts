@@ -432,4 +432,80 @@ export const migrations: readonly Migration[] = [
       ];
     },
   },
+  {
+    // 9, 11 and 12 belong to other changes; the runner applies whatever is missing in ascending order.
+    version: 10,
+    name: 'artifacts, TUF metadata and rollouts',
+    up: (dialect) => {
+      const { key } = columnTypes(dialect);
+      return [
+        // Content-addressed: the file lives under <dataDir>/artifacts/sha256/<sha256>; compat is JSON.
+        `CREATE TABLE artifacts (
+          name ${key} NOT NULL,
+          version ${key} NOT NULL,
+          sha256 TEXT NOT NULL,
+          length BIGINT NOT NULL,
+          severity TEXT NOT NULL,
+          compat TEXT NOT NULL,
+          released_at BIGINT NOT NULL,
+          uploaded_by TEXT NOT NULL,
+          PRIMARY KEY (name, version)
+        )`,
+        `CREATE TABLE artifact_floors (
+          name ${key} PRIMARY KEY,
+          version TEXT NOT NULL,
+          set_at BIGINT NOT NULL,
+          set_by TEXT NOT NULL
+        )`,
+        // Every signed version of every role, so devices can fetch N.root.json and consistent snapshots.
+        `CREATE TABLE tuf_metadata (
+          role ${key} NOT NULL,
+          version BIGINT NOT NULL,
+          body TEXT NOT NULL,
+          expires_at BIGINT NOT NULL,
+          created_at BIGINT NOT NULL,
+          PRIMARY KEY (role, version)
+        )`,
+        // spec is the validated create request (JSON); the state machine's fields are columns.
+        `CREATE TABLE rollouts (
+          id ${key} PRIMARY KEY,
+          artifact_name ${key} NOT NULL,
+          artifact_version ${key} NOT NULL,
+          spec TEXT NOT NULL,
+          state TEXT NOT NULL,
+          current_phase INTEGER NOT NULL,
+          phase_started_at BIGINT,
+          reason TEXT,
+          created_at BIGINT NOT NULL,
+          created_by TEXT NOT NULL,
+          updated_at BIGINT NOT NULL
+        )`,
+        'CREATE INDEX rollouts_state ON rollouts (state, created_at)',
+        `CREATE TABLE rollout_devices (
+          rollout_id ${key} NOT NULL REFERENCES rollouts (id),
+          device_id ${key} NOT NULL REFERENCES devices (id),
+          phase INTEGER NOT NULL,
+          site TEXT NOT NULL,
+          state TEXT NOT NULL,
+          assigned_at BIGINT,
+          finished_at BIGINT,
+          detail TEXT NOT NULL,
+          updated_at BIGINT NOT NULL,
+          PRIMARY KEY (rollout_id, device_id)
+        )`,
+        'CREATE INDEX rollout_devices_device ON rollout_devices (device_id, state)',
+        'CREATE INDEX rollout_devices_phase ON rollout_devices (rollout_id, phase, state)',
+        // What each device says it runs, per artifact name (signed report), for fallbacks and the patch SLA.
+        `CREATE TABLE device_artifact_versions (
+          device_id ${key} NOT NULL REFERENCES devices (id),
+          name ${key} NOT NULL,
+          version TEXT,
+          fell_back_from TEXT,
+          installed_at BIGINT,
+          reported_at BIGINT NOT NULL,
+          PRIMARY KEY (device_id, name)
+        )`,
+      ];
+    },
+  },
 ];
