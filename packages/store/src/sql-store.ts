@@ -6,9 +6,12 @@ import { SqlAuditRepository } from './repositories/audit.repository.ts';
 import { SqlCertificateRepository } from './repositories/certificate.repository.ts';
 import { SqlComplianceRepository } from './repositories/compliance.repository.ts';
 import { SqlDeviceRepository } from './repositories/device.repository.ts';
+import { SqlDeviceAuditRepository } from './repositories/device-audit.repository.ts';
 import { SqlDeviceCommandRepository } from './repositories/device-command.repository.ts';
 import { SqlEnrollmentTokenRepository } from './repositories/enrollment-token.repository.ts';
 import { SqlEventRepository } from './repositories/event.repository.ts';
+import { SqlEvidenceRepository } from './repositories/evidence.repository.ts';
+import { SqlIncidentRepository } from './repositories/incident.repository.ts';
 import { SqlInventoryRepository } from './repositories/inventory.repository.ts';
 import { SqlMetaRepository } from './repositories/meta.repository.ts';
 import { SqlOperatorRepository } from './repositories/operator.repository.ts';
@@ -22,10 +25,13 @@ import type {
   AuditRepository,
   CertificateRepository,
   ComplianceRepository,
+  DeviceAuditRepository,
   DeviceCommandRepository,
   DeviceRepository,
   EnrollmentTokenRepository,
   EventRepository,
+  EvidenceRepository,
+  IncidentRepository,
   InventoryRepository,
   MetaRepository,
   OperatorActionRepository,
@@ -54,6 +60,9 @@ export class SqlStore implements Store {
   readonly alertDeliveries: AlertDeliveryRepository;
   readonly audit: AuditRepository;
   readonly commands: DeviceCommandRepository;
+  readonly evidence: EvidenceRepository;
+  readonly incidents: IncidentRepository;
+  readonly deviceAudit: DeviceAuditRepository;
   readonly notifications: StoreNotifications;
   readonly #db: SqlExecutor;
   readonly #close: (() => Promise<void>) | undefined;
@@ -86,6 +95,9 @@ export class SqlStore implements Store {
     this.alertDeliveries = new SqlAlertDeliveryRepository(db);
     this.audit = new SqlAuditRepository(db);
     this.commands = new SqlDeviceCommandRepository(db);
+    this.evidence = new SqlEvidenceRepository(db);
+    this.incidents = new SqlIncidentRepository(db);
+    this.deviceAudit = new SqlDeviceAuditRepository(db);
   }
 
   transaction<T>(work: (store: Store) => Promise<T>): Promise<T> {
