@@ -6,6 +6,7 @@ import { registerAuditCommands } from './commands/audit.command.ts';
 import { registerComplianceCommands } from './commands/compliance.command.ts';
 import { registerDeviceCommands } from './commands/devices.command.ts';
 import { registerEventCommands } from './commands/events.command.ts';
+import { registerEvidenceCommands } from './commands/evidence.command.ts';
 import { registerManagerCommands } from './commands/manager.command.ts';
 import { registerOperatorCommands } from './commands/operators.command.ts';
 import { registerPolicyCommands } from './commands/policy.command.ts';
@@ -23,6 +24,7 @@ export function buildEdgewardProgram(io: CliIo): Command {
   registerTokenCommands(program, io);
   registerDeviceCommands(program, io);
   registerEventCommands(program, io);
+  registerEvidenceCommands(program, io);
   registerAlertCommands(program, io);
   registerOperatorCommands(program, io);
   registerAuditCommands(program, io);

@@ -11,6 +11,7 @@ import {
   type AuditEntriesView,
   type AuditExportBundle,
   type AuditVerifyView,
+  type CaptureDeviceRequest,
   type ChangeView,
   type ComplianceFleetView,
   type CreatedEnrollmentTokenView,
@@ -24,6 +25,8 @@ import {
   EdgewardError,
   type EnrollmentTokenView,
   type EventListView,
+  type EvidenceDetailView,
+  type EvidenceListView,
   type FleetView,
   type IsolateDeviceRequest,
   isErrorCode,
@@ -78,6 +81,22 @@ export class OperatorApiClient {
       `/api/v1/devices/${encodeURIComponent(id)}/release`,
       request,
     );
+  }
+  captureDevice(id: string, request: CaptureDeviceRequest) {
+    return this.#call<DeviceCommandView>(
+      'POST',
+      `/api/v1/devices/${encodeURIComponent(id)}/capture`,
+      request,
+    );
+  }
+  listEvidence(query: URLSearchParams) {
+    return this.#call<EvidenceListView>('GET', `/api/v1/evidence?${query}`);
+  }
+  showEvidence(id: string) {
+    return this.#call<EvidenceDetailView>('GET', `/api/v1/evidence/${encodeURIComponent(id)}`);
+  }
+  evidenceContent(id: string) {
+    return this.#call<Buffer>('GET', `/api/v1/evidence/${encodeURIComponent(id)}/content`, undefined, true);
   }
   deviceCommands(id: string) {
     return this.#call<DeviceCommandListView>('GET', `/api/v1/devices/${encodeURIComponent(id)}/commands`);
@@ -177,7 +196,7 @@ export class OperatorApiClient {
     return this.#call<{ actions: OperatorActionView[] }>('GET', `/api/v1/actions?limit=${limit}`);
   }
 
-  #call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  #call<T>(method: string, path: string, body?: unknown, raw = false): Promise<T> {
     const url = new URL(path, this.#options.url);
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     return new Promise((resolve, reject) => {
@@ -199,6 +218,10 @@ export class OperatorApiClient {
           const chunks: Buffer[] = [];
           response.on('data', (chunk: Buffer) => chunks.push(chunk));
           response.on('end', () => {
+            if (raw && (response.statusCode ?? 0) < 300) {
+              resolve(Buffer.concat(chunks) as T);
+              return;
+            }
             const text = Buffer.concat(chunks).toString('utf8');
             const parsed = text === '' ? undefined : (JSON.parse(text) as unknown);
             if ((response.statusCode ?? 0) < 300) {

@@ -31,6 +31,7 @@ import { DEVICE_COMMAND_CHANNEL, DeviceCommandService } from './services/device-
 import { EnrollmentService } from './services/enrollment.service.ts';
 import { EnrollmentTokenService } from './services/enrollment-token.service.ts';
 import { EventService } from './services/event.service.ts';
+import { EvidenceService } from './services/evidence.service.ts';
 import { OperatorService } from './services/operator.service.ts';
 import { systemOperator } from './services/operator-context.ts';
 import { PolicyService } from './services/policy.service.ts';
@@ -75,6 +76,7 @@ export interface Manager {
     readonly detection: DetectionService;
     readonly auditChain: AuditChainService;
     readonly commands: DeviceCommandService;
+    readonly evidence: EvidenceService;
   };
   /** Alert notifications: the sender of queued deliveries and the digest scheduler (run between listen and close). */
   readonly alerting: {
@@ -254,6 +256,16 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
     // Replicas on one PostgreSQL database: the one holding the device's push connection sends it at once.
     announce: (deviceId) => store.notifications.notify(DEVICE_COMMAND_CHANNEL, deviceId),
   });
+  const evidence = new EvidenceService({
+    store,
+    clock,
+    custody: (tx, input) => auditChain.record(tx, input),
+    devices,
+    commands,
+    dir: join(config.dataDir, 'evidence'),
+    maxBundleBytes: config.evidenceMaxBytes,
+    logger: logger.child({ module: 'evidence' }),
+  });
   deviceServer = buildDeviceServer({
     pki,
     revocations,
@@ -263,6 +275,7 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
     policies,
     compliance,
     commands,
+    evidence,
     logger: logger.child({ module: 'device-api' }),
     bodyLimitBytes: config.bodyLimitBytes,
     pushPingMs: config.pushPingMs,
@@ -280,6 +293,7 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
     alerts,
     auditChain,
     commands,
+    evidence,
     get deviceApiUrl() {
       return deviceApiUrl;
     },
@@ -355,6 +369,7 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
       detection,
       auditChain,
       commands,
+      evidence,
     },
     alerting: { destinations: alertDestinations, sender, digests },
     deviceServer,

@@ -9,9 +9,11 @@ import {
   type Heartbeat,
   heartbeatReplyWithCommandsSchema,
   type Inventory,
+  type IsolationState,
   importKeyPairPem,
   isEdgewardError,
   type NewDeviceEvent,
+  NOT_ISOLATED,
   PROTOCOL_VERSION,
   pendingCommandsReplySchema,
   type RuleSignal,
@@ -37,9 +39,13 @@ import { CommandDispatcher, type DeviceCommandHandler } from '../commands/comman
 import { PushClient } from '../commands/push-client.ts';
 import type { AgentConfig } from '../config/agent-config.ts';
 import { LocalDetection } from '../detection/local-detection.ts';
+import { type CapturedBundle, type CaptureTrigger, captureEvidence } from '../forensics/capture.ts';
+import { captureCommandHandler } from '../forensics/capture-command.ts';
+import { EvidenceUploader } from '../forensics/evidence-uploader.ts';
 import { Forwarder } from '../forwarder/forwarder.ts';
 import { AgentFiles, type AgentStateFile, type Enrollment } from '../identity/agent-files.ts';
 import { type EnrollOptions, enrollAgent } from '../identity/enroll.ts';
+import { execFileRunner } from '../inventory/command-runner.ts';
 import { isolationCommandHandlers, isolationSpec } from '../isolation/isolation-commands.ts';
 import { chooseEnforcer } from '../isolation/isolation-enforcer.ts';
 import { IsolationManager } from '../isolation/isolation-state.ts';
@@ -63,6 +69,9 @@ const allowed: Record<AgentState, readonly AgentState[]> = {
 /** Queue fill fractions at which pressure is reported, and after which it may be reported again. */
 const QUEUE_PRESSURE_HIGH = 0.8;
 const QUEUE_PRESSURE_LOW = 0.6;
+
+/** How many of its own latest events the agent keeps for a forensic capture. */
+const RECENT_EVENTS_KEPT = 500;
 
 /** Renew once this fraction of the certificate's validity has passed. */
 export const RENEW_AFTER_FRACTION = 2 / 3;
@@ -132,6 +141,8 @@ export class Agent {
   #startedAt = 0;
   #queuePressure = false;
   #lastQueueSummary: Pick<AgentStateFile, 'queue' | 'lastEventAckAt'> = {};
+  readonly #recentEvents: NewDeviceEvent[] = [];
+  #evidence: EvidenceUploader | undefined;
 
   constructor(deps: AgentDeps) {
     this.#deps = deps;
@@ -175,6 +186,7 @@ export class Agent {
       if (this.#state !== 'starting' && this.#state !== 'enrolling') return;
       await this.#startEventPipeline();
       await this.#startIsolation();
+      this.#startForensics();
       this.#startCommands();
       this.#transition('running');
       this.#loop = this.#run();
@@ -207,6 +219,10 @@ export class Agent {
     const queue = this.#queue;
     if (queue === undefined || !queue.isOpen || events.length === 0) return;
     const result = queue.append(events);
+    this.#recentEvents.push(...result.accepted);
+    if (this.#recentEvents.length > RECENT_EVENTS_KEPT) {
+      this.#recentEvents.splice(0, this.#recentEvents.length - RECENT_EVENTS_KEPT);
+    }
     this.#detection?.observe(result.accepted);
     if (result.accepted.some((event) => severityRank(event.severity) >= severityRank('high'))) {
       this.#forwarder?.wake();
@@ -306,14 +322,90 @@ export class Agent {
     );
   }
 
+  /** Bundles waiting for upload survive a restart; the uploader starts with them. */
+  #startForensics(): void {
+    const config = this.#deps.config;
+    this.#evidence = new EvidenceUploader({
+      dir: join(config.dataDir, 'evidence'),
+      certificatePem: () => this.#files.readText('cert.pem'),
+      transport: () => this.#requireClient(),
+      retryInitialMs: config.retryInitialMs,
+      retryMaxMs: config.retryMaxMs,
+      log: this.#logger.child({ module: 'evidence' }),
+    });
+    this.#evidence.kick();
+  }
+
+  /** Collects a forensic bundle now, offline too, and hands it to the uploader. */
+  async capture(
+    trigger: CaptureTrigger,
+    reason: string,
+    files: readonly string[] = [],
+  ): Promise<CapturedBundle> {
+    const config = this.#deps.config;
+    const deviceId = this.#enrollment?.deviceId;
+    if (deviceId === undefined)
+      throw new EdgewardError('EW_AGENT_NOT_ENROLLED', 'capture needs an enrolled agent');
+    const bundle = await captureEvidence({
+      root: config.root,
+      dir: join(config.dataDir, 'evidence'),
+      deviceId,
+      signingKeyPem: await this.#files.readKey(),
+      files: [...new Set([...config.captureFiles, ...files])],
+      capBytes: config.captureMaxBytes,
+      chunkBytes: config.captureChunkBytes,
+      logTailBytes: config.captureLogTailBytes,
+      authLogFiles: config.authLogFiles,
+      recentEvents: () => [...this.#recentEvents],
+      runCommand: config.root === '/' ? execFileRunner : undefined,
+      now: () => this.#clock.now(),
+      trigger,
+      reason,
+    });
+    this.#logger.info(
+      {
+        evidenceId: bundle.manifest.id,
+        bytes: bundle.manifest.totalBytes,
+        items: bundle.manifest.items.length,
+        trigger: trigger.kind,
+      },
+      'evidence captured',
+    );
+    this.#evidence?.kick();
+    return bundle;
+  }
+
+  /** Evidence uploads, for tests and status. */
+  get evidence(): EvidenceUploader | undefined {
+    return this.#evidence;
+  }
+
+  #isolationState(): IsolationState {
+    const state = this.#isolation?.state();
+    if (state === undefined) return NOT_ISOLATED;
+    return { isolated: state.isolated, since: state.since, releaseAt: state.releaseAt, reason: state.reason };
+  }
+
   /**
-   * A local rule asked for a response: `isolate` cuts the device off (keeping the manager) at once,
-   * connected or not, unless it is isolated already. `capture` is not carried out yet (logged).
+   * A local rule asked for a response, connected or not. `capture` comes first whatever the rule's order,
+   * so the volatile data is read before isolation changes the network picture; then `isolate` cuts the
+   * device off (keeping the manager), unless it is isolated already.
    */
   async #respond(signal: RuleSignal): Promise<void> {
     const log = this.#logger.child({ module: 'response' });
-    if (signal.response.includes('capture'))
-      log.warn({ rule: signal.ruleId }, 'capture is not supported yet');
+    if (signal.response.includes('capture')) {
+      try {
+        await this.capture(
+          { kind: 'rule', ruleId: signal.ruleId },
+          `rule ${signal.ruleTitle} (${signal.groupKey})`,
+        );
+      } catch (error) {
+        log.error(
+          { rule: signal.ruleId, err: (error as Error).message },
+          'the rule could not capture evidence',
+        );
+      }
+    }
     const isolation = this.#isolation;
     const managerUrl = this.#enrollment?.managerUrl;
     if (!signal.response.includes('isolate') || isolation === undefined || managerUrl === undefined) return;
@@ -335,7 +427,13 @@ export class Agent {
     const log = this.#logger.child({ module: 'commands' });
     const commands = new CommandDispatcher({
       stateFile: join(config.dataDir, 'commands.json'),
-      handlers: this.#deps.commandHandlers ?? this.#isolationHandlers ?? {},
+      handlers: {
+        capture: captureCommandHandler({
+          capture: (trigger, reason, files) => this.capture(trigger, reason, files),
+          isolation: () => this.#isolationState(),
+        }),
+        ...(this.#deps.commandHandlers ?? this.#isolationHandlers ?? {}),
+      },
       report: async (result) => {
         await this.#requireClient().post(`/v1/commands/${result.commandId}/result`, result);
       },
@@ -417,6 +515,7 @@ export class Agent {
   async #stopEventPipeline(graceMs: number, reason: string): Promise<void> {
     this.#push?.stop();
     await this.#commands?.idle();
+    await this.#evidence?.stop();
     this.#isolation?.stop();
     await this.#policy?.stop();
     await this.#detection?.stop();

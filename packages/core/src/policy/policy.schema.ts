@@ -1,6 +1,6 @@
-import { compiledPlaybookSchema } from '../incidents/incident.ts';
 import * as z from 'zod/mini';
 import { severitySchema } from '../events/event.schema.ts';
+import { compiledPlaybookSchema } from '../incidents/incident.ts';
 
 /**
  * The compiled policy: what a policy folder (YAML, see docs/policy.md) becomes after validation, and

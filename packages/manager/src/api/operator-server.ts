@@ -6,6 +6,7 @@ import {
   assignAlertSchema,
   auditEntriesQuerySchema,
   auditExportQuerySchema,
+  captureDeviceRequestSchema,
   commentAlertSchema,
   complianceQuerySchema,
   createEnrollmentTokenSchema,
@@ -13,6 +14,7 @@ import {
   deviceListQuerySchema,
   EdgewardError,
   eventQuerySchema,
+  evidenceListQuerySchema,
   type FleetView,
   historyQuerySchema,
   isolateDeviceRequestSchema,
@@ -37,6 +39,7 @@ import type { DeviceService } from '../services/device.service.ts';
 import type { DeviceCommandService } from '../services/device-command.service.ts';
 import type { EnrollmentTokenService } from '../services/enrollment-token.service.ts';
 import type { EventService } from '../services/event.service.ts';
+import type { EvidenceService } from '../services/evidence.service.ts';
 import { type OperatorService, requireRole } from '../services/operator.service.ts';
 import type { OperatorContext } from '../services/operator-context.ts';
 import type { PolicyService } from '../services/policy.service.ts';
@@ -70,6 +73,7 @@ export function buildOperatorServer(deps: {
   alerts: AlertService;
   auditChain: AuditChainService;
   commands: DeviceCommandService;
+  evidence: EvidenceService;
   deviceApiUrl: string;
   logger: Logger;
   bodyLimitBytes: number;
@@ -131,6 +135,30 @@ export function buildOperatorServer(deps: {
     const { id } = parseInput(idParams, request.params, 'path');
     const body = parseInput(releaseDeviceRequestSchema, request.body ?? {}, 'release request');
     return reply.status(201).send(await deps.commands.release(request.operator, id, body));
+  });
+
+  app.post('/api/v1/devices/:id/capture', async (request, reply) => {
+    requireRole(request.operator, 'operator', 'capturing evidence from a device');
+    const { id } = parseInput(idParams, request.params, 'path');
+    const body = parseInput(captureDeviceRequestSchema, request.body ?? {}, 'capture request');
+    return reply.status(201).send(await deps.evidence.capture(request.operator, id, body));
+  });
+
+  app.get('/api/v1/evidence', async (request) => {
+    const query = parseInput(evidenceListQuerySchema, request.query, 'evidence query');
+    return deps.evidence.list(query.device, query.limit);
+  });
+
+  app.get('/api/v1/evidence/:id', async (request) => {
+    const { id } = parseInput(idParams, request.params, 'path');
+    return deps.evidence.show(id);
+  });
+
+  app.get('/api/v1/evidence/:id/content', async (request, reply) => {
+    requireRole(request.operator, 'operator', 'downloading evidence');
+    const { id } = parseInput(idParams, request.params, 'path');
+    const bytes = await deps.evidence.content(request.operator, id);
+    return reply.type('application/octet-stream').send(bytes);
   });
 
   app.get('/api/v1/devices/:id/commands', async (request) => {

@@ -1,0 +1,134 @@
+import { open, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type EvidenceUploadState, isEdgewardError, PROTOCOL_VERSION } from '@edgeward/core';
+import type { Logger } from 'pino';
+import { Backoff } from '../runtime/backoff.ts';
+import { pendingBundles, readBundle } from './capture.ts';
+
+/** The calls the uploader makes to the manager (ManagerClient's). */
+export interface EvidenceTransport {
+  post<T>(path: string, body: unknown): Promise<{ body: T }>;
+  put<T>(path: string, bytes: Buffer): Promise<{ body: T }>;
+}
+
+export interface EvidenceUploaderOptions {
+  /** `<dataDir>/evidence`. */
+  readonly dir: string;
+  /** The device certificate sent with each offer (read at upload time: renewals change it). */
+  readonly certificatePem: () => Promise<string>;
+  readonly transport: () => EvidenceTransport;
+  readonly retryInitialMs: number;
+  readonly retryMaxMs: number;
+  readonly log: Logger;
+  /** Told when the manager verified (or rejected) a bundle. */
+  readonly onFinished?: (id: string, state: 'verified' | 'rejected') => Promise<void> | void;
+}
+
+/**
+ * Uploads finished bundles, oldest first, in chunks: it offers the signed manifest, the manager answers
+ * with the bytes it holds, and chunks follow from there. A broken link leaves the bundle on disk; the
+ * next attempt (with backoff, or at `kick`) offers it again and resumes where the manager stands. A
+ * bundle leaves the device only once the manager verified or rejected it.
+ */
+export class EvidenceUploader {
+  readonly #options: EvidenceUploaderOptions;
+  readonly #backoff: Backoff;
+  #running: Promise<void> | undefined;
+  #again = false;
+  #timer: NodeJS.Timeout | undefined;
+  #stopped = false;
+
+  constructor(options: EvidenceUploaderOptions) {
+    this.#options = options;
+    this.#backoff = new Backoff({ initialMs: options.retryInitialMs, maxMs: options.retryMaxMs });
+  }
+
+  /** Starts an upload round now (or right after the running one). */
+  kick(): void {
+    if (this.#stopped) return;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#running !== undefined) {
+      this.#again = true;
+      return;
+    }
+    this.#running = this.#round().finally(() => {
+      this.#running = undefined;
+      if (this.#again) {
+        this.#again = false;
+        this.kick();
+      }
+    });
+  }
+
+  /** Resolves when no round is running. */
+  async idle(): Promise<void> {
+    while (this.#running !== undefined) await this.#running;
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await this.#running;
+  }
+
+  async #round(): Promise<void> {
+    try {
+      for (const id of await pendingBundles(this.#options.dir)) {
+        if (this.#stopped) return;
+        await this.upload(id);
+      }
+      this.#backoff.reset();
+    } catch (error) {
+      const delay = this.#backoff.nextDelayMs();
+      this.#options.log.warn(
+        { err: (error as Error).message, retryInMs: delay },
+        'evidence upload interrupted; it resumes where the manager stands',
+      );
+      if (!this.#stopped) this.#timer = setTimeout(() => this.kick(), delay).unref();
+    }
+  }
+
+  /** Uploads one bundle to the end; throws when the link breaks (the bundle stays for the next try). */
+  async upload(id: string): Promise<EvidenceUploadState> {
+    const { manifest, signature } = await readBundle(this.#options.dir, id);
+    const transport = this.#options.transport();
+    let state = (
+      await transport.post<EvidenceUploadState>('/v1/evidence', {
+        v: PROTOCOL_VERSION,
+        manifest,
+        signature,
+        certificatePem: await this.#options.certificatePem(),
+      })
+    ).body;
+    const file = await open(join(this.#options.dir, id, 'bundle.bin'), 'r');
+    try {
+      while (state.state === 'uploading' && state.receivedBytes < manifest.totalBytes) {
+        const offset = state.receivedBytes;
+        const length = Math.min(manifest.chunkBytes, manifest.totalBytes - offset);
+        const chunk = Buffer.alloc(length);
+        await file.read(chunk, 0, length, offset);
+        try {
+          state = (
+            await transport.put<EvidenceUploadState>(`/v1/evidence/${id}/content?offset=${offset}`, chunk)
+          ).body;
+        } catch (error) {
+          // Another attempt got further (a reply lost on the way): continue where the manager stands.
+          const received = isEdgewardError(error, 'EW_EVIDENCE_OFFSET_MISMATCH')
+            ? error.details?.receivedBytes
+            : undefined;
+          if (typeof received !== 'number') throw error;
+          state = { ...state, receivedBytes: received };
+        }
+      }
+    } finally {
+      await file.close();
+    }
+    if (state.state !== 'uploading') {
+      this.#options.log.info({ evidenceId: id, state: state.state }, 'evidence bundle delivered');
+      await this.#options.onFinished?.(id, state.state);
+      await rm(join(this.#options.dir, id), { recursive: true, force: true });
+    }
+    return state;
+  }
+}
