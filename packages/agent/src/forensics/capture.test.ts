@@ -127,4 +127,21 @@ describe('forensic capture', () => {
       false,
     );
   });
+
+  test('captures the live machine: this very process with its executable hash', async () => {
+    const { manifest, path } = await captureEvidence(
+      options({ root: '/', files: [], authLogFiles: [], capBytes: 8 * 1024 * 1024, dir: join(work, 'live') }),
+    );
+    const bytes = await readFile(join(path, 'bundle.bin'));
+    const item = manifest.items.find((entry) => entry.name === 'volatile/processes.json');
+    assert.ok(item !== undefined && !item.truncated);
+    const processes = JSON.parse(bytes.subarray(item.offset, item.offset + item.bytes).toString()) as {
+      pid: number;
+      executableSha256: string | null;
+      startedAt: number | null;
+    }[];
+    const self = processes.find((entry) => entry.pid === process.pid);
+    assert.equal(self?.executableSha256, sha256(await readFile(process.execPath)));
+    assert.ok((self?.startedAt ?? 0) <= Date.now());
+  });
 });
