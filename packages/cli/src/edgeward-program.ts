@@ -7,6 +7,7 @@ import { registerComplianceCommands } from './commands/compliance.command.ts';
 import { registerDeviceCommands } from './commands/devices.command.ts';
 import { registerEventCommands } from './commands/events.command.ts';
 import { registerEvidenceCommands } from './commands/evidence.command.ts';
+import { registerIncidentCommands } from './commands/incidents.command.ts';
 import { registerManagerCommands } from './commands/manager.command.ts';
 import { registerOperatorCommands } from './commands/operators.command.ts';
 import { registerPolicyCommands } from './commands/policy.command.ts';
@@ -26,6 +27,7 @@ export function buildEdgewardProgram(io: CliIo): Command {
   registerEventCommands(program, io);
   registerEvidenceCommands(program, io);
   registerAlertCommands(program, io);
+  registerIncidentCommands(program, io);
   registerOperatorCommands(program, io);
   registerAuditCommands(program, io);
   registerPolicyCommands(program, io);

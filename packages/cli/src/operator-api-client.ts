@@ -28,8 +28,13 @@ import {
   type EvidenceDetailView,
   type EvidenceListView,
   type FleetView,
+  type IncidentDetailView,
+  type IncidentListView,
+  type IncidentState,
+  type IncidentView,
   type IsolateDeviceRequest,
   isErrorCode,
+  type OpenIncidentRequest,
   type OperatorActionView,
   type OperatorView,
   type PolicyPlanRequest,
@@ -181,6 +186,41 @@ export class OperatorApiClient {
   }
   alertDeliveries(query: URLSearchParams) {
     return this.#call<AlertDeliveryListView>('GET', `/api/v1/alert-deliveries?${query}`);
+  }
+  openIncident(request: OpenIncidentRequest) {
+    return this.#call<IncidentView>('POST', '/api/v1/incidents', request);
+  }
+  listIncidents(query: URLSearchParams) {
+    return this.#call<IncidentListView>('GET', `/api/v1/incidents?${query}`);
+  }
+  showIncident(id: string) {
+    return this.#call<IncidentDetailView>('GET', `/api/v1/incidents/${encodeURIComponent(id)}`);
+  }
+  changeIncidentState(id: string, state: IncidentState, note?: string) {
+    return this.#call<IncidentView>('POST', `/api/v1/incidents/${encodeURIComponent(id)}/state`, {
+      state,
+      ...(note === undefined ? {} : { note }),
+    });
+  }
+  assignIncident(id: string, assignee: string) {
+    return this.#call<IncidentView>('POST', `/api/v1/incidents/${encodeURIComponent(id)}/assign`, {
+      assignee,
+    });
+  }
+  noteIncident(id: string, text: string) {
+    return this.#call<IncidentView>('POST', `/api/v1/incidents/${encodeURIComponent(id)}/notes`, { text });
+  }
+  tickIncidentStep(id: string, step: string, done: boolean, note?: string) {
+    return this.#call<IncidentView>(
+      'POST',
+      `/api/v1/incidents/${encodeURIComponent(id)}/steps/${encodeURIComponent(step)}`,
+      { done, ...(note === undefined ? {} : { note }) },
+    );
+  }
+  closeIncident(id: string, resolution: string) {
+    return this.#call<IncidentView>('POST', `/api/v1/incidents/${encodeURIComponent(id)}/close`, {
+      resolution,
+    });
   }
   verifyAudit() {
     return this.#call<AuditVerifyView>('GET', '/api/v1/audit/verify');

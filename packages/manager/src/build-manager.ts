@@ -32,6 +32,7 @@ import { EnrollmentService } from './services/enrollment.service.ts';
 import { EnrollmentTokenService } from './services/enrollment-token.service.ts';
 import { EventService } from './services/event.service.ts';
 import { EvidenceService } from './services/evidence.service.ts';
+import { IncidentService } from './services/incident.service.ts';
 import { OperatorService } from './services/operator.service.ts';
 import { systemOperator } from './services/operator-context.ts';
 import { PolicyService } from './services/policy.service.ts';
@@ -77,6 +78,7 @@ export interface Manager {
     readonly auditChain: AuditChainService;
     readonly commands: DeviceCommandService;
     readonly evidence: EvidenceService;
+    readonly incidents: IncidentService;
   };
   /** Alert notifications: the sender of queued deliveries and the digest scheduler (run between listen and close). */
   readonly alerting: {
@@ -266,6 +268,12 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
     maxBundleBytes: config.evidenceMaxBytes,
     logger: logger.child({ module: 'evidence' }),
   });
+  const incidents = new IncidentService({
+    store,
+    clock,
+    audit,
+    logger: logger.child({ module: 'incidents' }),
+  });
   deviceServer = buildDeviceServer({
     pki,
     revocations,
@@ -294,6 +302,7 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
     auditChain,
     commands,
     evidence,
+    incidents,
     get deviceApiUrl() {
       return deviceApiUrl;
     },
@@ -370,6 +379,7 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
       auditChain,
       commands,
       evidence,
+      incidents,
     },
     alerting: { destinations: alertDestinations, sender, digests },
     deviceServer,

@@ -17,8 +17,15 @@ import {
   evidenceListQuerySchema,
   type FleetView,
   historyQuerySchema,
+  incidentAssignSchema,
+  incidentCloseSchema,
+  incidentListQuerySchema,
+  incidentNoteSchema,
+  incidentStateChangeSchema,
+  incidentStepSchema,
   isolateDeviceRequestSchema,
   type Labels,
+  openIncidentSchema,
   policyPlanRequestSchema,
   releaseDeviceRequestSchema,
   resolveAlertSchema,
@@ -40,12 +47,17 @@ import type { DeviceCommandService } from '../services/device-command.service.ts
 import type { EnrollmentTokenService } from '../services/enrollment-token.service.ts';
 import type { EventService } from '../services/event.service.ts';
 import type { EvidenceService } from '../services/evidence.service.ts';
+import type { IncidentService } from '../services/incident.service.ts';
 import { type OperatorService, requireRole } from '../services/operator.service.ts';
 import type { OperatorContext } from '../services/operator-context.ts';
 import type { PolicyService } from '../services/policy.service.ts';
 import { type HttpsApp, parseInput, registerErrorReplies } from './http-errors.ts';
 
 const idParams = z.object({ id: z.string().check(z.minLength(1), z.maxLength(100)) });
+const stepParams = z.object({
+  id: z.string().check(z.minLength(1), z.maxLength(100)),
+  step: z.string().check(z.minLength(1), z.maxLength(100)),
+});
 const versionParams = z.object({ version: z.coerce.number().check(z.int(), z.minimum(1)) });
 const includeQuery = z.object({ all: z._default(z.enum(['true', 'false']), 'false') });
 const actionsQuery = z.object({
@@ -74,6 +86,7 @@ export function buildOperatorServer(deps: {
   auditChain: AuditChainService;
   commands: DeviceCommandService;
   evidence: EvidenceService;
+  incidents: IncidentService;
   deviceApiUrl: string;
   logger: Logger;
   bodyLimitBytes: number;
@@ -325,6 +338,62 @@ export function buildOperatorServer(deps: {
   app.get('/api/v1/alert-deliveries', async (request) => {
     const query = parseInput(alertDeliveryQuerySchema, request.query, 'delivery query');
     return deps.alerts.deliveries(query.state, query.limit);
+  });
+
+  app.post('/api/v1/incidents', async (request, reply) => {
+    requireRole(request.operator, 'operator', 'opening an incident');
+    const body = parseInput(openIncidentSchema, request.body, 'incident');
+    return reply.status(201).send(await deps.incidents.open(request.operator, body));
+  });
+
+  app.get('/api/v1/incidents', async (request) => {
+    const query = parseInput(incidentListQuerySchema, request.query, 'incident query');
+    return deps.incidents.list({
+      limit: query.limit,
+      ...(query.state === undefined ? {} : { state: query.state }),
+      ...(query.device === undefined ? {} : { deviceId: query.device }),
+      ...(query.active === 'true' ? { active: true } : {}),
+    });
+  });
+
+  app.get('/api/v1/incidents/:id', async (request) => {
+    const { id } = parseInput(idParams, request.params, 'path');
+    return deps.incidents.show(id);
+  });
+
+  app.post('/api/v1/incidents/:id/state', async (request) => {
+    requireRole(request.operator, 'operator', 'changing an incident state');
+    const { id } = parseInput(idParams, request.params, 'path');
+    const body = parseInput(incidentStateChangeSchema, request.body, 'state change');
+    return deps.incidents.changeState(request.operator, id, body.state, body.note);
+  });
+
+  app.post('/api/v1/incidents/:id/assign', async (request) => {
+    requireRole(request.operator, 'operator', 'assigning an incident');
+    const { id } = parseInput(idParams, request.params, 'path');
+    const body = parseInput(incidentAssignSchema, request.body, 'assignment');
+    return deps.incidents.assign(request.operator, id, body.assignee);
+  });
+
+  app.post('/api/v1/incidents/:id/notes', async (request) => {
+    requireRole(request.operator, 'operator', 'noting on an incident');
+    const { id } = parseInput(idParams, request.params, 'path');
+    const body = parseInput(incidentNoteSchema, request.body, 'note');
+    return deps.incidents.note(request.operator, id, body.text);
+  });
+
+  app.post('/api/v1/incidents/:id/steps/:step', async (request) => {
+    requireRole(request.operator, 'operator', 'ticking a playbook step');
+    const { id, step } = parseInput(stepParams, request.params, 'path');
+    const body = parseInput(incidentStepSchema, request.body ?? {}, 'step');
+    return deps.incidents.tickStep(request.operator, id, step, body.done, body.note);
+  });
+
+  app.post('/api/v1/incidents/:id/close', async (request) => {
+    requireRole(request.operator, 'operator', 'closing an incident');
+    const { id } = parseInput(idParams, request.params, 'path');
+    const body = parseInput(incidentCloseSchema, request.body, 'closing');
+    return deps.incidents.close(request.operator, id, body.resolution);
   });
 
   app.get('/api/v1/audit/verify', async () => deps.auditChain.verify());
