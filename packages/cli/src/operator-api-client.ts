@@ -16,6 +16,7 @@ import {
   type ComplianceFleetView,
   type CreatedEnrollmentTokenView,
   type CreatedOperatorView,
+  type DeviceAuditVerifyView,
   type DeviceCommandListView,
   type DeviceCommandView,
   type DeviceComplianceView,
@@ -221,6 +222,9 @@ export class OperatorApiClient {
     return this.#call<IncidentView>('POST', `/api/v1/incidents/${encodeURIComponent(id)}/close`, {
       resolution,
     });
+  }
+  verifyDeviceAudit(id: string) {
+    return this.#call<DeviceAuditVerifyView>('GET', `/api/v1/audit/devices/${encodeURIComponent(id)}/verify`);
   }
   verifyAudit() {
     return this.#call<AuditVerifyView>('GET', '/api/v1/audit/verify');

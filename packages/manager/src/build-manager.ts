@@ -27,6 +27,7 @@ import { AuditTrail } from './services/audit-trail.ts';
 import { ComplianceService } from './services/compliance.service.ts';
 import { DetectionService } from './services/detection.service.ts';
 import { DeviceService } from './services/device.service.ts';
+import { DeviceAuditService } from './services/device-audit.service.ts';
 import { DEVICE_COMMAND_CHANNEL, DeviceCommandService } from './services/device-command.service.ts';
 import { EnrollmentService } from './services/enrollment.service.ts';
 import { EnrollmentTokenService } from './services/enrollment-token.service.ts';
@@ -79,6 +80,7 @@ export interface Manager {
     readonly commands: DeviceCommandService;
     readonly evidence: EvidenceService;
     readonly incidents: IncidentService;
+    readonly deviceAudit: DeviceAuditService;
   };
   /** Alert notifications: the sender of queued deliveries and the digest scheduler (run between listen and close). */
   readonly alerting: {
@@ -274,6 +276,12 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
     audit,
     logger: logger.child({ module: 'incidents' }),
   });
+  const deviceAudit = new DeviceAuditService({
+    store,
+    record: (tx, input) => auditChain.record(tx, input),
+    devices,
+    logger: logger.child({ module: 'device-audit' }),
+  });
   deviceServer = buildDeviceServer({
     pki,
     revocations,
@@ -284,6 +292,7 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
     compliance,
     commands,
     evidence,
+    deviceAudit,
     logger: logger.child({ module: 'device-api' }),
     bodyLimitBytes: config.bodyLimitBytes,
     pushPingMs: config.pushPingMs,
@@ -303,6 +312,7 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
     commands,
     evidence,
     incidents,
+    deviceAudit,
     get deviceApiUrl() {
       return deviceApiUrl;
     },
@@ -380,6 +390,7 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
       commands,
       evidence,
       incidents,
+      deviceAudit,
     },
     alerting: { destinations: alertDestinations, sender, digests },
     deviceServer,

@@ -832,6 +832,8 @@ export interface IncidentRepository {
 export interface DeviceAuditAnchorRecord extends AuditCheckpoint {
   readonly deviceId: string;
   readonly managerSeq: number;
+  /** The device certificate whose key signed it. */
+  readonly certificatePem: string;
 }
 
 /** Each device's own audit chain, as uploaded, and its anchored checkpoints. */

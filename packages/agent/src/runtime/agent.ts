@@ -4,6 +4,7 @@ import {
   type CertificateGrant,
   type Clock,
   createCsr,
+  type DeviceAuditAnchorReply,
   type DeviceCommandKind,
   EdgewardError,
   type Heartbeat,
@@ -21,6 +22,7 @@ import {
   systemClock,
 } from '@edgeward/core';
 import type { Logger } from 'pino';
+import { AgentAuditChain } from '../audit/agent-audit-chain.ts';
 import { createBaselineRunner } from '../baseline/baseline-runner.ts';
 import { AuthLogCollector } from '../collectors/auth-log.collector.ts';
 import { FimCollector } from '../collectors/fim.collector.ts';
@@ -69,6 +71,15 @@ const allowed: Record<AgentState, readonly AgentState[]> = {
 /** Queue fill fractions at which pressure is reported, and after which it may be reported again. */
 const QUEUE_PRESSURE_HIGH = 0.8;
 const QUEUE_PRESSURE_LOW = 0.6;
+
+/** Events that are security actions of the agent itself, and so entries of its own audit chain. */
+const CHAINED_EVENTS = new Set([
+  'agent.isolation_changed',
+  'policy.bundle_applied',
+  'policy.bundle_refused',
+  'policy.remediated',
+  'policy.remediation_failed',
+]);
 
 /** How many of its own latest events the agent keeps for a forensic capture. */
 const RECENT_EVENTS_KEPT = 500;
@@ -143,6 +154,7 @@ export class Agent {
   #lastQueueSummary: Pick<AgentStateFile, 'queue' | 'lastEventAckAt'> = {};
   readonly #recentEvents: NewDeviceEvent[] = [];
   #evidence: EvidenceUploader | undefined;
+  #chain: AgentAuditChain | undefined;
 
   constructor(deps: AgentDeps) {
     this.#deps = deps;
@@ -219,6 +231,7 @@ export class Agent {
     const queue = this.#queue;
     if (queue === undefined || !queue.isOpen || events.length === 0) return;
     const result = queue.append(events);
+    for (const event of result.accepted) await this.#chainEvent(event);
     this.#recentEvents.push(...result.accepted);
     if (this.#recentEvents.length > RECENT_EVENTS_KEPT) {
       this.#recentEvents.splice(0, this.#recentEvents.length - RECENT_EVENTS_KEPT);
@@ -229,9 +242,48 @@ export class Agent {
     }
   }
 
+  /** Records the agent's own security actions (isolation, policy, remediation, rule responses) in its chain. */
+  async #chainEvent(event: NewDeviceEvent): Promise<void> {
+    const chain = this.#chain;
+    if (chain === undefined) return;
+    const responding =
+      event.type === 'alert.raised' &&
+      event.data.update !== true &&
+      Array.isArray(event.data.response) &&
+      event.data.response.length > 0;
+    if (!CHAINED_EVENTS.has(event.type) && !responding) return;
+    // Canonical JSON has no `undefined`; a JSON round trip drops it as the wire does.
+    const data = JSON.parse(JSON.stringify(event.data)) as Record<string, unknown>;
+    await chain.record({
+      kind: responding ? 'rule.response' : event.type,
+      actor: responding ? `rule:${String(data.ruleId)}` : typeof data.by === 'string' ? data.by : 'agent',
+      subject: this.#enrollment?.deviceId ?? 'unknown',
+      details: responding
+        ? {
+            ruleId: data.ruleId,
+            ruleTitle: data.ruleTitle,
+            groupKey: data.groupKey,
+            response: data.response,
+            eventId: event.id ?? null,
+          }
+        : { eventId: event.id ?? null, ...data },
+    });
+  }
+
+  /** The agent's own audit chain, for tests and status. */
+  get auditChain(): AgentAuditChain | undefined {
+    return this.#chain;
+  }
+
   /** Opens the queue, records the start, and starts forwarding and the collectors. */
   async #startEventPipeline(): Promise<void> {
     const config = this.#deps.config;
+    this.#chain = new AgentAuditChain({
+      dir: join(config.dataDir, 'audit'),
+      keyPem: () => this.#files.readKey(),
+      now: () => this.#clock.now(),
+      log: this.#logger.child({ module: 'audit' }),
+    });
     const stateDir = join(config.dataDir, 'collectors');
     this.#queue = EventQueue.open({
       path: join(config.dataDir, 'queue.db'),
@@ -332,6 +384,14 @@ export class Agent {
       retryInitialMs: config.retryInitialMs,
       retryMaxMs: config.retryMaxMs,
       log: this.#logger.child({ module: 'evidence' }),
+      onFinished: async (id, state) => {
+        await this.#chain?.record({
+          kind: state === 'verified' ? 'evidence.accepted' : 'evidence.refused',
+          actor: 'manager',
+          subject: `evidence/${id}`,
+          details: { state },
+        });
+      },
     });
     this.#evidence.kick();
   }
@@ -361,6 +421,17 @@ export class Agent {
       now: () => this.#clock.now(),
       trigger,
       reason,
+    });
+    await this.#chain?.record({
+      kind: 'evidence.captured',
+      actor: trigger.kind === 'rule' ? `rule:${trigger.ruleId}` : 'manager',
+      subject: `evidence/${bundle.manifest.id}`,
+      details: {
+        commandId: trigger.kind === 'command' ? trigger.commandId : null,
+        sha256: bundle.manifest.sha256,
+        totalBytes: bundle.manifest.totalBytes,
+        items: bundle.manifest.items.length,
+      },
     });
     this.#logger.info(
       {
@@ -674,11 +745,30 @@ export class Agent {
       this.#nextHeartbeatAt = this.#clock.now() + config.reportIntervalMs;
       this.#offerCommands(heartbeatReplyWithCommandsSchema.safeParse(reply.body).data?.commands);
     }
+    await this.#uploadAuditChain(this.#client ?? client);
     if (config.commandPollMs !== undefined && this.#clock.now() >= this.#nextCommandPollAt) {
       const reply = await (this.#client ?? client).get('/v1/commands');
       this.#contact();
       this.#nextCommandPollAt = this.#clock.now() + config.commandPollMs;
       this.#offerCommands(pendingCommandsReplySchema.safeParse(reply.body).data?.commands);
+    }
+  }
+
+  /**
+   * Sends the audit entries the manager has not anchored yet, with a checkpoint signed by the device key.
+   * A refusal (the manager's copy no longer matches) is logged, not retried: it is evidence of tampering.
+   */
+  async #uploadAuditChain(client: ManagerClient): Promise<void> {
+    const chain = this.#chain;
+    if (chain === undefined) return;
+    try {
+      await chain.upload(
+        async (body) => (await client.post<DeviceAuditAnchorReply>('/v1/audit', body)).body,
+        await this.#files.readText('cert.pem'),
+      );
+    } catch (error) {
+      if (!isEdgewardError(error, 'EW_DEVICE_AUDIT_DIVERGED')) throw error;
+      this.#logger.error({ err: error.message }, 'the manager refused this device audit chain');
     }
   }
 

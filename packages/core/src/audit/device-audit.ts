@@ -1,9 +1,9 @@
-import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import * as z from 'zod/mini';
 import { EdgewardError } from '../errors/edgeward-error.ts';
-import { policyKeyId } from '../policy/policy-signing.ts';
 import { PROTOCOL_VERSION } from '../protocol/device-api.schema.ts';
 import {
+  AUDIT_GENESIS_HASH,
   type AuditChainVerification,
   type AuditCheckpoint,
   type AuditEntry,
@@ -30,6 +30,13 @@ function ecKey(key: KeyObject, what: string): void {
   }
 }
 
+/** base64url SHA-256 of the key's SubjectPublicKeyInfo, as for the manager's keys. */
+function keyIdOf(publicKey: KeyObject): string {
+  return createHash('sha256')
+    .update(publicKey.export({ type: 'spki', format: 'der' }))
+    .digest('base64url');
+}
+
 /** The device key as a checkpoint signer (signatures: ECDSA with SHA-256, DER, base64url). */
 export function deviceAuditSigner(privateKeyPem: string): AuditSigner {
   let privateKey: KeyObject;
@@ -41,15 +48,13 @@ export function deviceAuditSigner(privateKeyPem: string): AuditSigner {
     });
   }
   ecKey(privateKey, 'the device key');
-  const publicKeyPem = createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }).toString();
-  return { keyId: policyKeyId(publicKeyPem), privateKey };
+  return { keyId: keyIdOf(createPublicKey(privateKey)), privateKey };
 }
 
 /** A device's public key (from its certificate) as a checkpoint verifier. */
 export function deviceAuditVerifier(publicKey: KeyObject): AuditVerifier {
   ecKey(publicKey, 'the device public key');
-  const publicKeyPem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
-  return { keyId: policyKeyId(publicKeyPem), publicKey };
+  return { keyId: keyIdOf(publicKey), publicKey };
 }
 
 const auditEntrySchema = z.object({
@@ -76,6 +81,8 @@ export const deviceAuditUploadSchema = z.object({
   v: z.literal(PROTOCOL_VERSION),
   entries: z.array(auditEntrySchema).check(z.maxLength(5000)),
   checkpoint: checkpointSchema,
+  /** The device certificate whose key signed the checkpoint. */
+  certificatePem: z.string().check(z.minLength(1), z.maxLength(16_384)),
 });
 export type DeviceAuditUpload = z.infer<typeof deviceAuditUploadSchema>;
 
@@ -90,8 +97,7 @@ export interface DeviceAuditChainView {
   readonly deviceId: string;
   readonly entries: AuditEntry[];
   /** The anchored checkpoints, each with the manager chain entry that anchored it. */
-  readonly anchors: (AuditCheckpoint & { readonly managerSeq: number })[];
-  readonly certificatePem: string | null;
+  readonly anchors: (AuditCheckpoint & { readonly managerSeq: number; readonly certificatePem: string })[];
 }
 
 export type DeviceAuditVerifyView = AuditChainVerification & {
@@ -106,4 +112,62 @@ export function verifyDeviceChain(
   publicKey: KeyObject,
 ): AuditChainVerification {
   return verifyChainWith(entries, anchors, deviceAuditVerifier(publicKey));
+}
+
+export type DeviceAuditExtension =
+  | { readonly ok: true; readonly fresh: readonly AuditEntry[] }
+  | { readonly ok: false; readonly firstBadSeq: number; readonly message: string };
+
+/**
+ * Whether an upload extends the device chain the manager holds: entries it already holds must be the
+ * same (a resend after a lost reply), the new ones must link on from its latest entry, and the
+ * checkpoint must cover the last of them and carry the device's signature. Anything else means the
+ * device's history was rewritten after it was anchored (or the upload was forged).
+ */
+export function checkDeviceAuditExtension(
+  held: { readonly latest: AuditEntry | undefined; readonly hashAt: (seq: number) => string | undefined },
+  upload: { readonly entries: readonly AuditEntry[]; readonly checkpoint: AuditCheckpoint },
+  verifier: AuditVerifier,
+): DeviceAuditExtension {
+  const heldSeq = held.latest?.seq ?? 0;
+  for (const entry of upload.entries) {
+    if (entry.seq > heldSeq) break;
+    if (held.hashAt(entry.seq) !== entry.hash) {
+      return {
+        ok: false,
+        firstBadSeq: entry.seq,
+        message: `entry ${entry.seq} differs from the one anchored before: the device chain was rewritten`,
+      };
+    }
+  }
+  const fresh = upload.entries.filter((entry) => entry.seq > heldSeq);
+  const lastSeq = fresh.at(-1)?.seq ?? heldSeq;
+  if (upload.checkpoint.seq !== lastSeq) {
+    return {
+      ok: false,
+      firstBadSeq: Math.min(upload.checkpoint.seq, lastSeq + 1),
+      message: `the checkpoint covers entry ${upload.checkpoint.seq}, not the last one sent (${lastSeq})`,
+    };
+  }
+  if (fresh.length === 0) {
+    const verified = verifyChainWith(
+      held.latest === undefined ? [] : [held.latest],
+      [upload.checkpoint],
+      verifier,
+      {
+        anchor: held.latest?.prevHash ?? AUDIT_GENESIS_HASH,
+        fromSeq: heldSeq === 0 ? 1 : heldSeq,
+      },
+    );
+    return verified.ok
+      ? { ok: true, fresh }
+      : { ok: false, firstBadSeq: verified.firstBadSeq, message: verified.message };
+  }
+  const verified = verifyChainWith(fresh, [upload.checkpoint], verifier, {
+    anchor: held.latest?.hash ?? AUDIT_GENESIS_HASH,
+    fromSeq: heldSeq + 1,
+  });
+  return verified.ok
+    ? { ok: true, fresh }
+    : { ok: false, firstBadSeq: verified.firstBadSeq, message: verified.message };
 }

@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import {
   complianceReportSchema,
+  deviceAuditUploadSchema,
   deviceCommandResultSchema,
   EdgewardError,
   enrollRequestSchema,
@@ -23,6 +24,7 @@ import type { FleetPki } from '../pki/fleet-pki.ts';
 import { PushHub } from '../push/push-hub.ts';
 import type { ComplianceService } from '../services/compliance.service.ts';
 import type { DeviceService } from '../services/device.service.ts';
+import type { DeviceAuditService } from '../services/device-audit.service.ts';
 import type { DeviceCommandService } from '../services/device-command.service.ts';
 import type { EnrollmentService } from '../services/enrollment.service.ts';
 import type { EventService } from '../services/event.service.ts';
@@ -79,6 +81,7 @@ export function buildDeviceServer(deps: {
   compliance: ComplianceService;
   commands: DeviceCommandService;
   evidence: EvidenceService;
+  deviceAudit: DeviceAuditService;
   logger: Logger;
   bodyLimitBytes: number;
   /** Ping period of push connections. */
@@ -232,6 +235,14 @@ export function buildDeviceServer(deps: {
       throw new EdgewardError('EW_REQUEST_INVALID', 'an evidence chunk is sent as application/octet-stream');
     }
     return deps.evidence.putChunk(deviceId, id, offset, request.body);
+  });
+
+  app.post('/v1/audit', async (request) => {
+    const deviceId = authenticatedDevice(request);
+    return deps.deviceAudit.anchor(
+      deviceId,
+      parseInput(deviceAuditUploadSchema, request.body, 'audit upload'),
+    );
   });
 
   app.post('/v1/inventory', async (request) => {

@@ -43,6 +43,7 @@ import type { AlertService } from '../services/alert.service.ts';
 import type { AuditChainService } from '../services/audit-chain.ts';
 import type { ComplianceService } from '../services/compliance.service.ts';
 import type { DeviceService } from '../services/device.service.ts';
+import type { DeviceAuditService } from '../services/device-audit.service.ts';
 import type { DeviceCommandService } from '../services/device-command.service.ts';
 import type { EnrollmentTokenService } from '../services/enrollment-token.service.ts';
 import type { EventService } from '../services/event.service.ts';
@@ -87,6 +88,7 @@ export function buildOperatorServer(deps: {
   commands: DeviceCommandService;
   evidence: EvidenceService;
   incidents: IncidentService;
+  deviceAudit: DeviceAuditService;
   deviceApiUrl: string;
   logger: Logger;
   bodyLimitBytes: number;
@@ -397,6 +399,16 @@ export function buildOperatorServer(deps: {
   });
 
   app.get('/api/v1/audit/verify', async () => deps.auditChain.verify());
+
+  app.get('/api/v1/audit/devices/:id', async (request) => {
+    const { id } = parseInput(idParams, request.params, 'path');
+    return deps.deviceAudit.chain(id);
+  });
+
+  app.get('/api/v1/audit/devices/:id/verify', async (request) => {
+    const { id } = parseInput(idParams, request.params, 'path');
+    return deps.deviceAudit.verify(id);
+  });
 
   app.get('/api/v1/audit/entries', async (request) => {
     const query = parseInput(auditEntriesQuerySchema, request.query, 'audit entries query');

@@ -196,6 +196,7 @@ export function incidentsContract(ctx: ContractContext): void {
         at: 3,
         keyId: 'k',
         signature: 's',
+        certificatePem: 'PEM',
         managerSeq: 9,
       };
       await store.deviceAudit.addAnchor(anchor);

@@ -518,6 +518,7 @@ export const migrations: readonly Migration[] = [
           at BIGINT NOT NULL,
           key_id TEXT NOT NULL,
           signature TEXT NOT NULL,
+          certificate_pem TEXT NOT NULL,
           manager_seq BIGINT NOT NULL,
           PRIMARY KEY (device_id, seq)
         )`,

@@ -20,6 +20,7 @@ interface AnchorRow {
   at: number | string;
   key_id: string;
   signature: string;
+  certificate_pem: string;
   manager_seq: number | string;
 }
 
@@ -82,8 +83,8 @@ export class SqlDeviceAuditRepository implements DeviceAuditRepository {
 
   async addAnchor(anchor: DeviceAuditAnchorRecord): Promise<void> {
     await this.#db.run(
-      `INSERT INTO device_audit_anchors (device_id, seq, hash, at, key_id, signature, manager_seq)
-       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      `INSERT INTO device_audit_anchors (device_id, seq, hash, at, key_id, signature, certificate_pem, manager_seq)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
       [
         anchor.deviceId,
         anchor.seq,
@@ -91,6 +92,7 @@ export class SqlDeviceAuditRepository implements DeviceAuditRepository {
         anchor.at,
         anchor.keyId,
         anchor.signature,
+        anchor.certificatePem,
         anchor.managerSeq,
       ],
     );
@@ -98,7 +100,8 @@ export class SqlDeviceAuditRepository implements DeviceAuditRepository {
 
   async anchors(deviceId: string): Promise<DeviceAuditAnchorRecord[]> {
     const rows = await this.#db.query<AnchorRow>(
-      'SELECT device_id, seq, hash, at, key_id, signature, manager_seq FROM device_audit_anchors WHERE device_id = $1 ORDER BY seq',
+      `SELECT device_id, seq, hash, at, key_id, signature, certificate_pem, manager_seq
+       FROM device_audit_anchors WHERE device_id = $1 ORDER BY seq`,
       [deviceId],
     );
     return rows.map((row) => ({
@@ -108,6 +111,7 @@ export class SqlDeviceAuditRepository implements DeviceAuditRepository {
       at: Number(row.at),
       keyId: row.key_id,
       signature: row.signature,
+      certificatePem: row.certificate_pem,
       managerSeq: Number(row.manager_seq),
     }));
   }
