@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { compilePolicy } from '../policy/compile-policy.ts';
+import { formatPolicyPlan, planPolicy } from '../policy/policy-plan.ts';
 import { canMoveIncident, incidentStates } from './incident.ts';
 
 const malware = [
@@ -36,6 +37,27 @@ describe('playbooks in the policy folder', () => {
         file: 'playbooks/malware.yaml',
       },
     ]);
+  });
+
+  test('a plan lists playbooks added and changed', () => {
+    const before = compilePolicy([]);
+    const after = compilePolicy([{ path: 'playbooks/malware.yaml', text: malware }]);
+    const edited = compilePolicy([
+      { path: 'playbooks/malware.yaml', text: malware.replace('Reimage from', 'Reflash from') },
+    ]);
+    assert.ok(before.ok && after.ok && edited.ok);
+    const added = planPolicy({ current: before.policy, next: after.policy, devices: [] });
+    assert.deepEqual(
+      added.playbooks.map((entry) => [entry.id, entry.change]),
+      [['malware', 'added']],
+    );
+    assert.equal(added.summary.add, 1);
+    const changed = planPolicy({ current: after.policy, next: edited.policy, devices: [] });
+    assert.deepEqual(
+      changed.playbooks.map((entry) => entry.fields.map((field) => field.field)),
+      [['steps']],
+    );
+    assert.match(formatPolicyPlan(changed), /Incident playbooks:\n {2}~ malware/);
   });
 
   test('a policy without playbooks compiles exactly as before (no playbooks field)', () => {
