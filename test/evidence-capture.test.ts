@@ -294,6 +294,73 @@ describe('forensic capture over a broken link', () => {
   });
 });
 
+describe('a bundle damaged on the device', () => {
+  test('is set aside once the manager refuses its chunk, and the bundles after it still go', async () => {
+    const { deviceId, dataDir } = await startAgent();
+    const read = (name: string) => readFile(join(dataDir, name), 'utf8');
+    const [key, cert, chain, ca] = await Promise.all([
+      read('key.pem'),
+      read('cert.pem'),
+      read('chain.pem'),
+      read('ca.pem'),
+    ]);
+    const client = new ManagerClient({
+      managerUrl: hub.deviceUrl,
+      ca: `${ca}${chain}`,
+      keyPem: key,
+      certChainPem: `${cert}${chain}`,
+      timeoutMs: 5000,
+    });
+    try {
+      const dir = join(work, 'damaged');
+      const capture = (reason: string) =>
+        captureEvidence({
+          root: fixture.root,
+          dir,
+          deviceId,
+          signingKeyPem: key,
+          files: [],
+          capBytes: 1024 * 1024,
+          chunkBytes: CHUNK_BYTES,
+          logTailBytes: 4096,
+          authLogFiles: [],
+          recentEvents: () => [],
+          now: () => Date.now(),
+          trigger: { kind: 'rule', ruleId: 'test-rule' },
+          reason,
+        });
+      const damaged = await capture('damaged');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const sound = await capture('sound');
+      const bundlePath = join(damaged.path, 'bundle.bin');
+      const bytes = await readFile(bundlePath);
+      bytes[5] = (bytes[5] ?? 0) ^ 0xff;
+      await writeFile(bundlePath, bytes);
+      const finished: string[] = [];
+      const uploader = new EvidenceUploader({
+        dir,
+        certificatePem: async () => cert,
+        transport: () => client,
+        retryInitialMs: 100,
+        retryMaxMs: 500,
+        log: silentLogger,
+        onFinished: (id, state) => {
+          finished.push(`${id === damaged.manifest.id ? 'damaged' : 'sound'} ${state}`);
+        },
+      });
+      uploader.kick();
+      await eventually(() => finished.length === 2, 'both bundles handled');
+      await uploader.stop();
+      assert.deepEqual(finished, ['damaged rejected', 'sound verified']);
+      assert.equal((await hub.manager.store.evidence.get(damaged.manifest.id))?.receivedBytes, 0);
+      assert.equal((await hub.manager.store.evidence.get(sound.manifest.id))?.state, 'verified');
+      await readFile(join(dir, 'refused', damaged.manifest.id, 'manifest.json'));
+    } finally {
+      client.close();
+    }
+  });
+});
+
 describe('capture as a local rule response', () => {
   test('a rule asking for isolate and capture captures first, then isolates, without the manager', async () => {
     const { agent, deviceId, dataDir } = await startAgent({ policyPollMs: 1000 });

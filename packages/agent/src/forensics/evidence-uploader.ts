@@ -1,6 +1,15 @@
-import { open, rm } from 'node:fs/promises';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type EvidenceUploadState, isEdgewardError, PROTOCOL_VERSION } from '@edgeward/core';
+
+/** Refusals that sending the same bundle again cannot change: it is set aside instead. */
+const FINAL_REFUSALS = [
+  'EW_EVIDENCE_INVALID',
+  'EW_EVIDENCE_CHUNK_INVALID',
+  'EW_REQUEST_INVALID',
+  'EW_REQUEST_TOO_LARGE',
+] as const;
+
 import type { Logger } from 'pino';
 import { Backoff } from '../runtime/backoff.ts';
 import { pendingBundles, readBundle } from './capture.ts';
@@ -76,7 +85,12 @@ export class EvidenceUploader {
     try {
       for (const id of await pendingBundles(this.#options.dir)) {
         if (this.#stopped) return;
-        await this.upload(id);
+        try {
+          await this.upload(id);
+        } catch (error) {
+          if (!FINAL_REFUSALS.some((code) => isEdgewardError(error, code))) throw error;
+          await this.#setAside(id, (error as Error).message);
+        }
       }
       this.#backoff.reset();
     } catch (error) {
@@ -87,6 +101,20 @@ export class EvidenceUploader {
       );
       if (!this.#stopped) this.#timer = setTimeout(() => this.kick(), delay).unref();
     }
+  }
+
+  /**
+   * A bundle the manager will never take (its signature or a chunk does not match: the copy here was
+   * damaged or altered) moves to `refused/`, kept for inspection, so that it does not hold up the others.
+   */
+  async #setAside(id: string, reason: string): Promise<void> {
+    this.#options.log.error(
+      { evidenceId: id, reason },
+      'the manager refused this evidence bundle; set aside in refused/',
+    );
+    await mkdir(join(this.#options.dir, 'refused'), { recursive: true, mode: 0o700 });
+    await rename(join(this.#options.dir, id), join(this.#options.dir, 'refused', id));
+    await this.#options.onFinished?.(id, 'rejected');
   }
 
   /** Uploads one bundle to the end; throws when the link breaks (the bundle stays for the next try). */

@@ -82,7 +82,7 @@ const CHAINED_EVENTS = new Set([
 ]);
 
 /** How many of its own latest events the agent keeps for a forensic capture. */
-const RECENT_EVENTS_KEPT = 500;
+const RECENT_EVENTS_KEPT = 200;
 
 /** Renew once this fraction of the certificate's validity has passed. */
 export const RENEW_AFTER_FRACTION = 2 / 3;

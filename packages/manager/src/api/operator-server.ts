@@ -172,8 +172,8 @@ export function buildOperatorServer(deps: {
   app.get('/api/v1/evidence/:id/content', async (request, reply) => {
     requireRole(request.operator, 'operator', 'downloading evidence');
     const { id } = parseInput(idParams, request.params, 'path');
-    const bytes = await deps.evidence.content(request.operator, id);
-    return reply.type('application/octet-stream').send(bytes);
+    const { bytes, stream } = await deps.evidence.content(request.operator, id);
+    return reply.type('application/octet-stream').header('content-length', bytes).send(stream);
   });
 
   app.get('/api/v1/devices/:id/commands', async (request) => {

@@ -114,8 +114,8 @@ export const managerConfigSchema = z
     auditCheckpointEvery: z._default(z.coerce.number().check(z.int(), z.minimum(1)), 100),
     /** …and at least this often (ms) while entries were added since the last one. */
     auditCheckpointMs: z._default(z.coerce.number().check(z.int(), z.minimum(1000)), 300_000),
-    /** Largest evidence bundle a device may upload, in bytes (it arrives in chunks below `bodyLimitBytes`). */
-    evidenceMaxBytes: z._default(z.coerce.number().check(z.int(), z.minimum(1024)), 1024 * 1024 * 1024),
+    /** Largest evidence bundle a device may upload, in bytes (default 256 MiB; it arrives in chunks below `bodyLimitBytes`). */
+    evidenceMaxBytes: z._default(z.coerce.number().check(z.int(), z.minimum(1024)), 256 * 1024 * 1024),
     /** Largest request body accepted, in bytes. */
     bodyLimitBytes: z._default(z.coerce.number().check(z.int(), z.minimum(1024)), 16 * 1024 * 1024),
     logLevel: z._default(z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info'),

@@ -1,6 +1,8 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { copyFile, mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import {
   type AuditEntryInput,
   type CaptureParams,
@@ -10,14 +12,15 @@ import {
   EdgewardError,
   type EvidenceDetailView,
   type EvidenceListView,
+  type EvidenceManifest,
   type EvidenceOffer,
   type EvidenceUploadState,
+  type EvidenceVerification,
   type EvidenceView,
   evidenceChunkCount,
   evidenceChunkHolds,
   evidenceSignatureHolds,
   PROTOCOL_VERSION,
-  verifyEvidence,
 } from '@edgeward/core';
 import type { EvidenceRecord, Store } from '@edgeward/store';
 import type { Logger } from 'pino';
@@ -203,8 +206,8 @@ export class EvidenceService {
     };
   }
 
-  /** The verified bundle's bytes; reading them is a custody entry. */
-  async content(operator: OperatorContext, id: string): Promise<Buffer> {
+  /** The verified bundle's bytes, streamed from its object; reading them is a custody entry. */
+  async content(operator: OperatorContext, id: string): Promise<{ bytes: number; stream: Readable }> {
     const record = await this.#find(id);
     if (record.state !== 'verified') {
       throw new EdgewardError(
@@ -212,16 +215,17 @@ export class EvidenceService {
         `evidence bundle ${id} has no verified content (it is ${record.state}, ${record.receivedBytes} of ${record.manifest.totalBytes} bytes received)`,
       );
     }
-    const bytes = await readFile(this.#objectPath(record.manifest.sha256));
+    const path = this.#objectPath(record.manifest.sha256);
+    const { size } = await stat(path);
     await this.#store.transaction((tx) =>
       this.#custody(tx, {
         kind: 'evidence.downloaded',
         actor: `operator:${operator.id}`,
         subject: `evidence/${id}`,
-        details: { by: operator.name, sha256: record.manifest.sha256, bytes: bytes.length },
+        details: { by: operator.name, sha256: record.manifest.sha256, bytes: size },
       }),
     );
-    return bytes;
+    return { bytes: size, stream: createReadStream(path) };
   }
 
   async #putChunk(deviceId: string, id: string, offset: number, bytes: Buffer): Promise<EvidenceUploadState> {
@@ -272,9 +276,10 @@ export class EvidenceService {
     if (record.state !== 'uploading') return uploadState(record);
     const { manifest } = record;
     const part = this.#partPath(id);
-    const bytes = manifest.totalBytes === 0 ? Buffer.alloc(0) : await readFile(part);
-    const verdict = verifyEvidence(manifest, record.signature, record.certificatePem, bytes);
-    if (verdict.ok) await this.#storeObject(manifest.sha256, bytes);
+    if (manifest.totalBytes === 0) await open(part, 'w', 0o600).then((handle) => handle.close());
+    const signed = evidenceSignatureHolds(manifest, record.signature, record.certificatePem);
+    const verdict = signed.ok ? await verifyEvidenceFile(manifest, part) : signed;
+    if (verdict.ok) await this.#storeObject(manifest.sha256, part);
     const now = this.#clock.now();
     await this.#store.transaction(async (tx) => {
       const finished = await tx.evidence.finish(
@@ -290,7 +295,7 @@ export class EvidenceService {
         kind: 'evidence.uploaded',
         actor: `device:${record.deviceId}`,
         subject,
-        details: { bytes: bytes.length, sha256: manifest.sha256 },
+        details: { bytes: manifest.totalBytes, sha256: manifest.sha256 },
       });
       await this.#custody(tx, {
         kind: verdict.ok ? 'evidence.verified' : 'evidence.rejected',
@@ -303,13 +308,13 @@ export class EvidenceService {
     });
     await rm(part, { force: true });
     this.#logger.info(
-      { evidenceId: id, deviceId: record.deviceId, verified: verdict.ok, bytes: bytes.length },
+      { evidenceId: id, deviceId: record.deviceId, verified: verdict.ok, bytes: manifest.totalBytes },
       verdict.ok ? 'evidence bundle verified' : 'evidence bundle rejected',
     );
     return uploadState(await this.#find(id));
   }
 
-  async #storeObject(sha256: string, bytes: Buffer): Promise<void> {
+  async #storeObject(sha256: string, from: string): Promise<void> {
     const path = this.#objectPath(sha256);
     const exists = await stat(path).then(
       () => true,
@@ -319,9 +324,9 @@ export class EvidenceService {
     if (exists) return;
     await mkdir(join(this.#dir, 'objects', sha256.slice(0, 2)), { recursive: true, mode: 0o700 });
     const temporary = `${path}.${randomBytes(4).toString('hex')}.tmp`;
-    const handle = await open(temporary, 'w', 0o400);
+    await copyFile(from, temporary);
+    const handle = await open(temporary, 'r');
     try {
-      await handle.write(bytes);
       await handle.sync();
     } finally {
       await handle.close();
@@ -379,4 +384,70 @@ export function evidenceView(record: EvidenceRecord): EvidenceView {
     createdAt: record.createdAt,
     verifiedAt: record.verifiedAt,
   };
+}
+
+/** Read size for checking a stored bundle: bounded memory whatever the bundle's size. */
+const VERIFY_BLOCK_BYTES = 1_048_576;
+
+/**
+ * verifyEvidence (core) over a file instead of a buffer, reading it in blocks: the length, every chunk,
+ * every item and the whole bundle's SHA-256 (the signature is checked by the caller).
+ */
+async function verifyEvidenceFile(manifest: EvidenceManifest, path: string): Promise<EvidenceVerification> {
+  const handle = await open(path, 'r');
+  try {
+    const { size } = await handle.stat();
+    if (size !== manifest.totalBytes) {
+      return {
+        ok: false,
+        problem: 'size',
+        message: `the bundle holds ${size} bytes; its manifest names ${manifest.totalBytes}`,
+      };
+    }
+    const hashRange = async (start: number, length: number, whole?: ReturnType<typeof createHash>) => {
+      const hash = createHash('sha256');
+      const block = Buffer.alloc(Math.min(VERIFY_BLOCK_BYTES, Math.max(length, 1)));
+      for (let done = 0; done < length; ) {
+        const { bytesRead } = await handle.read(
+          block,
+          0,
+          Math.min(block.length, length - done),
+          start + done,
+        );
+        if (bytesRead === 0) break;
+        hash.update(block.subarray(0, bytesRead));
+        whole?.update(block.subarray(0, bytesRead));
+        done += bytesRead;
+      }
+      return hash.digest('hex');
+    };
+    const whole = createHash('sha256');
+    const chunks = evidenceChunkCount(manifest.totalBytes, manifest.chunkBytes);
+    for (let index = 0; index < chunks; index++) {
+      const start = index * manifest.chunkBytes;
+      const length = Math.min(manifest.chunkBytes, manifest.totalBytes - start);
+      if ((await hashRange(start, length, whole)) !== manifest.chunks[index]) {
+        return {
+          ok: false,
+          problem: 'chunk',
+          message: `chunk ${index} (from byte ${start}) does not give its SHA-256`,
+        };
+      }
+    }
+    for (const item of manifest.items) {
+      if (item.offset + item.bytes > size || (await hashRange(item.offset, item.bytes)) !== item.sha256) {
+        return { ok: false, problem: 'item', message: `item ${item.name} does not give its SHA-256` };
+      }
+    }
+    if (whole.digest('hex') !== manifest.sha256) {
+      return {
+        ok: false,
+        problem: 'bundle-hash',
+        message: 'the bundle does not give the SHA-256 its manifest names',
+      };
+    }
+    return { ok: true };
+  } finally {
+    await handle.close();
+  }
 }
