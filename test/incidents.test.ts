@@ -260,6 +260,27 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         title: 'x',
       });
       assert.equal(noDevice.body.error?.code, 'EW_DEVICE_NOT_FOUND');
+      // An alert about another device cannot open an incident on this one.
+      const { alertId } = await hub.manager.services.alerts.raise(signal(`dev-other-${engine}`, Date.now()));
+      const otherDevice = `dev-mismatch-${engine}`;
+      await hub.manager.store.devices.create({
+        id: otherDevice,
+        name: otherDevice,
+        labels: {},
+        enrolledAt: Date.now(),
+        enrollmentTokenId: null,
+        lastSeenAt: null,
+        reportIntervalMs: 60_000,
+        agentVersion: 'test',
+        inventoryVersion: 0,
+        revokedAt: null,
+      });
+      const mismatched = await call(hub, 'POST', '/api/v1/incidents', hub.adminToken, {
+        deviceId: otherDevice,
+        alertId,
+        title: 'wrong device',
+      });
+      assert.equal(mismatched.status, 400, JSON.stringify(mismatched.body));
     });
   });
 }

@@ -58,6 +58,12 @@ export class IncidentService {
       if (alert === undefined) {
         throw new EdgewardError('EW_ALERT_NOT_FOUND', `no alert has id ${request.alertId}`);
       }
+      if (!alert.deviceIds.includes(request.deviceId)) {
+        throw new EdgewardError(
+          'EW_REQUEST_INVALID',
+          `alert ${alert.id} concerns ${alert.deviceIds.join(', ')}, not ${request.deviceId}; open the incident on one of those`,
+        );
+      }
       firstSeenAt = alert.firstSeen;
       detectedAt = alert.createdAt;
     }
