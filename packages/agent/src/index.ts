@@ -41,6 +41,13 @@ export {
   resolveAgentConfig,
 } from './config/agent-config.ts';
 export {
+  type CapturedBundle,
+  type CaptureOptions,
+  type CaptureTrigger,
+  captureEvidence,
+} from './forensics/capture.ts';
+export { EvidenceUploader, type EvidenceUploaderOptions } from './forensics/evidence-uploader.ts';
+export {
   Forwarder,
   type ForwarderOptions,
   type ForwarderState,

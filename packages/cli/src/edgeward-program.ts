@@ -7,6 +7,8 @@ import { registerAuditCommands } from './commands/audit.command.ts';
 import { registerComplianceCommands } from './commands/compliance.command.ts';
 import { registerDeviceCommands } from './commands/devices.command.ts';
 import { registerEventCommands } from './commands/events.command.ts';
+import { registerEvidenceCommands } from './commands/evidence.command.ts';
+import { registerIncidentCommands } from './commands/incidents.command.ts';
 import { registerManagerCommands } from './commands/manager.command.ts';
 import { registerOperatorCommands } from './commands/operators.command.ts';
 import { registerPatchCommands } from './commands/patches.command.ts';
@@ -27,7 +29,9 @@ export function buildEdgewardProgram(io: CliIo): Command {
   registerTokenCommands(program, io);
   registerDeviceCommands(program, io);
   registerEventCommands(program, io);
+  registerEvidenceCommands(program, io);
   registerAlertCommands(program, io);
+  registerIncidentCommands(program, io);
   registerOperatorCommands(program, io);
   registerAuditCommands(program, io);
   registerPolicyCommands(program, io);

@@ -13,11 +13,13 @@ import {
   type AuditEntriesView,
   type AuditExportBundle,
   type AuditVerifyView,
+  type CaptureDeviceRequest,
   type ChangeView,
   type ComplianceFleetView,
   type CreatedEnrollmentTokenView,
   type CreatedOperatorView,
   type CreateRolloutRequest,
+  type DeviceAuditVerifyView,
   type DeviceCommandListView,
   type DeviceCommandView,
   type DeviceComplianceView,
@@ -27,9 +29,16 @@ import {
   EdgewardError,
   type EnrollmentTokenView,
   type EventListView,
+  type EvidenceDetailView,
+  type EvidenceListView,
   type FleetView,
+  type IncidentDetailView,
+  type IncidentListView,
+  type IncidentState,
+  type IncidentView,
   type IsolateDeviceRequest,
   isErrorCode,
+  type OpenIncidentRequest,
   type OperatorActionView,
   type OperatorView,
   type PatchSlaView,
@@ -84,6 +93,22 @@ export class OperatorApiClient {
       `/api/v1/devices/${encodeURIComponent(id)}/release`,
       request,
     );
+  }
+  captureDevice(id: string, request: CaptureDeviceRequest) {
+    return this.#call<DeviceCommandView>(
+      'POST',
+      `/api/v1/devices/${encodeURIComponent(id)}/capture`,
+      request,
+    );
+  }
+  listEvidence(query: URLSearchParams) {
+    return this.#call<EvidenceListView>('GET', `/api/v1/evidence?${query}`);
+  }
+  showEvidence(id: string) {
+    return this.#call<EvidenceDetailView>('GET', `/api/v1/evidence/${encodeURIComponent(id)}`);
+  }
+  evidenceContent(id: string) {
+    return this.#call<Buffer>('GET', `/api/v1/evidence/${encodeURIComponent(id)}/content`, undefined, true);
   }
   deviceCommands(id: string) {
     return this.#call<DeviceCommandListView>('GET', `/api/v1/devices/${encodeURIComponent(id)}/commands`);
@@ -169,6 +194,44 @@ export class OperatorApiClient {
   alertDeliveries(query: URLSearchParams) {
     return this.#call<AlertDeliveryListView>('GET', `/api/v1/alert-deliveries?${query}`);
   }
+  openIncident(request: OpenIncidentRequest) {
+    return this.#call<IncidentView>('POST', '/api/v1/incidents', request);
+  }
+  listIncidents(query: URLSearchParams) {
+    return this.#call<IncidentListView>('GET', `/api/v1/incidents?${query}`);
+  }
+  showIncident(id: string) {
+    return this.#call<IncidentDetailView>('GET', `/api/v1/incidents/${encodeURIComponent(id)}`);
+  }
+  changeIncidentState(id: string, state: IncidentState, note?: string) {
+    return this.#call<IncidentView>('POST', `/api/v1/incidents/${encodeURIComponent(id)}/state`, {
+      state,
+      ...(note === undefined ? {} : { note }),
+    });
+  }
+  assignIncident(id: string, assignee: string) {
+    return this.#call<IncidentView>('POST', `/api/v1/incidents/${encodeURIComponent(id)}/assign`, {
+      assignee,
+    });
+  }
+  noteIncident(id: string, text: string) {
+    return this.#call<IncidentView>('POST', `/api/v1/incidents/${encodeURIComponent(id)}/notes`, { text });
+  }
+  tickIncidentStep(id: string, step: string, done: boolean, note?: string) {
+    return this.#call<IncidentView>(
+      'POST',
+      `/api/v1/incidents/${encodeURIComponent(id)}/steps/${encodeURIComponent(step)}`,
+      { done, ...(note === undefined ? {} : { note }) },
+    );
+  }
+  closeIncident(id: string, resolution: string) {
+    return this.#call<IncidentView>('POST', `/api/v1/incidents/${encodeURIComponent(id)}/close`, {
+      resolution,
+    });
+  }
+  verifyDeviceAudit(id: string) {
+    return this.#call<DeviceAuditVerifyView>('GET', `/api/v1/audit/devices/${encodeURIComponent(id)}/verify`);
+  }
   verifyAudit() {
     return this.#call<AuditVerifyView>('GET', '/api/v1/audit/verify');
   }
@@ -220,12 +283,15 @@ export class OperatorApiClient {
     return this.#call<{ version: number }>('POST', '/api/v1/tuf/root', { root });
   }
 
-  /** JSON in and out; a Buffer body is sent as it is (application/octet-stream), with a longer timeout. */
-  #call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  /**
+   * JSON in and out; a Buffer body is sent as it is (application/octet-stream), and with `rawReply` the
+   * reply comes back as a Buffer; either gets a longer timeout.
+   */
+  #call<T>(method: string, path: string, body?: unknown, rawReply = false): Promise<T> {
     const url = new URL(path, this.#options.url);
     const raw = Buffer.isBuffer(body);
     const payload = body === undefined ? undefined : raw ? body : Buffer.from(JSON.stringify(body));
-    const timeoutMs = raw ? 600_000 : 30_000;
+    const timeoutMs = raw || rawReply ? 600_000 : 30_000;
     return new Promise((resolve, reject) => {
       const outgoing = request(
         url,
@@ -248,6 +314,10 @@ export class OperatorApiClient {
           const chunks: Buffer[] = [];
           response.on('data', (chunk: Buffer) => chunks.push(chunk));
           response.on('end', () => {
+            if (rawReply && (response.statusCode ?? 0) < 300) {
+              resolve(Buffer.concat(chunks) as T);
+              return;
+            }
             const text = Buffer.concat(chunks).toString('utf8');
             const parsed = text === '' ? undefined : (JSON.parse(text) as unknown);
             if ((response.statusCode ?? 0) < 300) {

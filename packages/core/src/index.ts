@@ -1,5 +1,6 @@
 export * from './audit/audit-chain.ts';
 export * from './audit/audit-export.ts';
+export * from './audit/device-audit.ts';
 export * from './config/layered-config.ts';
 export * from './errors/edgeward-error.ts';
 export * from './errors/error-catalog.ts';
@@ -9,8 +10,10 @@ export * from './events/compact-batch.ts';
 export * from './events/event.schema.ts';
 export * from './events/event-id.ts';
 export * from './events/sequence-ack.ts';
+export * from './evidence/evidence.ts';
 export * from './fleet/device-status.ts';
 export * from './fleet/records.ts';
+export * from './incidents/incident.ts';
 export * from './inventory/inventory.schema.ts';
 export * from './inventory/inventory-changes.ts';
 export * from './inventory/inventory-delta.ts';

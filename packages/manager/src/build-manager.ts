@@ -27,10 +27,13 @@ import { AuditTrail } from './services/audit-trail.ts';
 import { ComplianceService } from './services/compliance.service.ts';
 import { DetectionService } from './services/detection.service.ts';
 import { DeviceService } from './services/device.service.ts';
+import { DeviceAuditService } from './services/device-audit.service.ts';
 import { DEVICE_COMMAND_CHANNEL, DeviceCommandService } from './services/device-command.service.ts';
 import { EnrollmentService } from './services/enrollment.service.ts';
 import { EnrollmentTokenService } from './services/enrollment-token.service.ts';
 import { EventService } from './services/event.service.ts';
+import { EvidenceService } from './services/evidence.service.ts';
+import { IncidentService } from './services/incident.service.ts';
 import { OperatorService } from './services/operator.service.ts';
 import { systemOperator } from './services/operator-context.ts';
 import { PolicyService } from './services/policy.service.ts';
@@ -83,6 +86,9 @@ export interface Manager {
     readonly artifacts: ArtifactService;
     readonly rollouts: RolloutService;
     readonly versions: DeviceVersionService;
+    readonly evidence: EvidenceService;
+    readonly incidents: IncidentService;
+    readonly deviceAudit: DeviceAuditService;
   };
   /** Alert notifications: the sender of queued deliveries and the digest scheduler (run between listen and close). */
   readonly alerting: {
@@ -298,6 +304,28 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
     logger: updateLogger,
   });
   const updates = { tuf, artifacts, rollouts, versions };
+  const evidence = new EvidenceService({
+    store,
+    clock,
+    custody: (tx, input) => auditChain.record(tx, input),
+    devices,
+    commands,
+    dir: join(config.dataDir, 'evidence'),
+    maxBundleBytes: config.evidenceMaxBytes,
+    logger: logger.child({ module: 'evidence' }),
+  });
+  const incidents = new IncidentService({
+    store,
+    clock,
+    audit,
+    logger: logger.child({ module: 'incidents' }),
+  });
+  const deviceAudit = new DeviceAuditService({
+    store,
+    record: (tx, input) => auditChain.record(tx, input),
+    devices,
+    logger: logger.child({ module: 'device-audit' }),
+  });
   deviceServer = buildDeviceServer({
     updates,
     pki,
@@ -308,6 +336,8 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
     policies,
     compliance,
     commands,
+    evidence,
+    deviceAudit,
     logger: logger.child({ module: 'device-api' }),
     bodyLimitBytes: config.bodyLimitBytes,
     pushPingMs: config.pushPingMs,
@@ -326,6 +356,9 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
     alerts,
     auditChain,
     commands,
+    evidence,
+    incidents,
+    deviceAudit,
     get deviceApiUrl() {
       return deviceApiUrl;
     },
@@ -402,6 +435,9 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
       auditChain,
       commands,
       ...updates,
+      evidence,
+      incidents,
+      deviceAudit,
     },
     alerting: { destinations: alertDestinations, sender, digests },
     deviceServer,

@@ -7,9 +7,12 @@ import { SqlAuditRepository } from './repositories/audit.repository.ts';
 import { SqlCertificateRepository } from './repositories/certificate.repository.ts';
 import { SqlComplianceRepository } from './repositories/compliance.repository.ts';
 import { SqlDeviceRepository } from './repositories/device.repository.ts';
+import { SqlDeviceAuditRepository } from './repositories/device-audit.repository.ts';
 import { SqlDeviceCommandRepository } from './repositories/device-command.repository.ts';
 import { SqlEnrollmentTokenRepository } from './repositories/enrollment-token.repository.ts';
 import { SqlEventRepository } from './repositories/event.repository.ts';
+import { SqlEvidenceRepository } from './repositories/evidence.repository.ts';
+import { SqlIncidentRepository } from './repositories/incident.repository.ts';
 import { SqlInventoryRepository } from './repositories/inventory.repository.ts';
 import { SqlMetaRepository } from './repositories/meta.repository.ts';
 import { SqlOperatorRepository } from './repositories/operator.repository.ts';
@@ -24,10 +27,13 @@ import type {
   AuditRepository,
   CertificateRepository,
   ComplianceRepository,
+  DeviceAuditRepository,
   DeviceCommandRepository,
   DeviceRepository,
   EnrollmentTokenRepository,
   EventRepository,
+  EvidenceRepository,
+  IncidentRepository,
   InventoryRepository,
   MetaRepository,
   OperatorActionRepository,
@@ -59,6 +65,9 @@ export class SqlStore implements Store {
   readonly commands: DeviceCommandRepository;
   readonly artifacts: ArtifactRepository;
   readonly rollouts: RolloutRepository;
+  readonly evidence: EvidenceRepository;
+  readonly incidents: IncidentRepository;
+  readonly deviceAudit: DeviceAuditRepository;
   readonly notifications: StoreNotifications;
   readonly #db: SqlExecutor;
   readonly #close: (() => Promise<void>) | undefined;
@@ -93,6 +102,9 @@ export class SqlStore implements Store {
     this.commands = new SqlDeviceCommandRepository(db);
     this.artifacts = new SqlArtifactRepository(db);
     this.rollouts = new SqlRolloutRepository(db);
+    this.evidence = new SqlEvidenceRepository(db);
+    this.incidents = new SqlIncidentRepository(db);
+    this.deviceAudit = new SqlDeviceAuditRepository(db);
   }
 
   transaction<T>(work: (store: Store) => Promise<T>): Promise<T> {

@@ -17,6 +17,11 @@ import type {
   DeviceRecord,
   EnrollmentTokenRecord,
   EventRecord,
+  EvidenceManifest,
+  EvidenceState,
+  IncidentRecord,
+  IncidentState,
+  IncidentTimelineRecord,
   InventoryChangeRecord,
   InventorySnapshotRecord,
   IsolationState,
@@ -54,6 +59,9 @@ export interface Store {
   readonly commands: DeviceCommandRepository;
   readonly artifacts: ArtifactRepository;
   readonly rollouts: RolloutRepository;
+  readonly evidence: EvidenceRepository;
+  readonly incidents: IncidentRepository;
+  readonly deviceAudit: DeviceAuditRepository;
   readonly notifications: StoreNotifications;
   /**
    * Runs `work` in one transaction: all its writes land, or none (a thrown error rolls back and is
@@ -770,4 +778,77 @@ export interface DeviceCommandRepository {
   /** Records the state the device reported; nothing happens for a device never asked to isolate. */
   reportIsolation(deviceId: string, reported: IsolationState, at: number): Promise<void>;
   findIsolation(deviceId: string): Promise<DeviceIsolationRecord | undefined>;
+}
+
+/** An evidence bundle: its signed manifest, and how far its upload got. */
+export interface EvidenceRecord {
+  readonly id: string;
+  readonly deviceId: string;
+  readonly manifest: EvidenceManifest;
+  readonly signature: string;
+  readonly certificatePem: string;
+  readonly receivedBytes: number;
+  readonly state: EvidenceState;
+  readonly problem: string | null;
+  /** Manager clock. */
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  readonly verifiedAt: number | null;
+}
+
+export interface EvidenceRepository {
+  /** Stores a new bundle as uploading; false (nothing written) when one with this id exists. */
+  create(record: Omit<EvidenceRecord, 'state' | 'problem' | 'verifiedAt'>): Promise<boolean>;
+  get(id: string): Promise<EvidenceRecord | undefined>;
+  /** Newest first; `limit` defaults to 100. */
+  list(options?: { deviceId?: string; limit?: number }): Promise<EvidenceRecord[]>;
+  /**
+   * Moves `receivedBytes` from `from` to `to` only while it is `from` and the bundle is uploading; false
+   * when another upload got there first.
+   */
+  advance(id: string, from: number, to: number, at: number): Promise<boolean>;
+  /** Sets the final state of an uploading bundle; false when it was not uploading. */
+  finish(id: string, state: 'verified' | 'rejected', problem: string | null, at: number): Promise<boolean>;
+}
+
+export interface IncidentListFilter {
+  readonly state?: IncidentState;
+  readonly deviceId?: string;
+  /** Leave out closed incidents. */
+  readonly active?: boolean;
+  /** Default 100. */
+  readonly limit?: number;
+}
+
+/** Incidents and what happened to each; the timeline is append-only. */
+export interface IncidentRepository {
+  create(incident: IncidentRecord): Promise<void>;
+  get(id: string): Promise<IncidentRecord | undefined>;
+  /** Writes every field but the id, device and opening; throws EW_INTERNAL when the incident does not exist. */
+  update(incident: IncidentRecord): Promise<void>;
+  /** Newest opened first. */
+  list(filter?: IncidentListFilter): Promise<IncidentRecord[]>;
+  addTimeline(entry: IncidentTimelineRecord): Promise<void>;
+  /** Oldest first (recording order). */
+  timeline(incidentId: string): Promise<IncidentTimelineRecord[]>;
+}
+
+/** A device checkpoint the manager anchored, with the seq of its own chain entry that did. */
+export interface DeviceAuditAnchorRecord extends AuditCheckpoint {
+  readonly deviceId: string;
+  readonly managerSeq: number;
+  /** The device certificate whose key signed it. */
+  readonly certificatePem: string;
+}
+
+/** Each device's own audit chain, as uploaded, and its anchored checkpoints. */
+export interface DeviceAuditRepository {
+  /** Appends entries (seq must follow the stored ones; the caller checks the links). */
+  append(deviceId: string, entries: readonly AuditEntry[]): Promise<void>;
+  latest(deviceId: string): Promise<AuditEntry | undefined>;
+  /** Ascending. */
+  entries(deviceId: string): Promise<AuditEntry[]>;
+  addAnchor(anchor: DeviceAuditAnchorRecord): Promise<void>;
+  /** Ascending by seq. */
+  anchors(deviceId: string): Promise<DeviceAuditAnchorRecord[]>;
 }

@@ -55,9 +55,26 @@ export const agentConfigSchema = z.strictObject({
   ruleFlushMs: z._default(z.coerce.number().check(z.int(), z.minimum(100)), 5000),
   /** Groups (user, source address, …) each local rule keeps at most; the least recently used go. */
   ruleMaxGroups: z._default(z.coerce.number().check(z.int(), z.minimum(1)), 10_000),
+  /** Files every forensic capture takes after the volatile data, under `root`. */
+  captureFiles: z._default(commaSeparatedList, [
+    '/etc/passwd',
+    '/etc/group',
+    '/etc/hosts',
+    '/etc/crontab',
+    '/etc/ssh/sshd_config',
+  ]),
   /**
-   * Keep a WebSocket open to the manager so that commands (isolate, release) arrive at once; without
-   * it they arrive with the next heartbeat or poll.
+   * A capture stays within this many bytes (volatile data first, then files, cut short at the cap), so a
+   * small device neither fills its disk nor its uplink. Default 16 MiB.
+   */
+  captureMaxBytes: z._default(z.coerce.number().check(z.int(), z.minimum(65_536)), 16 * 1_048_576),
+  /** Evidence uploads go in chunks of this many bytes; a broken upload resumes at a chunk boundary. */
+  captureChunkBytes: z._default(z.coerce.number().check(z.int(), z.minimum(1024)), 256 * 1024),
+  /** How much of the end of each log (authentication logs, journal) a capture takes, bytes. */
+  captureLogTailBytes: z._default(z.coerce.number().check(z.int(), z.minimum(1024)), 256 * 1024),
+  /**
+   * Keep a WebSocket open to the manager so that commands (isolate, release, capture) arrive at once;
+   * without it they arrive with the next heartbeat or poll.
    */
   /**
    * How isolation commands are enforced: `auto` (nftables, else iptables, else report-only),

@@ -4,14 +4,17 @@ import {
   type CertificateGrant,
   type Clock,
   createCsr,
+  type DeviceAuditAnchorReply,
   type DeviceCommandKind,
   EdgewardError,
   type Heartbeat,
   heartbeatReplyWithCommandsSchema,
   type Inventory,
+  type IsolationState,
   importKeyPairPem,
   isEdgewardError,
   type NewDeviceEvent,
+  NOT_ISOLATED,
   PROTOCOL_VERSION,
   pendingCommandsReplySchema,
   type RuleSignal,
@@ -19,6 +22,7 @@ import {
   systemClock,
 } from '@edgeward/core';
 import type { Logger } from 'pino';
+import { AgentAuditChain } from '../audit/agent-audit-chain.ts';
 import { createBaselineRunner } from '../baseline/baseline-runner.ts';
 import { AuthLogCollector } from '../collectors/auth-log.collector.ts';
 import { FimCollector } from '../collectors/fim.collector.ts';
@@ -37,9 +41,13 @@ import { CommandDispatcher, type DeviceCommandHandler } from '../commands/comman
 import { PushClient } from '../commands/push-client.ts';
 import type { AgentConfig } from '../config/agent-config.ts';
 import { LocalDetection } from '../detection/local-detection.ts';
+import { type CapturedBundle, type CaptureTrigger, captureEvidence } from '../forensics/capture.ts';
+import { captureCommandHandler } from '../forensics/capture-command.ts';
+import { EvidenceUploader } from '../forensics/evidence-uploader.ts';
 import { Forwarder } from '../forwarder/forwarder.ts';
 import { AgentFiles, type AgentStateFile, type Enrollment } from '../identity/agent-files.ts';
 import { type EnrollOptions, enrollAgent } from '../identity/enroll.ts';
+import { execFileRunner } from '../inventory/command-runner.ts';
 import { isolationCommandHandlers, isolationSpec } from '../isolation/isolation-commands.ts';
 import { chooseEnforcer } from '../isolation/isolation-enforcer.ts';
 import { IsolationManager } from '../isolation/isolation-state.ts';
@@ -65,6 +73,18 @@ const allowed: Record<AgentState, readonly AgentState[]> = {
 /** Queue fill fractions at which pressure is reported, and after which it may be reported again. */
 const QUEUE_PRESSURE_HIGH = 0.8;
 const QUEUE_PRESSURE_LOW = 0.6;
+
+/** Events that are security actions of the agent itself, and so entries of its own audit chain. */
+const CHAINED_EVENTS = new Set([
+  'agent.isolation_changed',
+  'policy.bundle_applied',
+  'policy.bundle_refused',
+  'policy.remediated',
+  'policy.remediation_failed',
+]);
+
+/** How many of its own latest events the agent keeps for a forensic capture. */
+const RECENT_EVENTS_KEPT = 200;
 
 /** Renew once this fraction of the certificate's validity has passed. */
 export const RENEW_AFTER_FRACTION = 2 / 3;
@@ -137,6 +157,9 @@ export class Agent {
   #startedAt = 0;
   #queuePressure = false;
   #lastQueueSummary: Pick<AgentStateFile, 'queue' | 'lastEventAckAt'> = {};
+  readonly #recentEvents: NewDeviceEvent[] = [];
+  #evidence: EvidenceUploader | undefined;
+  #chain: AgentAuditChain | undefined;
 
   constructor(deps: AgentDeps) {
     this.#deps = deps;
@@ -180,6 +203,7 @@ export class Agent {
       if (this.#state !== 'starting' && this.#state !== 'enrolling') return;
       await this.#startEventPipeline();
       await this.#startIsolation();
+      this.#startForensics();
       this.#startCommands();
       await this.#startUpdater();
       this.#transition('running');
@@ -213,15 +237,59 @@ export class Agent {
     const queue = this.#queue;
     if (queue === undefined || !queue.isOpen || events.length === 0) return;
     const result = queue.append(events);
+    for (const event of result.accepted) await this.#chainEvent(event);
+    this.#recentEvents.push(...result.accepted);
+    if (this.#recentEvents.length > RECENT_EVENTS_KEPT) {
+      this.#recentEvents.splice(0, this.#recentEvents.length - RECENT_EVENTS_KEPT);
+    }
     this.#detection?.observe(result.accepted);
     if (result.accepted.some((event) => severityRank(event.severity) >= severityRank('high'))) {
       this.#forwarder?.wake();
     }
   }
 
+  /** Records the agent's own security actions (isolation, policy, remediation, rule responses) in its chain. */
+  async #chainEvent(event: NewDeviceEvent): Promise<void> {
+    const chain = this.#chain;
+    if (chain === undefined) return;
+    const responding =
+      event.type === 'alert.raised' &&
+      event.data.update !== true &&
+      Array.isArray(event.data.response) &&
+      event.data.response.length > 0;
+    if (!CHAINED_EVENTS.has(event.type) && !responding) return;
+    // Canonical JSON has no `undefined`; a JSON round trip drops it as the wire does.
+    const data = JSON.parse(JSON.stringify(event.data)) as Record<string, unknown>;
+    await chain.record({
+      kind: responding ? 'rule.response' : event.type,
+      actor: responding ? `rule:${String(data.ruleId)}` : typeof data.by === 'string' ? data.by : 'agent',
+      subject: this.#enrollment?.deviceId ?? 'unknown',
+      details: responding
+        ? {
+            ruleId: data.ruleId,
+            ruleTitle: data.ruleTitle,
+            groupKey: data.groupKey,
+            response: data.response,
+            eventId: event.id ?? null,
+          }
+        : { eventId: event.id ?? null, ...data },
+    });
+  }
+
+  /** The agent's own audit chain, for tests and status. */
+  get auditChain(): AgentAuditChain | undefined {
+    return this.#chain;
+  }
+
   /** Opens the queue, records the start, and starts forwarding and the collectors. */
   async #startEventPipeline(): Promise<void> {
     const config = this.#deps.config;
+    this.#chain = new AgentAuditChain({
+      dir: join(config.dataDir, 'audit'),
+      keyPem: () => this.#files.readKey(),
+      now: () => this.#clock.now(),
+      log: this.#logger.child({ module: 'audit' }),
+    });
     const stateDir = join(config.dataDir, 'collectors');
     this.#queue = EventQueue.open({
       path: join(config.dataDir, 'queue.db'),
@@ -312,14 +380,109 @@ export class Agent {
     );
   }
 
+  /** Bundles waiting for upload survive a restart; the uploader starts with them. */
+  #startForensics(): void {
+    const config = this.#deps.config;
+    this.#evidence = new EvidenceUploader({
+      dir: join(config.dataDir, 'evidence'),
+      certificatePem: () => this.#files.readText('cert.pem'),
+      transport: () => this.#requireClient(),
+      retryInitialMs: config.retryInitialMs,
+      retryMaxMs: config.retryMaxMs,
+      log: this.#logger.child({ module: 'evidence' }),
+      onFinished: async (id, state) => {
+        await this.#chain?.record({
+          kind: state === 'verified' ? 'evidence.accepted' : 'evidence.refused',
+          actor: 'manager',
+          subject: `evidence/${id}`,
+          details: { state },
+        });
+      },
+    });
+    this.#evidence.kick();
+  }
+
+  /** Collects a forensic bundle now, offline too, and hands it to the uploader. */
+  async capture(
+    trigger: CaptureTrigger,
+    reason: string,
+    files: readonly string[] = [],
+  ): Promise<CapturedBundle> {
+    const config = this.#deps.config;
+    const deviceId = this.#enrollment?.deviceId;
+    if (deviceId === undefined)
+      throw new EdgewardError('EW_AGENT_NOT_ENROLLED', 'capture needs an enrolled agent');
+    const bundle = await captureEvidence({
+      root: config.root,
+      dir: join(config.dataDir, 'evidence'),
+      deviceId,
+      signingKeyPem: await this.#files.readKey(),
+      files: [...new Set([...config.captureFiles, ...files])],
+      capBytes: config.captureMaxBytes,
+      chunkBytes: config.captureChunkBytes,
+      logTailBytes: config.captureLogTailBytes,
+      authLogFiles: config.authLogFiles,
+      recentEvents: () => [...this.#recentEvents],
+      runCommand: config.root === '/' ? execFileRunner : undefined,
+      now: () => this.#clock.now(),
+      trigger,
+      reason,
+    });
+    await this.#chain?.record({
+      kind: 'evidence.captured',
+      actor: trigger.kind === 'rule' ? `rule:${trigger.ruleId}` : 'manager',
+      subject: `evidence/${bundle.manifest.id}`,
+      details: {
+        commandId: trigger.kind === 'command' ? trigger.commandId : null,
+        sha256: bundle.manifest.sha256,
+        totalBytes: bundle.manifest.totalBytes,
+        items: bundle.manifest.items.length,
+      },
+    });
+    this.#logger.info(
+      {
+        evidenceId: bundle.manifest.id,
+        bytes: bundle.manifest.totalBytes,
+        items: bundle.manifest.items.length,
+        trigger: trigger.kind,
+      },
+      'evidence captured',
+    );
+    this.#evidence?.kick();
+    return bundle;
+  }
+
+  /** Evidence uploads, for tests and status. */
+  get evidence(): EvidenceUploader | undefined {
+    return this.#evidence;
+  }
+
+  #isolationState(): IsolationState {
+    const state = this.#isolation?.state();
+    if (state === undefined) return NOT_ISOLATED;
+    return { isolated: state.isolated, since: state.since, releaseAt: state.releaseAt, reason: state.reason };
+  }
+
   /**
-   * A local rule asked for a response: `isolate` cuts the device off (keeping the manager) at once,
-   * connected or not, unless it is isolated already. `capture` is not carried out yet (logged).
+   * A local rule asked for a response, connected or not. `capture` comes first whatever the rule's order,
+   * so the volatile data is read before isolation changes the network picture; then `isolate` cuts the
+   * device off (keeping the manager), unless it is isolated already.
    */
   async #respond(signal: RuleSignal): Promise<void> {
     const log = this.#logger.child({ module: 'response' });
-    if (signal.response.includes('capture'))
-      log.warn({ rule: signal.ruleId }, 'capture is not supported yet');
+    if (signal.response.includes('capture')) {
+      try {
+        await this.capture(
+          { kind: 'rule', ruleId: signal.ruleId },
+          `rule ${signal.ruleTitle} (${signal.groupKey})`,
+        );
+      } catch (error) {
+        log.error(
+          { rule: signal.ruleId, err: (error as Error).message },
+          'the rule could not capture evidence',
+        );
+      }
+    }
     const isolation = this.#isolation;
     const managerUrl = this.#enrollment?.managerUrl;
     if (!signal.response.includes('isolate') || isolation === undefined || managerUrl === undefined) return;
@@ -341,7 +504,13 @@ export class Agent {
     const log = this.#logger.child({ module: 'commands' });
     const commands = new CommandDispatcher({
       stateFile: join(config.dataDir, 'commands.json'),
-      handlers: this.#deps.commandHandlers ?? this.#isolationHandlers ?? {},
+      handlers: {
+        capture: captureCommandHandler({
+          capture: (trigger, reason, files) => this.capture(trigger, reason, files),
+          isolation: () => this.#isolationState(),
+        }),
+        ...(this.#deps.commandHandlers ?? this.#isolationHandlers ?? {}),
+      },
       report: async (result) => {
         await this.#requireClient().post(`/v1/commands/${result.commandId}/result`, result);
       },
@@ -464,6 +633,7 @@ export class Agent {
     await this.#updater?.stop();
     this.#push?.stop();
     await this.#commands?.idle();
+    await this.#evidence?.stop();
     this.#isolation?.stop();
     await this.#policy?.stop();
     await this.#detection?.stop();
@@ -622,11 +792,30 @@ export class Agent {
       this.#nextHeartbeatAt = this.#clock.now() + config.reportIntervalMs;
       this.#offerCommands(heartbeatReplyWithCommandsSchema.safeParse(reply.body).data?.commands);
     }
+    await this.#uploadAuditChain(this.#client ?? client);
     if (config.commandPollMs !== undefined && this.#clock.now() >= this.#nextCommandPollAt) {
       const reply = await (this.#client ?? client).get('/v1/commands');
       this.#contact();
       this.#nextCommandPollAt = this.#clock.now() + config.commandPollMs;
       this.#offerCommands(pendingCommandsReplySchema.safeParse(reply.body).data?.commands);
+    }
+  }
+
+  /**
+   * Sends the audit entries the manager has not anchored yet, with a checkpoint signed by the device key.
+   * A refusal (the manager's copy no longer matches) is logged, not retried: it is evidence of tampering.
+   */
+  async #uploadAuditChain(client: ManagerClient): Promise<void> {
+    const chain = this.#chain;
+    if (chain === undefined) return;
+    try {
+      await chain.upload(
+        async (body) => (await client.post<DeviceAuditAnchorReply>('/v1/audit', body)).body,
+        await this.#files.readText('cert.pem'),
+      );
+    } catch (error) {
+      if (!isEdgewardError(error, 'EW_DEVICE_AUDIT_DIVERGED')) throw error;
+      this.#logger.error({ err: error.message }, 'the manager refused this device audit chain');
     }
   }
 

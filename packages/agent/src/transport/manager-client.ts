@@ -68,6 +68,11 @@ export class ManagerClient {
     return this.#send('POST', path, { bytes, encoding: zstdCompress ? 'zstd' : 'gzip' });
   }
 
+  /** Sends raw bytes (an evidence chunk) as they are: they are compressed data or not worth it. */
+  put<T>(path: string, bytes: Buffer): Promise<ManagerResponse<T>> {
+    return this.#send('PUT', path, { bytes, encoding: 'identity', type: 'application/octet-stream' });
+  }
+
   close(): void {
     this.#agent.destroy();
   }
@@ -75,7 +80,7 @@ export class ManagerClient {
   #send<T>(
     method: string,
     path: string,
-    body: { bytes: Buffer; encoding: string } | undefined,
+    body: { bytes: Buffer; encoding: string; type?: string } | undefined,
   ): Promise<ManagerResponse<T>> {
     const url = new URL(path, this.#url);
     return new Promise((resolve, reject) => {
@@ -91,7 +96,7 @@ export class ManagerClient {
             ...(body === undefined
               ? {}
               : {
-                  'content-type': 'application/json',
+                  'content-type': body.type ?? 'application/json',
                   'content-encoding': body.encoding,
                   'content-length': body.bytes.length,
                 }),

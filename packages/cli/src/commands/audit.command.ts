@@ -6,7 +6,7 @@ import { type ApiFlags, operatorApiFrom } from '../operator-api-client.ts';
 import { json, table } from '../output.ts';
 import { withApiOptions } from './api-options.ts';
 
-type VerifyFlags = ApiFlags & { file?: string; key?: string; json?: boolean };
+type VerifyFlags = ApiFlags & { file?: string; key?: string; device?: string; json?: boolean };
 type ExportFlags = ApiFlags & { since?: string };
 type LogFlags = ApiFlags & { limit: string; before?: string; json?: boolean };
 
@@ -21,6 +21,7 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
     .description('verify the audit chain on the manager, or an export file offline with the public key')
     .option('--file <file>', 'an export written by `edgeward audit export` (offline: no manager needed)')
     .option('--key <file>', "with --file: the manager's audit public key, pki/audit-signing.pub")
+    .option('--device <id>', "a device's own chain, against the checkpoints the manager anchored")
     .option('--json', 'print as JSON')
     .addHelpText(
       'after',
@@ -33,9 +34,24 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
         'Examples:',
         '  $ edgeward audit verify',
         '  $ edgeward audit verify --file audit-2026-05.json --key audit-signing.pub',
+        '  $ edgeward audit verify --device dev-1234abcd5678ef90',
       ].join('\n'),
     )
     .action(async (flags: VerifyFlags) => {
+      if (flags.device !== undefined) {
+        if (flags.file !== undefined || flags.key !== undefined)
+          throw usage('--device checks on the manager; leave out --file and --key');
+        const result = await operatorApiFrom(flags, io).verifyDeviceAudit(flags.device);
+        if (flags.json) io.out(json(result));
+        if (!result.ok)
+          throw broken(result.firstBadSeq, result.problem, `device ${flags.device}: ${result.message}`);
+        if (!flags.json) {
+          io.out(
+            `the audit chain of ${flags.device} verifies: ${result.entries} entries, ${result.anchors} anchors (last anchored: ${result.lastCheckpoint === null ? 'none yet' : `seq ${result.lastCheckpoint.seq}`})`,
+          );
+        }
+        return;
+      }
       if (flags.file === undefined) {
         if (flags.key !== undefined) throw usage('--key goes with --file: the export to verify offline');
         const result = await operatorApiFrom(flags, io).verifyAudit();

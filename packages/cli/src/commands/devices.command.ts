@@ -16,7 +16,7 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 export function registerDeviceCommands(program: Command, io: CliIo): void {
   const devices = program
     .command('devices')
-    .description('the device registry: list, inspect, history, revoke, isolate, release');
+    .description('the device registry: list, inspect, history, revoke, isolate, release, capture');
 
   withApiOptions(devices.command('list'))
     .description('list devices with their labels, status and last contact')
@@ -186,6 +186,26 @@ export function registerDeviceCommands(program: Command, io: CliIo): void {
     )
     .action(async (id: string, flags: ApiFlags & { reason: string; json?: boolean }) => {
       const command = await operatorApiFrom(flags, io).releaseDevice(id, { reason: flags.reason });
+      io.out(flags.json ? json(command) : describeIssued(command));
+    });
+
+  withApiOptions(devices.command('capture'))
+    .description(
+      'collect forensic evidence on a device: volatile data first, then files, signed and uploaded (pushed at once when it is connected)',
+    )
+    .argument('<id>', 'device id')
+    .option('--reason <text>', 'why, recorded with the action and in the manifest', 'operator capture')
+    .option('--files <path...>', 'files to take besides the configured ones (paths on the device)')
+    .option('--json', 'print as JSON')
+    .addHelpText(
+      'after',
+      "\nFollow it with `edgeward evidence list --device ID`.\n\nExample:\n  $ edgeward devices capture dev-1234abcd5678ef90 --reason 'beaconing' --files /etc/rc.local /tmp/dropper.sh",
+    )
+    .action(async (id: string, flags: ApiFlags & { reason: string; files?: string[]; json?: boolean }) => {
+      const command = await operatorApiFrom(flags, io).captureDevice(id, {
+        reason: flags.reason,
+        files: flags.files ?? [],
+      });
       io.out(flags.json ? json(command) : describeIssued(command));
     });
 

@@ -47,7 +47,7 @@ Examples:
       if (flags.json) io.out(json(policy));
       else
         io.out(
-          `${dir}: valid — ${policy.checks.length} checks, ${policy.segments.length} segments, ${policy.windows.length} maintenance windows, ${policy.rules.length} rule files`,
+          `${dir}: valid — ${policy.checks.length} checks, ${policy.segments.length} segments, ${policy.windows.length} maintenance windows, ${policy.rules.length} rule files, ${policy.playbooks?.length ?? 0} playbooks`,
         );
     });
 

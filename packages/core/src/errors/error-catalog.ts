@@ -359,6 +359,53 @@ export const errorCatalog = {
     action:
       'Restore the key files under `<dataDir>/pki/tuf/` from backup, or sign the root again (see docs/updates.md).',
   },
+  EW_EVIDENCE_NOT_FOUND: {
+    category: 'not-found',
+    meaning: 'No evidence bundle has this id.',
+    action: 'List evidence with `edgeward evidence list` and use an id from there.',
+  },
+  EW_EVIDENCE_INVALID: {
+    category: 'invalid-input',
+    meaning:
+      'An evidence bundle does not verify: its manifest signature does not hold with the device certificate, or an item or the whole bundle does not give the hash its manifest names.',
+    action:
+      'Treat the bundle as untrustworthy: capture again (`edgeward devices capture ID`) and keep the refused one for inspection.',
+  },
+  EW_EVIDENCE_CHUNK_INVALID: {
+    category: 'invalid-input',
+    meaning:
+      'An uploaded evidence chunk does not match the signed manifest: wrong length, not at a chunk boundary, or its SHA-256 differs from the one the manifest lists.',
+    action:
+      'The chunk was refused and nothing of it was stored; the device resends it from its copy. Repeated refusals point at tampering or a damaged copy on the device.',
+  },
+  EW_EVIDENCE_OFFSET_MISMATCH: {
+    category: 'conflict',
+    meaning: 'An evidence chunk was sent for another offset than the one the manager expects next.',
+    action: 'Resume at the `receivedBytes` the reply names (the agent does this by itself).',
+  },
+  EW_INCIDENT_NOT_FOUND: {
+    category: 'not-found',
+    meaning: 'No incident has this id.',
+    action: 'List incidents with `edgeward incidents list` and use an id from there.',
+  },
+  EW_INCIDENT_STATE_INVALID: {
+    category: 'conflict',
+    meaning:
+      'The incident cannot move to that state: states go forward (open, contained, eradicated, recovered, closed) and a closed incident stays closed.',
+    action: 'Check the current state with `edgeward incidents show ID` and move to a later one.',
+  },
+  EW_PLAYBOOK_STEP_NOT_FOUND: {
+    category: 'not-found',
+    meaning: "The incident's playbook has no step with this id.",
+    action: 'See the checklist with `edgeward incidents show ID` and use a step id from there.',
+  },
+  EW_DEVICE_AUDIT_DIVERGED: {
+    category: 'conflict',
+    meaning:
+      "A device's audit chain no longer extends what the manager anchored before: entries were rewritten, removed or reordered on the device, or a checkpoint is not signed by the device key.",
+    action:
+      "Treat it as tampering on the device: keep the manager's anchored copy (`edgeward audit verify --device ID`), capture evidence and isolate the device.",
+  },
   EW_DATABASE_UNAVAILABLE: {
     category: 'unavailable',
     meaning: 'The database could not be opened or reached.',

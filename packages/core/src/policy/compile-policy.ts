@@ -1,5 +1,6 @@
 import type * as z from 'zod/mini';
 import { severities } from '../events/event.schema.ts';
+import { type CompiledPlaybook, playbookSourceSchema } from '../incidents/incident.ts';
 import { parseRuleFiles } from '../rules/sigma-rule.ts';
 import { useEnglishSchemaMessages } from '../validation/schema-messages.ts';
 import { isValidTimeZone, windowCron } from './maintenance-window.ts';
@@ -58,6 +59,7 @@ export function compilePolicy(files: readonly PolicySourceFile[]): PolicyCompile
   useEnglishSchemaMessages();
   const folder = readFolder(files);
   const { problems, warnings, sources } = folder;
+  const playbooks = compilePlaybooks(sources.playbooks, problems);
 
   const settingsFiles = sources.settings;
   for (const extra of settingsFiles.slice(1)) {
@@ -106,6 +108,8 @@ export function compilePolicy(files: readonly PolicySourceFile[]): PolicyCompile
     windows: compileWindows(windowFiles, origins),
     settings: compileSettings(settings ?? {}),
     rules: folder.rules,
+    // Only when there are any, so that a policy without playbooks keeps the digest it always had.
+    ...(playbooks.length === 0 ? {} : { playbooks }),
   };
   // The source schemas take their fields from the contract, so this should never fail; if it does, the
   // problem still points at the entry it came from rather than at nothing.
@@ -144,7 +148,13 @@ interface Folder {
 
 /** Sorts the files into their places (in path order, whatever order they came in) and parses the YAML. */
 function readFolder(files: readonly PolicySourceFile[]): Folder {
-  const sources: Folder['sources'] = { settings: [], segments: [], baselines: [], windows: [] };
+  const sources: Folder['sources'] = {
+    settings: [],
+    segments: [],
+    baselines: [],
+    windows: [],
+    playbooks: [],
+  };
   const rules: Folder['rules'] = [];
   const problems: PolicyProblem[] = [];
   const warnings: PolicyProblem[] = [];
@@ -231,14 +241,14 @@ function crossFileProblems(
   return problems;
 }
 
-type YamlKind = 'settings' | 'segments' | 'baselines' | 'windows';
+type YamlKind = 'settings' | 'segments' | 'baselines' | 'windows' | 'playbooks';
 
 type Placement =
   | { readonly kind: YamlKind | 'rules' | 'ignored' }
   | { readonly kind: 'warning' | 'error'; readonly message: string };
 
-const yamlFolders = ['segments', 'baselines', 'windows'] as const;
-const knownPlaces = 'settings.yaml, segments/, baselines/, windows/ or rules/';
+const yamlFolders = ['segments', 'baselines', 'windows', 'playbooks'] as const;
+const knownPlaces = 'settings.yaml, segments/, baselines/, windows/, playbooks/ or rules/';
 
 /** Where a file belongs in the folder layout, or why it is left out. */
 function placeFile(path: string): Placement {
@@ -428,6 +438,53 @@ function duplicateProblems(kind: string, ids: readonly RawId[]): PolicyProblem[]
     problems.push({ ...here, message: `duplicate ${kind} id \`${entry.id}\`; already declared in ${where}` });
   }
   return problems;
+}
+
+/**
+ * Incident playbooks (`playbooks/*.yaml`): each a checklist of steps. Ids default to the file name; ids
+ * of playbooks, of the types they answer and of the steps within one must be unique.
+ */
+function compilePlaybooks(sources: readonly YamlSource[], problems: PolicyProblem[]): CompiledPlaybook[] {
+  const playbooks: CompiledPlaybook[] = [];
+  const ids: RawId[] = [];
+  const types: RawId[] = [];
+  for (const source of sources) {
+    const data = validate(source, playbookSourceSchema, problems);
+    if (data === undefined) continue;
+    const name = (source.file.split('/').at(-1) ?? source.file).replace(/\.ya?ml$/i, '');
+    const id = data.id ?? name;
+    if (data.id === undefined && !/^[a-z0-9][a-z0-9._-]{0,63}$/.test(id)) {
+      problems.push(
+        problemAt(
+          source,
+          ['id'],
+          `the playbook takes its id from the file name, and "${name}" is not a valid id (lower case letters, digits, ".", "_" or "-"); rename the file or set \`id:\``,
+        ),
+      );
+      continue;
+    }
+    ids.push({ id, source, path: data.id === undefined ? [] : ['id'] });
+    const answered = data.types ?? [id];
+    answered.forEach((type, index) => {
+      types.push({ id: type, source, path: data.types === undefined ? [] : ['types', index] });
+    });
+    problems.push(
+      ...duplicateProblems(
+        'step',
+        data.steps.map((step, index) => ({ id: step.id, source, path: ['steps', index, 'id'] })),
+      ),
+    );
+    playbooks.push({
+      id,
+      title: data.title,
+      types: answered,
+      steps: data.steps.map((step) => ({ id: step.id, title: step.title, phase: step.phase ?? null })),
+      file: source.file,
+    });
+  }
+  problems.push(...duplicateProblems('playbook', ids));
+  problems.push(...duplicateProblems('playbook type', types));
+  return playbooks.sort((a, b) => compareText(a.id, b.id));
 }
 
 interface Origin {

@@ -76,6 +76,8 @@ export interface PolicyPlan {
   readonly windows: readonly PlannedWindow[];
   readonly settings: readonly PlanFieldChange[];
   readonly rules: readonly PlannedRule[];
+  /** Incident playbooks (`playbooks/`) that change. */
+  readonly playbooks: readonly PlannedWindow[];
   readonly remediation: {
     /** Devices that currently fail a check the next policy remediates automatically for them. */
     readonly devices: readonly PlannedRemediation[];
@@ -175,7 +177,17 @@ export function planPolicy(input: PlanPolicyInput): PolicyPlan {
     change,
   }));
 
-  const items: readonly { change: PlanChange }[] = [...segments, ...checks, ...windows, ...rules];
+  const playbooks = diffById(current?.playbooks ?? [], next.playbooks ?? [], (playbook) => playbook.id).map(
+    ({ id, change, fields }) => ({ id, change, fields }),
+  );
+
+  const items: readonly { change: PlanChange }[] = [
+    ...segments,
+    ...checks,
+    ...windows,
+    ...rules,
+    ...playbooks,
+  ];
   // Settings count as one item: added with the first policy, changed afterwards.
   const settingsChanged = settings.length > 0 ? 1 : 0;
   const summary = {
@@ -195,6 +207,7 @@ export function planPolicy(input: PlanPolicyInput): PolicyPlan {
     windows,
     settings,
     rules,
+    playbooks,
     remediation,
     summary,
   };
@@ -354,6 +367,14 @@ export function formatPolicyPlan(plan: PolicyPlan, options: FormatPolicyPlanOpti
   if (plan.rules.length > 0) {
     lines.push('', 'Rule files:');
     for (const rule of plan.rules) lines.push(`  ${symbols[rule.change]} ${rule.path}`);
+  }
+
+  if (plan.playbooks.length > 0) {
+    lines.push('', 'Incident playbooks:');
+    for (const playbook of plan.playbooks) {
+      lines.push(`  ${symbols[playbook.change]} ${playbook.id}`);
+      if (playbook.change !== 'removed') lines.push(...fieldLines(playbook.fields, '      '));
+    }
   }
 
   const { devices, mayChange } = plan.remediation;

@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
 import { severitySchema } from '../events/event.schema.ts';
+import { compiledPlaybookSchema } from '../incidents/incident.ts';
 
 /**
  * The compiled policy: what a policy folder (YAML, see docs/policy.md) becomes after validation, and
@@ -278,6 +279,8 @@ export const compiledPolicySchema = z.strictObject({
   settings: policySettingsSchema,
   /** Detection rules as their source text (validated when the policy compiles; each engine compiles them for itself). */
   rules: z.array(z.strictObject({ path: z.string(), text: z.string() })),
+  /** Incident playbooks (`playbooks/`); absent when the folder has none. */
+  playbooks: z.optional(z.array(compiledPlaybookSchema)),
 });
 export type CompiledPolicy = z.infer<typeof compiledPolicySchema>;
 

@@ -1,8 +1,9 @@
 import * as z from 'zod/mini';
+import { captureParamsSchema } from '../evidence/evidence.ts';
 import { heartbeatReplySchema, PROTOCOL_VERSION } from './device-api.schema.ts';
 
 /**
- * Commands from the manager to one device (incident response: isolate, release). The manager stores each
+ * Commands from the manager to one device (incident response: isolate, release, capture). The manager stores each
  * command, pushes it over the device's WebSocket (`/v1/push`) when one is open, and otherwise hands it
  * over with the next heartbeat reply or `GET /v1/commands`. The device posts one result per command
  * (`POST /v1/commands/:id/result`); a command is executed at most once per device, however often it is
@@ -47,6 +48,7 @@ const commandBase = {
 export const deviceCommandSchema = z.discriminatedUnion('kind', [
   z.object({ ...commandBase, kind: z.literal('isolate'), params: isolateParamsSchema }),
   z.object({ ...commandBase, kind: z.literal('release'), params: releaseParamsSchema }),
+  z.object({ ...commandBase, kind: z.literal('capture'), params: captureParamsSchema }),
 ]);
 export type DeviceCommand = z.infer<typeof deviceCommandSchema>;
 export type DeviceCommandKind = DeviceCommand['kind'];

@@ -6,10 +6,12 @@ import {
   compactEventBatchSchema,
   complianceReportSchema,
   decodeCompactBatch,
+  deviceAuditUploadSchema,
   deviceCommandResultSchema,
   EdgewardError,
   enrollRequestSchema,
   eventBatchSchema,
+  evidenceOfferSchema,
   heartbeatSchema,
   inventoryDeltaReportSchema,
   inventoryFullReportSchema,
@@ -24,9 +26,11 @@ import type { FleetPki } from '../pki/fleet-pki.ts';
 import { PushHub } from '../push/push-hub.ts';
 import type { ComplianceService } from '../services/compliance.service.ts';
 import type { DeviceService } from '../services/device.service.ts';
+import type { DeviceAuditService } from '../services/device-audit.service.ts';
 import type { DeviceCommandService } from '../services/device-command.service.ts';
 import type { EnrollmentService } from '../services/enrollment.service.ts';
 import type { EventService } from '../services/event.service.ts';
+import type { EvidenceService } from '../services/evidence.service.ts';
 import type { PolicyService } from '../services/policy.service.ts';
 import type { RevocationService } from '../services/revocation.service.ts';
 import { type HttpsApp, parseInput, registerErrorReplies } from './http-errors.ts';
@@ -55,6 +59,7 @@ const policyQuerySchema = z
   );
 
 const commandParams = z.object({ id: z.uuid() });
+const chunkQuery = z.object({ offset: z.coerce.number().check(z.int(), z.minimum(0)) });
 
 export interface DeviceServer {
   readonly app: HttpsApp;
@@ -80,6 +85,8 @@ export function buildDeviceServer(deps: {
   commands: DeviceCommandService;
   /** TUF repository, targets and rollouts; absent in servers built without updates. */
   updates?: UpdateServices;
+  evidence: EvidenceService;
+  deviceAudit: DeviceAuditService;
   logger: Logger;
   bodyLimitBytes: number;
   /** Ping period of push connections. */
@@ -207,6 +214,40 @@ export function buildDeviceServer(deps: {
     const { id } = parseInput(commandParams, request.params, 'path');
     const result = parseInput(deviceCommandResultSchema, request.body, 'command result');
     return { v: PROTOCOL_VERSION, ...(await deps.commands.recordResult(deviceId, id, result)) };
+  });
+
+  // Evidence uploads resume: the offer answers with the bytes held, chunks go to that offset.
+  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_request, body, done) => {
+    done(null, body);
+  });
+
+  app.post('/v1/evidence', async (request) => {
+    const deviceId = authenticatedDevice(request);
+    return deps.evidence.offer(deviceId, parseInput(evidenceOfferSchema, request.body, 'evidence offer'));
+  });
+
+  app.get('/v1/evidence/:id', async (request) => {
+    const deviceId = authenticatedDevice(request);
+    const { id } = parseInput(commandParams, request.params, 'path');
+    return deps.evidence.uploadStatus(deviceId, id);
+  });
+
+  app.put('/v1/evidence/:id/content', async (request) => {
+    const deviceId = authenticatedDevice(request);
+    const { id } = parseInput(commandParams, request.params, 'path');
+    const { offset } = parseInput(chunkQuery, request.query, 'chunk query');
+    if (!Buffer.isBuffer(request.body)) {
+      throw new EdgewardError('EW_REQUEST_INVALID', 'an evidence chunk is sent as application/octet-stream');
+    }
+    return deps.evidence.putChunk(deviceId, id, offset, request.body);
+  });
+
+  app.post('/v1/audit', async (request) => {
+    const deviceId = authenticatedDevice(request);
+    return deps.deviceAudit.anchor(
+      deviceId,
+      parseInput(deviceAuditUploadSchema, request.body, 'audit upload'),
+    );
   });
 
   app.post('/v1/inventory', async (request) => {

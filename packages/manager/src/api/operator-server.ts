@@ -6,6 +6,7 @@ import {
   assignAlertSchema,
   auditEntriesQuerySchema,
   auditExportQuerySchema,
+  captureDeviceRequestSchema,
   commentAlertSchema,
   complianceQuerySchema,
   createEnrollmentTokenSchema,
@@ -13,10 +14,18 @@ import {
   deviceListQuerySchema,
   EdgewardError,
   eventQuerySchema,
+  evidenceListQuerySchema,
   type FleetView,
   historyQuerySchema,
+  incidentAssignSchema,
+  incidentCloseSchema,
+  incidentListQuerySchema,
+  incidentNoteSchema,
+  incidentStateChangeSchema,
+  incidentStepSchema,
   isolateDeviceRequestSchema,
   type Labels,
+  openIncidentSchema,
   policyPlanRequestSchema,
   releaseDeviceRequestSchema,
   resolveAlertSchema,
@@ -34,9 +43,12 @@ import type { AlertService } from '../services/alert.service.ts';
 import type { AuditChainService } from '../services/audit-chain.ts';
 import type { ComplianceService } from '../services/compliance.service.ts';
 import type { DeviceService } from '../services/device.service.ts';
+import type { DeviceAuditService } from '../services/device-audit.service.ts';
 import type { DeviceCommandService } from '../services/device-command.service.ts';
 import type { EnrollmentTokenService } from '../services/enrollment-token.service.ts';
 import type { EventService } from '../services/event.service.ts';
+import type { EvidenceService } from '../services/evidence.service.ts';
+import type { IncidentService } from '../services/incident.service.ts';
 import { type OperatorService, requireRole } from '../services/operator.service.ts';
 import type { OperatorContext } from '../services/operator-context.ts';
 import type { PolicyService } from '../services/policy.service.ts';
@@ -44,6 +56,10 @@ import { type HttpsApp, parseInput, registerErrorReplies } from './http-errors.t
 import { registerUpdateOperatorRoutes, type UpdateServices } from './update-routes.ts';
 
 const idParams = z.object({ id: z.string().check(z.minLength(1), z.maxLength(100)) });
+const stepParams = z.object({
+  id: z.string().check(z.minLength(1), z.maxLength(100)),
+  step: z.string().check(z.minLength(1), z.maxLength(100)),
+});
 const versionParams = z.object({ version: z.coerce.number().check(z.int(), z.minimum(1)) });
 const includeQuery = z.object({ all: z._default(z.enum(['true', 'false']), 'false') });
 const actionsQuery = z.object({
@@ -73,6 +89,9 @@ export function buildOperatorServer(deps: {
   commands: DeviceCommandService;
   /** Artifacts, rollouts, patch SLA; absent in servers built without updates. */
   updates?: UpdateServices;
+  evidence: EvidenceService;
+  incidents: IncidentService;
+  deviceAudit: DeviceAuditService;
   deviceApiUrl: string;
   logger: Logger;
   bodyLimitBytes: number;
@@ -135,6 +154,30 @@ export function buildOperatorServer(deps: {
     const { id } = parseInput(idParams, request.params, 'path');
     const body = parseInput(releaseDeviceRequestSchema, request.body ?? {}, 'release request');
     return reply.status(201).send(await deps.commands.release(request.operator, id, body));
+  });
+
+  app.post('/api/v1/devices/:id/capture', async (request, reply) => {
+    requireRole(request.operator, 'operator', 'capturing evidence from a device');
+    const { id } = parseInput(idParams, request.params, 'path');
+    const body = parseInput(captureDeviceRequestSchema, request.body ?? {}, 'capture request');
+    return reply.status(201).send(await deps.evidence.capture(request.operator, id, body));
+  });
+
+  app.get('/api/v1/evidence', async (request) => {
+    const query = parseInput(evidenceListQuerySchema, request.query, 'evidence query');
+    return deps.evidence.list(query.device, query.limit);
+  });
+
+  app.get('/api/v1/evidence/:id', async (request) => {
+    const { id } = parseInput(idParams, request.params, 'path');
+    return deps.evidence.show(id);
+  });
+
+  app.get('/api/v1/evidence/:id/content', async (request, reply) => {
+    requireRole(request.operator, 'operator', 'downloading evidence');
+    const { id } = parseInput(idParams, request.params, 'path');
+    const { bytes, stream } = await deps.evidence.content(request.operator, id);
+    return reply.type('application/octet-stream').header('content-length', bytes).send(stream);
   });
 
   app.get('/api/v1/devices/:id/commands', async (request) => {
@@ -303,7 +346,73 @@ export function buildOperatorServer(deps: {
     return deps.alerts.deliveries(query.state, query.limit);
   });
 
+  app.post('/api/v1/incidents', async (request, reply) => {
+    requireRole(request.operator, 'operator', 'opening an incident');
+    const body = parseInput(openIncidentSchema, request.body, 'incident');
+    return reply.status(201).send(await deps.incidents.open(request.operator, body));
+  });
+
+  app.get('/api/v1/incidents', async (request) => {
+    const query = parseInput(incidentListQuerySchema, request.query, 'incident query');
+    return deps.incidents.list({
+      limit: query.limit,
+      ...(query.state === undefined ? {} : { state: query.state }),
+      ...(query.device === undefined ? {} : { deviceId: query.device }),
+      ...(query.active === 'true' ? { active: true } : {}),
+    });
+  });
+
+  app.get('/api/v1/incidents/:id', async (request) => {
+    const { id } = parseInput(idParams, request.params, 'path');
+    return deps.incidents.show(id);
+  });
+
+  app.post('/api/v1/incidents/:id/state', async (request) => {
+    requireRole(request.operator, 'operator', 'changing an incident state');
+    const { id } = parseInput(idParams, request.params, 'path');
+    const body = parseInput(incidentStateChangeSchema, request.body, 'state change');
+    return deps.incidents.changeState(request.operator, id, body.state, body.note);
+  });
+
+  app.post('/api/v1/incidents/:id/assign', async (request) => {
+    requireRole(request.operator, 'operator', 'assigning an incident');
+    const { id } = parseInput(idParams, request.params, 'path');
+    const body = parseInput(incidentAssignSchema, request.body, 'assignment');
+    return deps.incidents.assign(request.operator, id, body.assignee);
+  });
+
+  app.post('/api/v1/incidents/:id/notes', async (request) => {
+    requireRole(request.operator, 'operator', 'noting on an incident');
+    const { id } = parseInput(idParams, request.params, 'path');
+    const body = parseInput(incidentNoteSchema, request.body, 'note');
+    return deps.incidents.note(request.operator, id, body.text);
+  });
+
+  app.post('/api/v1/incidents/:id/steps/:step', async (request) => {
+    requireRole(request.operator, 'operator', 'ticking a playbook step');
+    const { id, step } = parseInput(stepParams, request.params, 'path');
+    const body = parseInput(incidentStepSchema, request.body ?? {}, 'step');
+    return deps.incidents.tickStep(request.operator, id, step, body.done, body.note);
+  });
+
+  app.post('/api/v1/incidents/:id/close', async (request) => {
+    requireRole(request.operator, 'operator', 'closing an incident');
+    const { id } = parseInput(idParams, request.params, 'path');
+    const body = parseInput(incidentCloseSchema, request.body, 'closing');
+    return deps.incidents.close(request.operator, id, body.resolution);
+  });
+
   app.get('/api/v1/audit/verify', async () => deps.auditChain.verify());
+
+  app.get('/api/v1/audit/devices/:id', async (request) => {
+    const { id } = parseInput(idParams, request.params, 'path');
+    return deps.deviceAudit.chain(id);
+  });
+
+  app.get('/api/v1/audit/devices/:id/verify', async (request) => {
+    const { id } = parseInput(idParams, request.params, 'path');
+    return deps.deviceAudit.verify(id);
+  });
 
   app.get('/api/v1/audit/entries', async (request) => {
     const query = parseInput(auditEntriesQuerySchema, request.query, 'audit entries query');

@@ -118,6 +118,8 @@ export const managerConfigSchema = z
     rolloutTickMs: z._default(z.coerce.number().check(z.int(), z.minimum(10)), 5000),
     /** Lifetime of the signed TUF timestamp (ms); re-signed once half of it has passed. */
     tufTimestampTtlMs: z._default(z.coerce.number().check(z.int(), z.minimum(60_000)), DAY_MS),
+    /** Largest evidence bundle a device may upload, in bytes (default 256 MiB; it arrives in chunks below `bodyLimitBytes`). */
+    evidenceMaxBytes: z._default(z.coerce.number().check(z.int(), z.minimum(1024)), 256 * 1024 * 1024),
     /** Largest request body accepted, in bytes. */
     bodyLimitBytes: z._default(z.coerce.number().check(z.int(), z.minimum(1024)), 16 * 1024 * 1024),
     logLevel: z._default(z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info'),

@@ -195,6 +195,9 @@ function kindOfAction(action: string): string {
     case 'policy.apply':
     case 'policy.rollback':
       return 'policy.version';
+    // The first link of an evidence bundle's chain of custody.
+    case 'device.capture':
+      return 'evidence.requested';
     default:
       return action.startsWith('alert.') ? 'alert.state' : 'operator.action';
   }

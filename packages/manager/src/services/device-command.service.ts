@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import {
+  type CaptureParams,
   type Clock,
   type DeviceCommand,
   type DeviceCommandListView,
@@ -26,7 +27,7 @@ export const DEVICE_COMMAND_CHANNEL = 'edgeward_device_command';
 const LISTED_COMMANDS = 100;
 
 /**
- * Commands to devices (isolate, release): stored with the operator's action in one transaction, pushed at
+ * Commands to devices (isolate, release, capture): stored with the operator's action in one transaction, pushed at
  * once when the device holds a push connection, otherwise handed over at its next heartbeat or poll.
  * Delivery is at least once; the device executes each command id once and its first result counts.
  */
@@ -70,6 +71,10 @@ export class DeviceCommandService {
 
   release(operator: OperatorContext, deviceId: string, params: ReleaseParams): Promise<DeviceCommandView> {
     return this.#issue(operator, { deviceId, kind: 'release', params });
+  }
+
+  capture(operator: OperatorContext, deviceId: string, params: CaptureParams): Promise<DeviceCommandView> {
+    return this.#issue(operator, { deviceId, kind: 'capture', params });
   }
 
   async list(deviceId: string): Promise<DeviceCommandListView> {
@@ -145,7 +150,8 @@ export class DeviceCommandService {
       const now = this.#clock.now();
       const first = await store.commands.complete(commandId, result, now);
       // Only results of the latest command describe the state operators look at.
-      if (first) await store.commands.reportIsolation(deviceId, result.state, now);
+      if (first && command.kind !== 'capture')
+        await store.commands.reportIsolation(deviceId, result.state, now);
       return first;
     });
     if (accepted) {
@@ -170,14 +176,16 @@ export class DeviceCommandService {
     await this.#store.transaction(async (store) => {
       await this.#devices.requireActive(command.deviceId, store);
       await store.commands.create(command);
-      await store.commands.setDesiredIsolation({
-        deviceId: command.deviceId,
-        desired: command.kind === 'isolate' ? 'isolated' : 'released',
-        desiredAt: command.createdAt,
-        desiredBy: operator.name,
-        reason: command.params.reason,
-        commandId: command.id,
-      });
+      if (command.kind !== 'capture') {
+        await store.commands.setDesiredIsolation({
+          deviceId: command.deviceId,
+          desired: command.kind === 'isolate' ? 'isolated' : 'released',
+          desiredAt: command.createdAt,
+          desiredBy: operator.name,
+          reason: command.params.reason,
+          commandId: command.id,
+        });
+      }
       await this.#audit.record(store, operator, `device.${command.kind}`, command.deviceId, {
         commandId: command.id,
         ...command.params,

@@ -14,6 +14,7 @@ import { devicesContract } from './devices.contract.ts';
 import { contractEngines } from './engines.ts';
 import { eventsContract } from './events.contract.ts';
 import type { ContractContext } from './fixtures.ts';
+import { incidentsContract } from './incidents.contract.ts';
 import { inventoryContract } from './inventory.contract.ts';
 import { migrationsContract, transactionsContract } from './lifecycle.contract.ts';
 import { policiesContract } from './policies.contract.ts';
@@ -72,6 +73,7 @@ for (const makeEngine of contractEngines) {
     auditContract(ctx);
     deviceCommandsContract(ctx);
     updatesContract(ctx, engine);
+    incidentsContract(ctx);
     transactionsContract(ctx);
     migrationsContract(ctx, engine);
   });

@@ -433,7 +433,99 @@ export const migrations: readonly Migration[] = [
     },
   },
   {
-    // 9, 11 and 12 belong to other changes; the runner applies whatever is missing in ascending order.
+    version: 9,
+    name: 'evidence, incidents and device audit chains',
+    up: (dialect) => {
+      const { key, sequence } = columnTypes(dialect);
+      return [
+        // The bytes live on disk, content-addressed by SHA-256; a row is the manifest, its signature and
+        // certificate, and how far the upload got.
+        `CREATE TABLE evidence_bundles (
+          id ${key} PRIMARY KEY,
+          device_id ${key} NOT NULL REFERENCES devices (id),
+          command_id ${key},
+          trigger TEXT NOT NULL,
+          rule_id TEXT,
+          reason TEXT NOT NULL,
+          manifest TEXT NOT NULL,
+          signature TEXT NOT NULL,
+          certificate_pem TEXT NOT NULL,
+          sha256 TEXT NOT NULL,
+          total_bytes BIGINT NOT NULL,
+          received_bytes BIGINT NOT NULL,
+          item_count INTEGER NOT NULL,
+          state TEXT NOT NULL CHECK (state IN ('uploading', 'verified', 'rejected')),
+          problem TEXT,
+          collected_at BIGINT NOT NULL,
+          created_at BIGINT NOT NULL,
+          updated_at BIGINT NOT NULL,
+          verified_at BIGINT
+        )`,
+        'CREATE INDEX evidence_bundles_device ON evidence_bundles (device_id, created_at, id)',
+        'CREATE INDEX evidence_bundles_created ON evidence_bundles (created_at, id)',
+        // steps is the playbook checklist as JSON, ticks included.
+        `CREATE TABLE incidents (
+          id ${key} PRIMARY KEY,
+          device_id ${key} NOT NULL REFERENCES devices (id),
+          alert_id ${key},
+          title TEXT NOT NULL,
+          type TEXT,
+          state TEXT NOT NULL CHECK (state IN ('open', 'contained', 'eradicated', 'recovered', 'closed')),
+          assignee TEXT,
+          playbook_id TEXT,
+          playbook_title TEXT,
+          steps TEXT NOT NULL,
+          opened_by TEXT NOT NULL,
+          opened_at BIGINT NOT NULL,
+          first_seen_at BIGINT,
+          detected_at BIGINT NOT NULL,
+          contained_at BIGINT,
+          eradicated_at BIGINT,
+          recovered_at BIGINT,
+          closed_at BIGINT,
+          resolution TEXT,
+          updated_at BIGINT NOT NULL
+        )`,
+        'CREATE INDEX incidents_opened ON incidents (opened_at, id)',
+        'CREATE INDEX incidents_device ON incidents (device_id, opened_at)',
+        `CREATE TABLE incident_timeline (
+          seq ${sequence},
+          incident_id ${key} NOT NULL REFERENCES incidents (id),
+          at BIGINT NOT NULL,
+          actor TEXT NOT NULL,
+          kind TEXT NOT NULL,
+          text TEXT NOT NULL,
+          details TEXT NOT NULL
+        )`,
+        'CREATE INDEX incident_timeline_incident ON incident_timeline (incident_id, seq)',
+        // A device's own chain as it uploaded it, and the checkpoints the manager anchored in its chain.
+        `CREATE TABLE device_audit_entries (
+          device_id ${key} NOT NULL REFERENCES devices (id),
+          seq BIGINT NOT NULL,
+          at BIGINT NOT NULL,
+          kind TEXT NOT NULL,
+          actor TEXT NOT NULL,
+          subject TEXT NOT NULL,
+          details TEXT NOT NULL,
+          prev_hash TEXT NOT NULL,
+          hash TEXT NOT NULL,
+          PRIMARY KEY (device_id, seq)
+        )`,
+        `CREATE TABLE device_audit_anchors (
+          device_id ${key} NOT NULL REFERENCES devices (id),
+          seq BIGINT NOT NULL,
+          hash TEXT NOT NULL,
+          at BIGINT NOT NULL,
+          key_id TEXT NOT NULL,
+          signature TEXT NOT NULL,
+          certificate_pem TEXT NOT NULL,
+          manager_seq BIGINT NOT NULL,
+          PRIMARY KEY (device_id, seq)
+        )`,
+      ];
+    },
+  },
+  {
     version: 10,
     name: 'artifacts, TUF metadata and rollouts',
     up: (dialect) => {
