@@ -9,6 +9,7 @@ import { SqlDeviceRepository } from './repositories/device.repository.ts';
 import { SqlDeviceCommandRepository } from './repositories/device-command.repository.ts';
 import { SqlEnrollmentTokenRepository } from './repositories/enrollment-token.repository.ts';
 import { SqlEventRepository } from './repositories/event.repository.ts';
+import { SqlFleetFiguresRepository } from './repositories/fleet-figures.repository.ts';
 import { SqlInventoryRepository } from './repositories/inventory.repository.ts';
 import { SqlMetaRepository } from './repositories/meta.repository.ts';
 import { SqlOperatorRepository } from './repositories/operator.repository.ts';
@@ -26,6 +27,7 @@ import type {
   DeviceRepository,
   EnrollmentTokenRepository,
   EventRepository,
+  FleetFiguresRepository,
   InventoryRepository,
   MetaRepository,
   OperatorActionRepository,
@@ -54,6 +56,7 @@ export class SqlStore implements Store {
   readonly alertDeliveries: AlertDeliveryRepository;
   readonly audit: AuditRepository;
   readonly commands: DeviceCommandRepository;
+  readonly figures: FleetFiguresRepository;
   readonly notifications: StoreNotifications;
   readonly #db: SqlExecutor;
   readonly #close: (() => Promise<void>) | undefined;
@@ -86,6 +89,7 @@ export class SqlStore implements Store {
     this.alertDeliveries = new SqlAlertDeliveryRepository(db);
     this.audit = new SqlAuditRepository(db);
     this.commands = new SqlDeviceCommandRepository(db);
+    this.figures = new SqlFleetFiguresRepository(db);
   }
 
   transaction<T>(work: (store: Store) => Promise<T>): Promise<T> {
