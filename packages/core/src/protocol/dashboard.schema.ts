@@ -59,11 +59,12 @@ export interface FleetOverviewView {
   readonly openAlertsByTier: Record<Severity, number>;
   readonly attention: {
     readonly offline: number;
-    /** Devices whose inventory drifted (ports, packages, firmware, …) within `driftWindowMs`. */
+    /** Devices with a failing check in their last compliance report: drifted from the baseline. */
     readonly drifted: number;
+    /** Devices whose last report was made under an expired policy bundle. */
     readonly stalePolicy: number;
+    /** Devices operators asked to isolate and have not released. */
     readonly isolated: number;
-    readonly driftWindowMs: number;
     /** Up to 50 devices, the most reasons first. */
     readonly devices: AttentionDeviceView[];
   };
