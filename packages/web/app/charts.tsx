@@ -136,8 +136,9 @@ export function StackedColumns(props: {
   series: readonly string[];
   label: string;
 }) {
-  const width = 480;
-  const height = 160;
+  // Drawn across a whole row: a wide canvas keeps its text the size of the other charts'.
+  const width = 960;
+  const height = 180;
   const pad = { left: 30, right: 8, top: 10, bottom: 22 };
   const totals = props.columns.map((column) =>
     props.series.reduce((sum, key) => sum + (column.values[key] ?? 0), 0),

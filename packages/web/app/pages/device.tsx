@@ -136,7 +136,7 @@ export function DevicePage(props: { id: string }) {
                   </tr>
                 </thead>
                 <tbody>
-                  {compliance.data.checks.map((check) => (
+                  {[...compliance.data.checks].sort(byUrgency).map((check) => (
                     <tr key={check.checkId}>
                       <td>{check.title ?? check.checkId}</td>
                       <td>
@@ -255,4 +255,11 @@ function Inventory(props: { inventory: unknown }) {
       ))}
     </dl>
   );
+}
+
+const urgency: Record<string, number> = { fail: 0, error: 1, pass: 2, 'not-applicable': 3 };
+
+/** Failing checks first: they are what a visitor of the page came for. */
+function byUrgency(a: { status: string; checkId: string }, b: { status: string; checkId: string }): number {
+  return (urgency[a.status] ?? 9) - (urgency[b.status] ?? 9) || a.checkId.localeCompare(b.checkId);
 }
