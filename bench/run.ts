@@ -5,6 +5,7 @@
 // rule engine's events per second and heap per active group key. `--only` takes a comma-separated list of
 // sections (default: all); `--skip-agent-memory` leaves out the long memory run. `isolate` times an
 // operator's isolate to the device carrying it out, over the push channel, with 1000 simulated agents.
+// `device-list` times the dashboard's device table and overview at 100,000 devices.
 // Results are appended to bench/RESULTS.md with the date, the machine and the Node version.
 import { appendFileSync, readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -12,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { measureBacklogDrain, measureBacklogMemory } from './agent-backlog.ts';
 import { measureIdleCpu } from './agent-idle-cpu.ts';
 import { measureAgentMemory } from './agent-memory.ts';
+import { measureDeviceList } from './device-list.ts';
 import { measureEnrollmentRate } from './enrollment-rate.ts';
 import { type IngestRate, measureIngestRate } from './event-ingest.ts';
 import { type LatencyStats, measureIsolateLatency } from './isolate-latency.ts';
@@ -34,6 +36,7 @@ const sections = [
   'policy-bundle',
   'rules',
   'isolate',
+  'device-list',
 ] as const;
 type Section = (typeof sections)[number];
 
@@ -51,6 +54,7 @@ const flagsOf: Record<Section, string[]> = {
   'policy-bundle': ['bundle-checks', 'policy-rounds'],
   rules: ['rule-events', 'rule-rounds'],
   isolate: ['isolate-devices', 'isolate-commands', 'isolate-burst'],
+  'device-list': ['list-devices', 'list-requests'],
 };
 
 const { values } = parseArgs({
@@ -80,6 +84,8 @@ const { values } = parseArgs({
     'isolate-devices': { type: 'string', default: '1000' },
     'isolate-commands': { type: 'string', default: '200' },
     'isolate-burst': { type: 'string', default: '100' },
+    'list-devices': { type: 'string', default: '100000' },
+    'list-requests': { type: 'string', default: '30' },
     'skip-agent-memory': { type: 'boolean', default: false },
     'no-record': { type: 'boolean', default: false },
   },
@@ -415,6 +421,27 @@ if (chosen.has('isolate')) {
     ]),
     '',
     `Pushed at once (\`sent\`, not \`pending\`): sequential ${isolate.sequential.commands - isolate.sequential.notPushed}/${isolate.sequential.commands}, burst ${isolate.burst.commands - isolate.burst.notPushed}/${isolate.burst.commands}; without a stored \`done\` within 30 s: ${isolate.sequential.incomplete} and ${isolate.burst.incomplete}. The burst's last result was stored ${ms(isolate.burst.wallMs)} ms after it was fired. Target p99 < 1 s to the result stored: sequential **${verdict(isolate.sequential.stored, isolate.sequential.incomplete)}**, burst **${verdict(isolate.burst.stored, isolate.burst.incomplete)}**.`,
+  );
+}
+
+if (chosen.has('device-list')) {
+  const list = await measureDeviceList({
+    devices: number('list-devices'),
+    requests: number('list-requests'),
+    progress: write,
+  });
+  lines.push(
+    '',
+    `### Device table at ${thousands(list.devices)} devices (manager on SQLite, operator API over HTTPS)`,
+    '',
+    `${thousands(list.devices)} devices with a site and a risk label and a compliance report each (stored in ${list.populateSeconds.toFixed(0)} s, then the store closed and opened by the manager, as a restart does: closing runs PRAGMA optimize, whose statistics the planner needs for the partial indexes), a third of them offline. Each query is the request the dashboard makes (50 rows and the filtered total), timed ${number('list-requests')} times over one keep-alive HTTPS connection with the admin token, after one untimed call. Pages are cut by keyset (sort value, id) on an index, so a page deep in the list costs what the first does; the total is a COUNT over the filter.`,
+    '',
+    '| query | matching devices | median ms | p95 ms |',
+    '| --- | --- | --- | --- |',
+    ...list.rows.map(
+      (row) =>
+        `| ${row.query} | ${thousands(row.total)} | ${row.medianMs.toFixed(1)} | ${row.p95Ms.toFixed(1)} |`,
+    ),
   );
 }
 

@@ -811,7 +811,10 @@ export interface FleetFigures {
     readonly drifted: number;
     readonly stalePolicy: number;
     readonly isolated: number;
-    /** Up to the limit asked, the most reasons first, then isolated ones, then by id. */
+    /**
+     * Up to the limit asked: the first of each reason (by id), ordered by how many reasons they have,
+     * isolated ones first among equals, then by id.
+     */
     readonly devices: AttentionDeviceRecord[];
   };
 }
