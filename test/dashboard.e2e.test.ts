@@ -6,6 +6,7 @@
  * test-results/ (gitignored).
  */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -75,6 +76,10 @@ async function signIn(context: BrowserContext, token: string): Promise<Page> {
 }
 
 before(async () => {
+  assert.ok(
+    existsSync(chromiumPath),
+    `no Chromium at ${chromiumPath}: install Debian's (apt-get install chromium; .ci/run does) or set EDGEWARD_TEST_CHROMIUM`,
+  );
   await mkdir(results, { recursive: true });
   work = await mkdtemp(join(tmpdir(), 'ew-dashboard-e2e-'));
   hub = await startTestManager({ liveFleetPollMs: 500 });
