@@ -226,6 +226,45 @@ test('the alert of a brute-force attempt appears without reloading, and the oper
   await screenshot(page, 'dashboard-overview-after-response');
 });
 
+test('the device table and the isolate dialog work from the keyboard alone', async () => {
+  const tab = await operatorContext.newPage();
+  try {
+    await tab.goto(`${hub.operatorUrl}#/devices`);
+    await assertText(tab.getByTestId('device-total'), `${PLANT_A + PLANT_B} devices`);
+    const focused = () =>
+      tab.evaluate(
+        "document.activeElement?.getAttribute('name') ?? document.activeElement?.textContent ?? ''",
+      );
+    const tabTo = async (what: string) => {
+      for (let presses = 0; presses < 60; presses++) {
+        await tab.keyboard.press('Tab');
+        if ((await focused()) === what) return;
+      }
+      assert.fail(`Tab never reached ${what}`);
+    };
+    await tabTo('search');
+    await tab.keyboard.type('sim-00006');
+    await assertText(tab.getByTestId('device-total'), '1 device');
+    await tabTo('sim-00006');
+    await tab.keyboard.press('Enter');
+    await tab.getByRole('heading', { name: /sim-00006/ }).waitFor();
+    await tabTo('Isolate');
+    await tab.keyboard.press('Enter');
+    const dialog = tab.getByRole('dialog', { name: 'Isolate sim-00006?' });
+    await dialog.waitFor();
+    // The dialog holds the focus, and Escape cancels it.
+    assert.ok(
+      await tab.evaluate("document.querySelector('dialog[open]')?.contains(document.activeElement) === true"),
+    );
+    await tab.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
+    const id = decodeURIComponent(tab.url().split('#/devices/')[1] ?? '');
+    assert.equal((await hub.manager.services.commands.isolation(id)).desired, null);
+  } finally {
+    await tab.close();
+  }
+});
+
 test('a viewer sees the same pages without any action button', async () => {
   const context = await browser.newContext({
     ignoreHTTPSErrors: true,

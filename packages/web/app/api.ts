@@ -39,7 +39,7 @@ export async function api<T>(path: string, init: { method?: string; body?: unkno
     const error = (body as { error?: { code?: string; message?: string } }).error;
     const failure = new ApiError(
       response.status,
-      error?.code ?? 'EW_UNKNOWN',
+      error?.code ?? '',
       error?.message ?? `${method} ${path} answered ${response.status}`,
     );
     if (response.status === 401 && !path.startsWith('/api/v1/session')) {
