@@ -33,6 +33,8 @@ let operatorContext: BrowserContext;
 let page: Page;
 let viewerToken: string;
 let isolatedDevice: string;
+/** Script errors and refusals by the content security policy, in any page the tests open. */
+const pageProblems: string[] = [];
 
 function simulate(count: number, firstIndex: number, labels: Record<string, string>): FleetSimulation {
   const simulation = startFleetSimulation({
@@ -66,8 +68,18 @@ async function screenshot(target: Page, name: string): Promise<void> {
   await target.screenshot({ path: join(results, `${name}.png`), fullPage: true });
 }
 
+function watch(tab: Page): Page {
+  tab.on('pageerror', (error) => pageProblems.push(`${tab.url()}: ${error.message}`));
+  tab.on('console', (message) => {
+    if (message.type() === 'error' && /Content Security Policy|Refused to/.test(message.text())) {
+      pageProblems.push(`${tab.url()}: ${message.text()}`);
+    }
+  });
+  return tab;
+}
+
 async function signIn(context: BrowserContext, token: string): Promise<Page> {
-  const tab = await context.newPage();
+  const tab = watch(await context.newPage());
   await tab.goto(hub.operatorUrl);
   await tab.getByLabel('Operator token').fill(token);
   await tab.getByRole('button', { name: 'Sign in' }).click();
@@ -227,7 +239,7 @@ test('the alert of a brute-force attempt appears without reloading, and the oper
 });
 
 test('the device table and the isolate dialog work from the keyboard alone', async () => {
-  const tab = await operatorContext.newPage();
+  const tab = watch(await operatorContext.newPage());
   try {
     await tab.goto(`${hub.operatorUrl}#/devices`);
     await assertText(tab.getByTestId('device-total'), `${PLANT_A + PLANT_B} devices`);
@@ -328,3 +340,7 @@ async function assertText(locator: ReturnType<Page['locator']>, expected: string
   }
   assert.fail(`expected ${String(expected)}, the page shows ${JSON.stringify(last)}`);
 }
+
+test('no page raised a script error or broke its content security policy', () => {
+  assert.deepEqual(pageProblems, []);
+});

@@ -72,7 +72,7 @@ export function loadDashboard(distDir: string = defaultDashboardDist): Dashboard
 function missingDashboardPage(distDir: string): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Edgeward: dashboard not built</title></head>
-<body style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 3rem auto; line-height: 1.5">
+<body>
 <h1>The dashboard has not been built</h1>
 <p>This manager found no dashboard in <code>${distDir.replace(/[<>&]/g, '')}</code>. <code>npm ci</code> builds it;
 after changing its sources, or when installing with <code>--ignore-scripts</code>, run
