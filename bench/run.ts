@@ -6,6 +6,7 @@
 // sections (default: all); `--skip-agent-memory` leaves out the long memory run. `isolate` times an
 // operator's isolate to the device carrying it out, over the push channel, with 1000 simulated agents.
 // `rollout` runs a rollout to 10,000 devices through three phases with no soak (wall time, manager CPU).
+// `device-list` times the dashboard's device table and overview at 100,000 devices.
 // Results are appended to bench/RESULTS.md with the date, the machine and the Node version.
 import { appendFileSync, readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -13,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { measureBacklogDrain, measureBacklogMemory } from './agent-backlog.ts';
 import { measureIdleCpu } from './agent-idle-cpu.ts';
 import { measureAgentMemory } from './agent-memory.ts';
+import { measureDeviceList } from './device-list.ts';
 import { measureEnrollmentRate } from './enrollment-rate.ts';
 import { type IngestRate, measureIngestRate } from './event-ingest.ts';
 import { type LatencyStats, measureIsolateLatency } from './isolate-latency.ts';
@@ -37,6 +39,7 @@ const sections = [
   'rules',
   'isolate',
   'rollout',
+  'device-list',
 ] as const;
 type Section = (typeof sections)[number];
 
@@ -55,6 +58,7 @@ const flagsOf: Record<Section, string[]> = {
   rules: ['rule-events', 'rule-rounds'],
   isolate: ['isolate-devices', 'isolate-commands', 'isolate-burst'],
   rollout: ['rollout-devices', 'rollout-concurrency', 'rollout-poll-ms'],
+  'device-list': ['list-devices', 'list-requests'],
 };
 
 const { values } = parseArgs({
@@ -87,6 +91,8 @@ const { values } = parseArgs({
     'rollout-poll-ms': { type: 'string', default: '2000' },
     'isolate-commands': { type: 'string', default: '200' },
     'isolate-burst': { type: 'string', default: '100' },
+    'list-devices': { type: 'string', default: '100000' },
+    'list-requests': { type: 'string', default: '30' },
     'skip-agent-memory': { type: 'boolean', default: false },
     'no-record': { type: 'boolean', default: false },
   },
@@ -444,6 +450,27 @@ if (chosen.has('rollout')) {
     `| ${thousands(rollout.devices)} | ${rollout.wallSeconds.toFixed(1)} | ${thousands(rollout.updatesPerMinute)} | ${rollout.managerCpuSeconds.toFixed(1)} | **${thousands(rollout.updatesPerCpuMinute)}** | ${thousands(rollout.requests)} | ${thousands(rollout.polls)} |`,
     '',
     `Target ≥ 10,000 device updates per minute: per minute of manager CPU **${verdict(rollout.updatesPerCpuMinute)}**; per minute of wall time on this machine (devices and manager sharing its cores) **${verdict(rollout.updatesPerMinute)}**.`,
+  );
+}
+
+if (chosen.has('device-list')) {
+  const list = await measureDeviceList({
+    devices: number('list-devices'),
+    requests: number('list-requests'),
+    progress: write,
+  });
+  lines.push(
+    '',
+    `### Device table at ${thousands(list.devices)} devices (manager on SQLite, operator API over HTTPS)`,
+    '',
+    `${thousands(list.devices)} devices with a site and a risk label and a compliance report each (stored in ${list.populateSeconds.toFixed(0)} s, then the store closed and opened by the manager, as a restart does: closing runs PRAGMA optimize, whose statistics the planner needs for the partial indexes), a third of them offline. Each query is the request the dashboard makes (50 rows and the filtered total), timed ${number('list-requests')} times over one keep-alive HTTPS connection with the admin token, after one untimed call. Pages are cut by keyset (sort value, id) on an index, so a page deep in the list costs what the first does; the total is a COUNT over the filter.`,
+    '',
+    '| query | matching devices | median ms | p95 ms |',
+    '| --- | --- | --- | --- |',
+    ...list.rows.map(
+      (row) =>
+        `| ${row.query} | ${thousands(row.total)} | ${row.medianMs.toFixed(1)} | ${row.p95Ms.toFixed(1)} |`,
+    ),
   );
 }
 

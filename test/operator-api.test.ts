@@ -26,6 +26,8 @@ function call(
 /** Every operator endpoint, with a body a writer would send. */
 const endpoints: [method: string, path: string, body?: unknown][] = [
   ['GET', '/api/v1/fleet'],
+  ['GET', '/api/v1/fleet/overview'],
+  ['GET', '/api/v1/stream'],
   ['GET', '/api/v1/devices'],
   ['GET', '/api/v1/devices/dev-0'],
   ['GET', '/api/v1/devices/dev-0/history'],
@@ -51,6 +53,7 @@ const endpoints: [method: string, path: string, body?: unknown][] = [
   ['GET', '/api/v1/compliance/devices/dev-0'],
   ['GET', '/api/v1/alerts'],
   ['GET', '/api/v1/alerts/noise'],
+  ['GET', '/api/v1/alerts/volume'],
   ['GET', '/api/v1/alerts/alr-0'],
   ['POST', '/api/v1/alerts/alr-0/ack', {}],
   ['POST', '/api/v1/alerts/alr-0/resolve', { resolution: 'fixed' }],
@@ -68,8 +71,8 @@ test('the endpoint list above covers every operator route the server has', () =>
   const methods = [...tree.matchAll(/\(([^)]+)\)/g)].flatMap((match) =>
     (match[1] ?? '').split(', ').filter((method) => method !== 'HEAD'),
   );
-  // Two routes are public: the dashboard page and the health check.
-  assert.equal(methods.length, endpoints.length + 2);
+  // Five routes are public: the dashboard page and its files, the health check, signing in and out.
+  assert.equal(methods.length, endpoints.length + 5);
 });
 
 test('every operator endpoint refuses a call without a token, and with an unknown one', async () => {

@@ -1,8 +1,10 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import { request } from 'node:https';
 
 export interface JsonReply<T> {
   readonly status: number;
   readonly body: T & { error?: { code: string; message: string } };
+  readonly headers: IncomingHttpHeaders;
 }
 
 /**
@@ -17,6 +19,8 @@ export function httpsJson<T = Record<string, unknown>>(
     readonly token?: string | undefined;
     readonly tls?: { readonly key: string; readonly cert: string };
     readonly body?: unknown;
+    /** Extra request headers (a session cookie, the dashboard's CSRF header). */
+    readonly headers?: Readonly<Record<string, string>>;
   },
 ): Promise<JsonReply<T>> {
   return new Promise((resolve, reject) => {
@@ -31,6 +35,7 @@ export function httpsJson<T = Record<string, unknown>>(
         headers: {
           ...(options.token === undefined ? {} : { authorization: `Bearer ${options.token}` }),
           ...(payload === undefined ? {} : { 'content-type': 'application/json' }),
+          ...options.headers,
         },
       },
       (response) => {
@@ -40,7 +45,11 @@ export function httpsJson<T = Record<string, unknown>>(
         });
         response.on('end', () => {
           try {
-            resolve({ status: response.statusCode ?? 0, body: text === '' ? {} : JSON.parse(text) });
+            resolve({
+              status: response.statusCode ?? 0,
+              body: text === '' ? {} : JSON.parse(text),
+              headers: response.headers,
+            });
           } catch (error) {
             reject(error);
           }

@@ -105,6 +105,7 @@ export {
   matchesSelector,
   segmentOf,
 } from './policy/segments.ts';
+export * from './protocol/dashboard.schema.ts';
 export * from './protocol/device-api.schema.ts';
 export * from './protocol/device-commands.schema.ts';
 export * from './protocol/operator-api.schema.ts';

@@ -10,6 +10,7 @@ import {
   systemClock,
 } from '@edgeward/core';
 import { createStore, type Store } from '@edgeward/store';
+import { loadDashboard } from '@edgeward/web';
 import type { Logger } from 'pino';
 import { type AlertDestination, createAlertDestinations } from './alerting/alert-destination.ts';
 import { AlertRouter } from './alerting/alert-router.ts';
@@ -21,6 +22,7 @@ import { buildOperatorServer } from './api/operator-server.ts';
 import type { ManagerConfig } from './config/manager-config.ts';
 import { openAuditSigningKey } from './pki/audit-key.ts';
 import { FleetPki } from './pki/fleet-pki.ts';
+import { openSessionKey } from './pki/session-key.ts';
 import { AlertService } from './services/alert.service.ts';
 import { AuditChainService } from './services/audit-chain.ts';
 import { AuditTrail } from './services/audit-trail.ts';
@@ -33,11 +35,14 @@ import { EnrollmentService } from './services/enrollment.service.ts';
 import { EnrollmentTokenService } from './services/enrollment-token.service.ts';
 import { EventService } from './services/event.service.ts';
 import { EvidenceService } from './services/evidence.service.ts';
+import { FleetOverviewService } from './services/fleet-overview.service.ts';
 import { IncidentService } from './services/incident.service.ts';
+import { LiveFeed } from './services/live-feed.ts';
 import { OperatorService } from './services/operator.service.ts';
 import { systemOperator } from './services/operator-context.ts';
 import { PolicyService } from './services/policy.service.ts';
 import { RevocationService } from './services/revocation.service.ts';
+import { SessionService } from './services/session.service.ts';
 import { auditSyslogEntry } from './syslog/audit-syslog-entry.ts';
 import { SyslogForwarder } from './syslog/syslog-forwarder.ts';
 import { SyslogListener, type SyslogListenerAddresses } from './syslog/syslog-listener.ts';
@@ -120,6 +125,7 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
     logger: logger.child({ module: 'pki' }),
   });
   const auditKey = await openAuditSigningKey(join(config.dataDir, 'pki'), logger.child({ module: 'pki' }));
+  const sessionKey = await openSessionKey(join(config.dataDir, 'pki'));
   // Read before the store opens, so that a bad file stops the start without leaving the store open.
   const syslogOutCaPem = await readSyslogOutCa(config);
   const store =
@@ -207,6 +213,12 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
     retryMinMs: config.alertDeliveryRetryMinMs,
     retryMaxMs: config.alertDeliveryRetryMaxMs,
   });
+  const live = new LiveFeed({
+    fleetCounts: () => devices.summary(),
+    pollMs: config.liveFleetPollMs,
+    coalesceMs: 200,
+    logger: logger.child({ module: 'live' }),
+  });
   const alerts = new AlertService({
     store,
     clock,
@@ -215,6 +227,7 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
     logger: alertLogger,
     autoResolveMs: config.alertAutoResolveMs,
     onQueued: () => sender.wake(),
+    onChanged: (alertIds) => live.alertsChanged(alertIds),
   });
   const digests = new AlertDigestScheduler({
     store,
@@ -267,6 +280,7 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
     logger: commandLogger,
     // Replicas on one PostgreSQL database: the one holding the device's push connection sends it at once.
     announce: (deviceId) => store.notifications.notify(DEVICE_COMMAND_CHANNEL, deviceId),
+    onChanged: (change) => live.commandChanged(change),
   });
   const updateLogger = logger.child({ module: 'updates' });
   const tuf = await TufRepository.open({
@@ -359,6 +373,10 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
     evidence,
     incidents,
     deviceAudit,
+    sessions: new SessionService({ store, clock, operators, key: sessionKey, ttlMs: config.sessionTtlMs }),
+    overview: new FleetOverviewService({ store, clock }),
+    live,
+    dashboard: loadDashboard(),
     get deviceApiUrl() {
       return deviceApiUrl;
     },

@@ -12,6 +12,7 @@ import { SqlDeviceCommandRepository } from './repositories/device-command.reposi
 import { SqlEnrollmentTokenRepository } from './repositories/enrollment-token.repository.ts';
 import { SqlEventRepository } from './repositories/event.repository.ts';
 import { SqlEvidenceRepository } from './repositories/evidence.repository.ts';
+import { SqlFleetFiguresRepository } from './repositories/fleet-figures.repository.ts';
 import { SqlIncidentRepository } from './repositories/incident.repository.ts';
 import { SqlInventoryRepository } from './repositories/inventory.repository.ts';
 import { SqlMetaRepository } from './repositories/meta.repository.ts';
@@ -33,6 +34,7 @@ import type {
   EnrollmentTokenRepository,
   EventRepository,
   EvidenceRepository,
+  FleetFiguresRepository,
   IncidentRepository,
   InventoryRepository,
   MetaRepository,
@@ -68,6 +70,7 @@ export class SqlStore implements Store {
   readonly evidence: EvidenceRepository;
   readonly incidents: IncidentRepository;
   readonly deviceAudit: DeviceAuditRepository;
+  readonly figures: FleetFiguresRepository;
   readonly notifications: StoreNotifications;
   readonly #db: SqlExecutor;
   readonly #close: (() => Promise<void>) | undefined;
@@ -105,6 +108,7 @@ export class SqlStore implements Store {
     this.evidence = new SqlEvidenceRepository(db);
     this.incidents = new SqlIncidentRepository(db);
     this.deviceAudit = new SqlDeviceAuditRepository(db);
+    this.figures = new SqlFleetFiguresRepository(db);
   }
 
   transaction<T>(work: (store: Store) => Promise<T>): Promise<T> {

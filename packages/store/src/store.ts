@@ -62,6 +62,7 @@ export interface Store {
   readonly evidence: EvidenceRepository;
   readonly incidents: IncidentRepository;
   readonly deviceAudit: DeviceAuditRepository;
+  readonly figures: FleetFiguresRepository;
   readonly notifications: StoreNotifications;
   /**
    * Runs `work` in one transaction: all its writes land, or none (a thrown error rolls back and is
@@ -127,13 +128,26 @@ export interface DeviceListFilter {
   /** Substring of id or name, case-insensitive. */
   readonly search?: string;
   readonly includeRevoked?: boolean;
+  /** The segment of the device's last compliance report. */
+  readonly segment?: string;
 }
+
+/** Orders of the device list; each has an index, so a keyset page costs the same at any depth. */
+export type DeviceSortKey = 'id' | 'name' | 'lastSeen' | 'enrolled';
 
 export interface Page {
   /** At most this many rows (default 100). */
   readonly limit?: number;
   /** Rows after this device id (ids ascend). */
   readonly after?: string;
+}
+
+export interface DevicePage extends Page {
+  /** Default id, ascending. Ties (same name, never seen) are broken by id in the same direction. */
+  readonly sort?: DeviceSortKey;
+  readonly order?: 'asc' | 'desc';
+  /** Rows after this position of the sort: the last row of the previous page. */
+  readonly from?: { readonly value: string | number | null; readonly id: string };
 }
 
 export interface DevicePatch {
@@ -149,7 +163,7 @@ export interface DevicePatch {
 export interface DeviceRepository {
   create(device: DeviceRecord): Promise<void>;
   findById(id: string): Promise<DeviceRecord | undefined>;
-  list(filter?: DeviceListFilter, page?: Page): Promise<DeviceRecord[]>;
+  list(filter?: DeviceListFilter, page?: DevicePage): Promise<DeviceRecord[]>;
   count(filter?: DeviceListFilter): Promise<number>;
   /** Returns the updated record, or undefined when no device has this id. */
   update(id: string, patch: DevicePatch): Promise<DeviceRecord | undefined>;
@@ -851,4 +865,49 @@ export interface DeviceAuditRepository {
   addAnchor(anchor: DeviceAuditAnchorRecord): Promise<void>;
   /** Ascending by seq. */
   anchors(deviceId: string): Promise<DeviceAuditAnchorRecord[]>;
+}
+
+export interface AttentionDeviceRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly lastSeenAt: number | null;
+  readonly offline: boolean;
+  /** At least one check failing in its last compliance report: it drifted from the baseline. */
+  readonly drifted: boolean;
+  /** Its last compliance report was made under an expired bundle. */
+  readonly stalePolicy: boolean;
+  /** Operators asked for its isolation (and have not released it). */
+  readonly isolated: boolean;
+}
+
+/** The overview's figures; revoked devices count only in `revoked`. */
+export interface FleetFigures {
+  readonly total: number;
+  readonly online: number;
+  readonly offline: number;
+  readonly revoked: number;
+  /** Ascending by segment; `unreported` for devices without a compliance report. */
+  readonly bySegment: { readonly segment: string; readonly devices: number }[];
+  /** Ascending by the `site` label's value; `(none)` for devices without one. */
+  readonly bySite: { readonly site: string; readonly devices: number }[];
+  /** Alerts not resolved, per tier (tiers without any are left out). */
+  readonly openAlertsByTier: { readonly tier: string; readonly count: number }[];
+  readonly attention: {
+    readonly offline: number;
+    readonly drifted: number;
+    readonly stalePolicy: number;
+    readonly isolated: number;
+    /**
+     * Up to the limit asked: the first of each reason (by id), ordered by how many reasons they have,
+     * isolated ones first among equals, then by id.
+     */
+    readonly devices: AttentionDeviceRecord[];
+  };
+}
+
+export interface FleetFiguresRepository {
+  /** Offline: not seen within three reporting intervals of `now`. */
+  overview(now: number, attentionLimit: number): Promise<FleetFigures>;
+  /** Alerts created or reopened at or after `from`, counted per tier and per `bucketMs` since `from`. */
+  alertVolume(from: number, bucketMs: number): Promise<{ bucket: number; tier: string; count: number }[]>;
 }

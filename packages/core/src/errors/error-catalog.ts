@@ -150,6 +150,16 @@ export const errorCatalog = {
     meaning: "The operator's role does not allow this action.",
     action: 'Viewers can only read; ask an admin for an operator or admin token.',
   },
+  EW_SESSION_INVALID: {
+    category: 'unauthenticated',
+    meaning: 'The dashboard session cookie is expired, altered, or its operator was revoked.',
+    action: 'Sign in to the dashboard again with a current operator token.',
+  },
+  EW_SESSION_CSRF_MISSING: {
+    category: 'forbidden',
+    meaning: 'A change was sent with the session cookie but without the X-Edgeward-CSRF header.',
+    action: 'Send changes from the dashboard itself, or call the API with a bearer token.',
+  },
   EW_LAST_ADMIN: {
     category: 'conflict',
     meaning: 'The action would leave the fleet without an active admin.',

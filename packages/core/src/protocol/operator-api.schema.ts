@@ -33,6 +33,13 @@ export const deviceListQuerySchema = z.object({
   search: z.optional(z.string().check(z.maxLength(200))),
   limit: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(1000)), 100),
   after: z.optional(z.string()),
+  /** The segment of each device's last compliance report. */
+  segment: z.optional(z.string().check(z.minLength(1), z.maxLength(200))),
+  /** Sort key (default id); every order pages by keyset, so a page costs the same at any depth. */
+  sort: z.optional(z.enum(['id', 'name', 'lastSeen', 'enrolled'])),
+  order: z.optional(z.enum(['asc', 'desc'])),
+  /** The `nextCursor` of the previous page (any sort); `after` remains for id order. */
+  cursor: z.optional(z.string().check(z.maxLength(600))),
   includeRevoked: z.optional(
     z.pipe(
       z.enum(['true', 'false']),
@@ -82,6 +89,8 @@ export interface DeviceListView {
   readonly total: number;
   /** Pass as `after` to read the next page; null on the last page. */
   readonly nextAfter: string | null;
+  /** Pass as `cursor` (with the same sort and filters) to read the next page; null on the last page. */
+  readonly nextCursor?: string | null;
 }
 
 export interface CertificateView {

@@ -2,6 +2,7 @@ import {
   alertDeliveryQuerySchema,
   alertListQuerySchema,
   alertNoiseQuerySchema,
+  alertVolumeQuerySchema,
   applyPolicyRequestSchema,
   assignAlertSchema,
   auditEntriesQuerySchema,
@@ -31,11 +32,13 @@ import {
   resolveAlertSchema,
   revokeDeviceSchema,
   rollbackPolicyRequestSchema,
+  sessionLoginSchema,
   suppressAlertSchema,
 } from '@edgeward/core';
 import type { Store } from '@edgeward/store';
-import { dashboardPage } from '@edgeward/web';
-import Fastify, { type FastifyBaseLogger, LogController } from 'fastify';
+import type { DashboardBundle } from '@edgeward/web';
+import { parseCookie, stringifySetCookie } from 'cookie';
+import Fastify, { type FastifyBaseLogger, type FastifyRequest, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import * as z from 'zod/mini';
 import type { FleetPki } from '../pki/fleet-pki.ts';
@@ -48,10 +51,13 @@ import type { DeviceCommandService } from '../services/device-command.service.ts
 import type { EnrollmentTokenService } from '../services/enrollment-token.service.ts';
 import type { EventService } from '../services/event.service.ts';
 import type { EvidenceService } from '../services/evidence.service.ts';
+import type { FleetOverviewService } from '../services/fleet-overview.service.ts';
 import type { IncidentService } from '../services/incident.service.ts';
+import type { LiveFeed } from '../services/live-feed.ts';
 import { type OperatorService, requireRole } from '../services/operator.service.ts';
 import type { OperatorContext } from '../services/operator-context.ts';
 import type { PolicyService } from '../services/policy.service.ts';
+import type { SessionService } from '../services/session.service.ts';
 import { type HttpsApp, parseInput, registerErrorReplies } from './http-errors.ts';
 import { registerUpdateOperatorRoutes, type UpdateServices } from './update-routes.ts';
 
@@ -67,6 +73,18 @@ const actionsQuery = z.object({
   operator: z.optional(z.string()),
   target: z.optional(z.string()),
 });
+
+/** The dashboard's session cookie (httpOnly, Secure, SameSite=Strict). */
+const SESSION_COOKIE = 'edgeward_session';
+/**
+ * Writes authenticated by the cookie must carry this header. A page of another site cannot set a custom
+ * header on a cross-origin request without a CORS preflight, which this server never grants.
+ */
+const CSRF_HEADER = 'x-edgeward-csrf';
+/** The dashboard's page and files: only this origin, no inline script, no framing. */
+const DASHBOARD_CSP =
+  "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+const LIVE_PING_MS = 15_000;
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -92,6 +110,10 @@ export function buildOperatorServer(deps: {
   evidence: EvidenceService;
   incidents: IncidentService;
   deviceAudit: DeviceAuditService;
+  sessions: SessionService;
+  overview: FleetOverviewService;
+  live: LiveFeed;
+  dashboard: DashboardBundle;
   deviceApiUrl: string;
   logger: Logger;
   bodyLimitBytes: number;
@@ -107,14 +129,110 @@ export function buildOperatorServer(deps: {
   app.decorateRequest('operator', null as unknown as OperatorContext);
   app.addHook('onRequest', async (request) => {
     if (!request.url.startsWith('/api/')) return;
+    // Signing in and out are the two calls without a caller to check.
+    if (request.url === '/api/v1/session' && (request.method === 'POST' || request.method === 'DELETE'))
+      return;
     const header = request.headers.authorization;
     const token = header?.startsWith('Bearer ') ? header.slice('Bearer '.length).trim() : undefined;
-    request.operator = await deps.operators.authenticate(token);
+    const session = token === undefined ? sessionCookie(request) : undefined;
+    if (session === undefined) {
+      request.operator = await deps.operators.authenticate(token);
+      return;
+    }
+    request.operator = await deps.sessions.resume(session);
+    if (request.method !== 'GET' && request.method !== 'HEAD' && request.headers[CSRF_HEADER] !== '1') {
+      throw new EdgewardError(
+        'EW_SESSION_CSRF_MISSING',
+        `${request.method} ${request.url.split('?')[0]} came with the session cookie but without the ${CSRF_HEADER} header; changes are only accepted from the dashboard itself`,
+      );
+    }
+  });
+  // Open live streams would hold the listener open; they end first.
+  app.addHook('preClose', async () => deps.live.close());
+
+  app.get('/', async (_request, reply) => {
+    const page = deps.dashboard.page;
+    void reply.header('cache-control', 'no-store').header('content-security-policy', DASHBOARD_CSP);
+    if (page === undefined)
+      return reply.status(503).type('text/html; charset=utf-8').send(deps.dashboard.missingPage);
+    return reply.type(page.contentType).header('x-content-type-options', 'nosniff').send(page.body);
   });
 
-  app.get('/', async (_request, reply) => reply.type('text/html; charset=utf-8').send(dashboardPage()));
+  app.get('/assets/*', async (request, reply) => {
+    const asset = deps.dashboard.assets.get(request.url.split('?')[0] ?? '');
+    if (asset === undefined) {
+      throw new EdgewardError('EW_ROUTE_NOT_FOUND', `no dashboard file ${request.url}; reload the page`);
+    }
+    // Built file names carry a hash of their content, so a name never changes meaning.
+    return reply
+      .type(asset.contentType)
+      .header('cache-control', 'public, max-age=31536000, immutable')
+      .header('x-content-type-options', 'nosniff')
+      .send(asset.body);
+  });
+
   app.get('/healthz', async () => ({ status: 'ok' }));
   if (deps.updates !== undefined) registerUpdateOperatorRoutes(app, deps.updates);
+
+  app.post('/api/v1/session', async (request, reply) => {
+    const { token } = parseInput(sessionLoginSchema, request.body, 'sign-in');
+    const { session, cookie } = await deps.sessions.login(token);
+    return reply
+      .header(
+        'set-cookie',
+        stringifySetCookie({
+          name: SESSION_COOKIE,
+          value: cookie,
+          httpOnly: true,
+          secure: true,
+          sameSite: 'strict',
+          path: '/',
+          maxAge: Math.floor(deps.sessions.ttlMs / 1000),
+        }),
+      )
+      .status(201)
+      .send(session);
+  });
+
+  app.delete('/api/v1/session', async (_request, reply) =>
+    reply
+      .header(
+        'set-cookie',
+        stringifySetCookie({
+          name: SESSION_COOKIE,
+          value: '',
+          httpOnly: true,
+          secure: true,
+          sameSite: 'strict',
+          path: '/',
+          maxAge: 0,
+        }),
+      )
+      .send({ signedOut: true }),
+  );
+
+  app.get('/api/v1/stream', (request, reply) => {
+    // Server-sent events: the reply stays open and carries one message per change.
+    reply.hijack();
+    const raw = reply.raw;
+    raw.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      connection: 'keep-alive',
+    });
+    raw.write('retry: 3000\n\n');
+    const ping = setInterval(() => raw.write(': ping\n\n'), LIVE_PING_MS).unref();
+    const stop = deps.live.subscribe(
+      (update) => raw.write(`event: ${update.topic}\ndata: ${JSON.stringify(update)}\n\n`),
+      () => raw.end(),
+    );
+    request.raw.on('close', () => {
+      clearInterval(ping);
+      stop();
+    });
+  });
+
+  app.get('/api/v1/fleet/overview', async () => deps.overview.overview());
 
   app.get('/api/v1/fleet', async (): Promise<FleetView> => {
     return {
@@ -132,8 +250,13 @@ export function buildOperatorServer(deps: {
       ...(query.status === undefined ? {} : { status: query.status }),
       ...(query.search === undefined ? {} : { search: query.search }),
       ...(query.includeRevoked === undefined ? {} : { includeRevoked: query.includeRevoked }),
+      ...(query.segment === undefined ? {} : { segment: query.segment }),
     };
-    return deps.devices.list(filter, query.limit, query.after);
+    return deps.devices.list(filter, query.limit, query.after, {
+      ...(query.sort === undefined ? {} : { sort: query.sort }),
+      ...(query.order === undefined ? {} : { order: query.order }),
+      ...(query.cursor === undefined ? {} : { cursor: query.cursor }),
+    });
   });
 
   app.get('/api/v1/devices/:id', async (request) => {
@@ -302,6 +425,11 @@ export function buildOperatorServer(deps: {
     return deps.alerts.noise(days);
   });
 
+  app.get('/api/v1/alerts/volume', async (request) => {
+    const { days } = parseInput(alertVolumeQuerySchema, request.query, 'alert volume query');
+    return deps.overview.alertVolume(days);
+  });
+
   app.get('/api/v1/alerts/:id', async (request) => {
     const { id } = parseInput(idParams, request.params, 'path');
     return deps.alerts.show(id);
@@ -438,4 +566,11 @@ function parseLabelSelectors(selectors: string | string[]): Labels {
     labels[selector.slice(0, separator)] = selector.slice(separator + 1);
   }
   return labels;
+}
+
+function sessionCookie(request: FastifyRequest): string | undefined {
+  const header = request.headers.cookie;
+  if (header === undefined) return undefined;
+  const value = parseCookie(header)[SESSION_COOKIE];
+  return value === undefined || value === '' ? undefined : value;
 }

@@ -120,6 +120,10 @@ export const managerConfigSchema = z
     tufTimestampTtlMs: z._default(z.coerce.number().check(z.int(), z.minimum(60_000)), DAY_MS),
     /** Largest evidence bundle a device may upload, in bytes (default 256 MiB; it arrives in chunks below `bodyLimitBytes`). */
     evidenceMaxBytes: z._default(z.coerce.number().check(z.int(), z.minimum(1024)), 256 * 1024 * 1024),
+    /** How long a dashboard sign-in lasts (ms); revoking the operator ends it at once. */
+    sessionTtlMs: z._default(z.coerce.number().check(z.int(), z.minimum(60_000)), 12 * 3_600_000),
+    /** How often the dashboard's live stream re-reads the online/offline counts while someone watches (ms). */
+    liveFleetPollMs: z._default(z.coerce.number().check(z.int(), z.minimum(100)), 5000),
     /** Largest request body accepted, in bytes. */
     bodyLimitBytes: z._default(z.coerce.number().check(z.int(), z.minimum(1024)), 16 * 1024 * 1024),
     logLevel: z._default(z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info'),

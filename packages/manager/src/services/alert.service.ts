@@ -77,6 +77,7 @@ export class AlertService {
   readonly #logger: Logger;
   readonly #autoResolveMs: number;
   readonly #onQueued: () => void;
+  readonly #onChanged: (alertIds: readonly string[]) => void;
 
   constructor(deps: {
     store: Store;
@@ -88,6 +89,8 @@ export class AlertService {
     autoResolveMs: number;
     /** Called after a commit that queued deliveries (wakes the sender). */
     onQueued?: () => void;
+    /** Called after alerts were created or changed (ids; empty when a sweep changed several). */
+    onChanged?: (alertIds: readonly string[]) => void;
   }) {
     this.#store = deps.store;
     this.#clock = deps.clock;
@@ -96,12 +99,14 @@ export class AlertService {
     this.#logger = deps.logger;
     this.#autoResolveMs = deps.autoResolveMs;
     this.#onQueued = deps.onQueued ?? (() => {});
+    this.#onChanged = deps.onChanged ?? (() => {});
   }
 
   /** Raises `signal` in a transaction of its own. */
   async raise(signal: AlertSignal): Promise<RaiseResult> {
     const result = await this.#store.transaction((store) => this.raiseIn(store, signal));
     if (result.queued > 0) this.#onQueued();
+    if (result.outcome !== 'duplicate') this.#onChanged([result.alertId]);
     return result;
   }
 
@@ -178,6 +183,7 @@ export class AlertService {
    */
   async raiseFromEvents(store: Store, deviceId: string, events: readonly DeviceEvent[]): Promise<void> {
     let queued = 0;
+    const changed: string[] = [];
     for (const event of events) {
       const signal = alertSignalFromEvent(deviceId, event);
       if (signal === undefined) {
@@ -187,10 +193,13 @@ export class AlertService {
         );
         continue;
       }
-      queued += (await this.raiseIn(store, signal)).queued;
+      const result = await this.raiseIn(store, signal);
+      queued += result.queued;
+      if (result.outcome !== 'duplicate') changed.push(result.alertId);
     }
     // The caller's transaction commits after this; a sender woken too early finds them at its next poll.
     if (queued > 0) this.#onQueued();
+    if (changed.length > 0) this.#onChanged(changed);
   }
 
   /** Newest activity first; `nextBefore` continues with older alerts. */
@@ -363,6 +372,7 @@ export class AlertService {
       if (quiet.length < SWEEP_BATCH) break;
     }
     if (resolvedCount > 0 || unsuppressed > 0) {
+      this.#onChanged([]);
       this.#logger.info({ resolved: resolvedCount, unsuppressed }, 'alert sweep');
     }
     return { resolved: resolvedCount, unsuppressed };
@@ -479,6 +489,7 @@ export class AlertService {
       await this.#audit.record(store, operator, action, id, details);
       return next;
     });
+    this.#onChanged([id]);
     return toAlertView(record, await operatorNames(this.#store));
   }
 

@@ -38,6 +38,7 @@ export class DeviceCommandService {
   readonly #devices: DeviceService;
   readonly #logger: Logger;
   readonly #announce: (deviceId: string) => Promise<void>;
+  readonly #onChanged: (change: { deviceId: string; commandId: string; status: string }) => void;
   #push: CommandPush = () => false;
 
   constructor(deps: {
@@ -51,6 +52,8 @@ export class DeviceCommandService {
      * its push connection delivers it. Default: nothing (one process).
      */
     announce?: (deviceId: string) => Promise<void>;
+    /** Called after a command was issued or its result stored (for live views). */
+    onChanged?: (change: { deviceId: string; commandId: string; status: string }) => void;
   }) {
     this.#store = deps.store;
     this.#clock = deps.clock;
@@ -58,6 +61,7 @@ export class DeviceCommandService {
     this.#devices = deps.devices;
     this.#logger = deps.logger;
     this.#announce = deps.announce ?? (async () => {});
+    this.#onChanged = deps.onChanged ?? (() => {});
   }
 
   /** Set by the push listener once it exists. */
@@ -155,6 +159,7 @@ export class DeviceCommandService {
       return first;
     });
     if (accepted) {
+      this.#onChanged({ deviceId, commandId, status: result.status });
       this.#logger.info(
         { deviceId, commandId, status: result.status, isolated: result.state.isolated },
         'device command result',
@@ -207,6 +212,7 @@ export class DeviceCommandService {
         );
       });
     }
+    this.#onChanged({ deviceId: command.deviceId, commandId: command.id, status: 'issued' });
     return {
       ...command,
       status: sentAt === null ? 'pending' : 'sent',

@@ -16,7 +16,7 @@ import {
   isDriftSection,
   PROTOCOL_VERSION,
 } from '@edgeward/core';
-import type { DeviceListFilter, Store } from '@edgeward/store';
+import type { DeviceListFilter, DevicePage, DeviceSortKey, Store } from '@edgeward/store';
 import type { Logger } from 'pino';
 import type { FleetPki } from '../pki/fleet-pki.ts';
 import type { AuditTrail } from './audit-trail.ts';
@@ -144,18 +144,38 @@ export class DeviceService {
     });
   }
 
-  async list(filter: Omit<DeviceListFilter, 'now'>, limit: number, after?: string): Promise<DeviceListView> {
+  /**
+   * One page of devices. `cursor` is the `nextCursor` of the page before, under the same sort and
+   * filters; pages are cut by keyset, so the thousandth costs what the first does.
+   */
+  async list(
+    filter: Omit<DeviceListFilter, 'now'>,
+    limit: number,
+    after?: string,
+    order: { sort?: DeviceSortKey; order?: 'asc' | 'desc'; cursor?: string } = {},
+  ): Promise<DeviceListView> {
     const now = this.#clock.now();
     const withNow = { ...filter, now };
+    const sort = order.sort ?? 'id';
+    const page: DevicePage = {
+      limit: limit + 1,
+      sort,
+      ...(order.order === undefined ? {} : { order: order.order }),
+      ...(after === undefined ? {} : { after }),
+      ...(order.cursor === undefined ? {} : { from: decodeCursor(order.cursor, sort) }),
+    };
     const [records, total] = await Promise.all([
-      this.#store.devices.list(withNow, { limit: limit + 1, ...(after === undefined ? {} : { after }) }),
+      this.#store.devices.list(withNow, page),
       this.#store.devices.count(withNow),
     ]);
-    const page = records.slice(0, limit);
+    const shown = records.slice(0, limit);
+    const last = shown.at(-1);
+    const more = records.length > limit && last !== undefined;
     return {
-      devices: page.map((record) => this.#view(record, now)),
+      devices: shown.map((record) => this.#view(record, now)),
       total,
-      nextAfter: records.length > limit ? (page.at(-1)?.id ?? null) : null,
+      nextAfter: more ? last.id : null,
+      nextCursor: more ? encodeCursor(sortValue(last, sort), last.id) : null,
     };
   }
 
@@ -246,4 +266,44 @@ export class DeviceService {
       revokedAt: record.revokedAt,
     };
   }
+}
+
+function sortValue(record: DeviceRecord, sort: DeviceSortKey): string | number {
+  switch (sort) {
+    case 'id':
+      return record.id;
+    case 'name':
+      return record.name;
+    case 'lastSeen':
+      // As the store sorts it: never seen comes before any contact.
+      return record.lastSeenAt ?? -1;
+    case 'enrolled':
+      return record.enrolledAt;
+  }
+}
+
+function encodeCursor(value: string | number, id: string): string {
+  return Buffer.from(JSON.stringify([value, id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string, sort: DeviceSortKey): { value: string | number; id: string } {
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    decoded = undefined;
+  }
+  const expected = sort === 'id' || sort === 'name' ? 'string' : 'number';
+  if (
+    !Array.isArray(decoded) ||
+    decoded.length !== 2 ||
+    typeof decoded[0] !== expected ||
+    typeof decoded[1] !== 'string'
+  ) {
+    throw new EdgewardError(
+      'EW_REQUEST_INVALID',
+      `cursor ${JSON.stringify(cursor.slice(0, 40))} is not a cursor of a device list sorted by ${sort}; pass the nextCursor of the previous page with the same sort`,
+    );
+  }
+  return { value: decoded[0] as string | number, id: decoded[1] };
 }

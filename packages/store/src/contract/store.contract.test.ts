@@ -14,6 +14,7 @@ import { devicesContract } from './devices.contract.ts';
 import { contractEngines } from './engines.ts';
 import { eventsContract } from './events.contract.ts';
 import type { ContractContext } from './fixtures.ts';
+import { fleetFiguresContract } from './fleet-figures.contract.ts';
 import { incidentsContract } from './incidents.contract.ts';
 import { inventoryContract } from './inventory.contract.ts';
 import { migrationsContract, transactionsContract } from './lifecycle.contract.ts';
@@ -61,6 +62,7 @@ for (const makeEngine of contractEngines) {
     metaContract(ctx);
     tokensContract(ctx);
     devicesContract(ctx);
+    fleetFiguresContract(ctx);
     certificatesContract(ctx);
     inventoryContract(ctx);
     eventsContract(ctx);

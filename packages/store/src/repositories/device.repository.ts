@@ -1,6 +1,6 @@
 import { type DeviceRecord, EdgewardError, type Labels } from '@edgeward/core';
 import type { SqlExecutor, SqlValue } from '../sql/executor.ts';
-import type { DeviceListFilter, DevicePatch, DeviceRepository, Page } from '../store.ts';
+import type { DeviceListFilter, DevicePage, DevicePatch, DeviceRepository, DeviceSortKey } from '../store.ts';
 import { containsPattern, limitOf, Params, whereClause } from './sql-helpers.ts';
 
 interface DeviceRow {
@@ -37,6 +37,14 @@ const patchColumns: Record<Exclude<keyof DevicePatch, 'labels'>, string> = {
   agentVersion: 'agent_version',
   inventoryVersion: 'inventory_version',
   revokedAt: 'revoked_at',
+};
+
+/** The sort expressions over `d`; the never-seen sort as -1 so that both engines place them alike. */
+const sortExpressions: Record<DeviceSortKey, string> = {
+  id: 'd.id',
+  name: 'd.name',
+  lastSeen: 'COALESCE(d.last_seen_at, -1)',
+  enrolled: 'd.enrolled_at',
 };
 
 /** Folds device rows joined with their labels (one row per label, ordered by device) into records. */
@@ -93,6 +101,11 @@ function filterConditions(filter: DeviceListFilter, params: Params): string[] {
         : `(d.last_seen_at IS NULL OR NOT (${online}))`,
     );
   }
+  if (filter.segment !== undefined) {
+    conditions.push(
+      `d.id IN (SELECT device_id FROM compliance_state WHERE segment = ${params.add(filter.segment)})`,
+    );
+  }
   if (filter.search !== undefined && filter.search !== '') {
     const pattern = params.add(containsPattern(filter.search.toLowerCase()));
     conditions.push(`(lower(d.id) LIKE ${pattern} ESCAPE '\\' OR lower(d.name) LIKE ${pattern} ESCAPE '\\')`);
@@ -141,12 +154,28 @@ export class SqlDeviceRepository implements DeviceRepository {
     return (await this.#select(this.#db, 'WHERE d.id = $1', [id]))[0];
   }
 
-  async list(filter: DeviceListFilter = {}, page: Page = {}): Promise<DeviceRecord[]> {
+  async list(filter: DeviceListFilter = {}, page: DevicePage = {}): Promise<DeviceRecord[]> {
     const params = new Params();
     const conditions = filterConditions(filter, params);
+    const expression = sortExpressions[page.sort ?? 'id'];
+    const descending = page.order === 'desc';
+    const direction = descending ? 'DESC' : 'ASC';
     if (page.after !== undefined) conditions.push(`d.id > ${params.add(page.after)}`);
+    if (page.from !== undefined) {
+      // A row comparison, so that the (sort, id) index seeks straight to the page on both engines.
+      conditions.push(
+        `(${expression}, d.id) ${descending ? '<' : '>'} (${params.add(page.from.value)}, ${params.add(page.from.id)})`,
+      );
+    }
+    const order =
+      expression === 'd.id' ? `d.id ${direction}` : `${expression} ${direction}, d.id ${direction}`;
     const limit = params.add(limitOf(page.limit));
-    return this.#select(this.#db, `${whereClause(conditions)} ORDER BY d.id LIMIT ${limit}`, params.values);
+    return this.#select(
+      this.#db,
+      `${whereClause(conditions)} ORDER BY ${order} LIMIT ${limit}`,
+      params.values,
+      order,
+    );
   }
 
   async count(filter: DeviceListFilter = {}): Promise<number> {
@@ -182,13 +211,18 @@ export class SqlDeviceRepository implements DeviceRepository {
   }
 
   /** Selects devices by `tail` (conditions, order, limit on `d`) together with their labels. */
-  async #select(db: SqlExecutor, tail: string, params: readonly SqlValue[]): Promise<DeviceRecord[]> {
+  async #select(
+    db: SqlExecutor,
+    tail: string,
+    params: readonly SqlValue[],
+    order = 'd.id',
+  ): Promise<DeviceRecord[]> {
     // The page is cut before the join, so LIMIT counts devices, not labels.
     const rows = await db.query<DeviceWithLabelRow>(
       `SELECT ${selectColumns}, l.key AS label_key, l.value AS label_value
        FROM (SELECT ${selectColumns} FROM devices d ${tail}) d
        LEFT JOIN device_labels l ON l.device_id = d.id
-       ORDER BY d.id, l.key`,
+       ORDER BY ${order}, l.key`,
       params,
     );
     return toRecords(rows);

@@ -1,0 +1,265 @@
+import type {
+  AlertListView,
+  ChangeView,
+  DeviceCommandListView,
+  DeviceComplianceView,
+  DeviceDetailWithIsolationView,
+  EventListView,
+} from '@edgeward/core';
+import { api } from '../api.ts';
+import { ConfirmAction } from '../confirm.tsx';
+import { diffLines, valueLines } from '../diff.ts';
+import { ago, dateTime, labelsText, percent } from '../format.ts';
+import { useApi, useLive } from '../hooks.ts';
+import { useCanAct } from '../session.ts';
+import { AlertTable } from './alerts.tsx';
+
+export function DevicePage(props: { id: string }) {
+  const live = useLive();
+  const id = encodeURIComponent(props.id);
+  const device = useApi<DeviceDetailWithIsolationView>(`/api/v1/devices/${id}`, [
+    live.devices,
+    live.commands,
+    live.fleet,
+  ]);
+  const history = useApi<{ changes: ChangeView[] }>(`/api/v1/devices/${id}/history?limit=50`, [live.devices]);
+  const compliance = useApi<DeviceComplianceView>(`/api/v1/compliance/devices/${id}`, [live.devices]);
+  const events = useApi<EventListView>(`/api/v1/events?device=${id}&limit=25`, [live.alerts, live.devices]);
+  const alerts = useApi<AlertListView>(`/api/v1/alerts?device=${id}&limit=25`, [live.alerts]);
+  const commands = useApi<DeviceCommandListView>(`/api/v1/devices/${id}/commands`, [live.commands]);
+  const canAct = useCanAct();
+  const data = device.data;
+  if (data === undefined) {
+    return device.error === undefined ? (
+      <p className="muted">Loading…</p>
+    ) : (
+      <p role="alert">{device.error.message}</p>
+    );
+  }
+  const isolation = data.isolation;
+  const isolated = isolation.desired === 'isolated';
+  const reported = isolation.reported?.isolated;
+  const refresh = () => {
+    device.reload();
+    commands.reload();
+  };
+  return (
+    <>
+      <p>
+        <a href="#/devices">← Devices</a>
+      </p>
+      <h1>
+        {data.name} <span className={`status ${data.status}`}>{data.status}</span>
+        {isolated && (
+          <span className="badge reason-isolated" data-testid="isolation-badge">
+            {reported === true ? 'isolated' : 'isolation requested'}
+          </span>
+        )}
+      </h1>
+      <dl className="facts">
+        <dt>Id</dt>
+        <dd className="mono">{data.id}</dd>
+        <dt>Labels</dt>
+        <dd>{labelsText(data.labels) || '—'}</dd>
+        <dt>Last contact</dt>
+        <dd>{ago(data.lastSeenAt)}</dd>
+        <dt>Agent</dt>
+        <dd>{data.agentVersion}</dd>
+        <dt>Isolation</dt>
+        <dd data-testid="isolation-state">
+          {isolation.desired === null
+            ? 'never isolated'
+            : `${isolation.desired} by ${isolation.desiredBy ?? '?'} ${ago(isolation.desiredAt)} (${isolation.reason ?? ''}); device reports ${
+                reported === undefined ? 'nothing yet' : reported ? 'isolated' : 'not isolated'
+              }`}
+        </dd>
+      </dl>
+      {canAct && data.status !== 'revoked' && (
+        <section className="toolbar" aria-label="Device actions">
+          {!isolated && (
+            <ConfirmAction
+              label="Isolate"
+              title={`Isolate ${data.name}?`}
+              confirmLabel="Isolate device"
+              danger
+              onConfirm={async (reason) => {
+                await api(`/api/v1/devices/${id}/isolate`, { method: 'POST', body: { reason } });
+                refresh();
+              }}
+            >
+              <p>The device is cut off from every network peer except this manager, until released.</p>
+            </ConfirmAction>
+          )}
+          {isolated && (
+            <ConfirmAction
+              label="Release"
+              title={`Release ${data.name} from isolation?`}
+              confirmLabel="Release device"
+              onConfirm={async (reason) => {
+                await api(`/api/v1/devices/${id}/release`, { method: 'POST', body: { reason } });
+                refresh();
+              }}
+            >
+              <p>The device's network is opened again as its policy allows.</p>
+            </ConfirmAction>
+          )}
+          <ConfirmAction
+            label="Revoke"
+            title={`Revoke ${data.name}?`}
+            confirmLabel="Revoke device"
+            danger
+            onConfirm={async (reason) => {
+              await api(`/api/v1/devices/${id}/revoke`, { method: 'POST', body: { reason } });
+              refresh();
+            }}
+          >
+            <p>
+              Its certificates are revoked: it cannot connect again until it is enrolled anew. This cannot be
+              undone.
+            </p>
+          </ConfirmAction>
+        </section>
+      )}
+      <div className="grid">
+        <section className="panel" aria-labelledby="compliance">
+          <h2 id="compliance">Compliance {percent(compliance.data?.counts.percent)}</h2>
+          {compliance.data === undefined || compliance.data.checks.length === 0 ? (
+            <p className="muted">No compliance report yet.</p>
+          ) : (
+            <div className="scroll">
+              <table>
+                <thead>
+                  <tr>
+                    <th scope="col">Check</th>
+                    <th scope="col">Status</th>
+                    <th scope="col">Detail</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {[...compliance.data.checks].sort(byUrgency).map((check) => (
+                    <tr key={check.checkId}>
+                      <td>{check.title ?? check.checkId}</td>
+                      <td>
+                        <span className={`check ${check.status}`}>{check.status}</span>
+                      </td>
+                      <td className="detail">{check.detail}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          )}
+        </section>
+        <section className="panel" aria-labelledby="inventory">
+          <h2 id="inventory">Inventory</h2>
+          <Inventory inventory={data.inventory} />
+        </section>
+      </div>
+      <section className="panel" aria-labelledby="alerts">
+        <h2 id="alerts">Alerts</h2>
+        <AlertTable alerts={alerts.data?.alerts ?? []} onChanged={alerts.reload} />
+      </section>
+      <section className="panel" aria-labelledby="changes">
+        <h2 id="changes">Changes</h2>
+        {(history.data?.changes ?? []).length === 0 ? (
+          <p className="muted">No change since enrollment.</p>
+        ) : (
+          (history.data?.changes ?? []).map((change) => (
+            <article key={`${change.version}/${change.section}/${change.key}`} className="change">
+              <h3>
+                v{change.version} · {change.section} <span className="mono">{change.key}</span> {change.kind}
+                {change.drift && <span className="badge reason-drifted">drift</span>}{' '}
+                <span className="muted">{dateTime(change.receivedAt)}</span>
+              </h3>
+              <pre className="diff">
+                {diffLines(valueLines(change.before), valueLines(change.after)).map((line, index) => (
+                  // biome-ignore lint/suspicious/noArrayIndexKey: lines of one diff, never reordered
+                  <span key={index} className={line.kind === '+' ? 'add' : line.kind === '-' ? 'del' : ''}>
+                    {line.kind} {line.text}
+                    {'\n'}
+                  </span>
+                ))}
+              </pre>
+            </article>
+          ))
+        )}
+      </section>
+      <div className="grid">
+        <section className="panel" aria-labelledby="events">
+          <h2 id="events">Recent events</h2>
+          <div className="scroll">
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">Time</th>
+                  <th scope="col">Type</th>
+                  <th scope="col">Severity</th>
+                </tr>
+              </thead>
+              <tbody>
+                {(events.data?.events ?? []).map((event) => (
+                  <tr key={event.id}>
+                    <td>{dateTime(event.time)}</td>
+                    <td className="mono">{event.type}</td>
+                    <td>
+                      <span className={`tier tier-${event.severity}`}>{event.severity}</span>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </section>
+        <section className="panel" aria-labelledby="commands">
+          <h2 id="commands">Commands</h2>
+          <ul className="plain">
+            {(commands.data?.commands ?? []).map((command) => (
+              <li key={command.id}>
+                <strong>{command.kind}</strong> by {command.createdBy} {ago(command.createdAt)}:{' '}
+                {command.status}
+                {command.params.reason === '' ? '' : ` — ${command.params.reason}`}
+              </li>
+            ))}
+          </ul>
+        </section>
+      </div>
+    </>
+  );
+}
+
+function Inventory(props: { inventory: unknown }) {
+  if (props.inventory === null || typeof props.inventory !== 'object')
+    return <p className="muted">Not reported yet.</p>;
+  const entries = Object.entries(props.inventory as Record<string, unknown>);
+  return (
+    <dl className="facts">
+      {entries.map(([key, value]) => (
+        <div key={key} className="fact">
+          <dt>{key}</dt>
+          <dd>
+            {Array.isArray(value) ? (
+              <details>
+                <summary>{value.length} entries</summary>
+                <pre>{JSON.stringify(value, null, 1)}</pre>
+              </details>
+            ) : typeof value === 'object' && value !== null ? (
+              <details>
+                <summary>{Object.keys(value).length} fields</summary>
+                <pre>{JSON.stringify(value, null, 1)}</pre>
+              </details>
+            ) : (
+              String(value)
+            )}
+          </dd>
+        </div>
+      ))}
+    </dl>
+  );
+}
+
+const urgency: Record<string, number> = { fail: 0, error: 1, pass: 2, 'not-applicable': 3 };
+
+/** Failing checks first: they are what a visitor of the page came for. */
+function byUrgency(a: { status: string; checkId: string }, b: { status: string; checkId: string }): number {
+  return (urgency[a.status] ?? 9) - (urgency[b.status] ?? 9) || a.checkId.localeCompare(b.checkId);
+}
