@@ -14,6 +14,7 @@ import { SqlMetaRepository } from './repositories/meta.repository.ts';
 import { SqlOperatorRepository } from './repositories/operator.repository.ts';
 import { SqlOperatorActionRepository } from './repositories/operator-action.repository.ts';
 import { SqlPolicyRepository } from './repositories/policy.repository.ts';
+import { SqlSiteRepository } from './repositories/site.repository.ts';
 import { SqlSyslogOutboxRepository } from './repositories/syslog-outbox.repository.ts';
 import type { SqlExecutor } from './sql/executor.ts';
 import type {
@@ -31,6 +32,7 @@ import type {
   OperatorActionRepository,
   OperatorRepository,
   PolicyRepository,
+  SiteRepository,
   Store,
   StoreNotifications,
   SyslogOutboxRepository,
@@ -54,6 +56,7 @@ export class SqlStore implements Store {
   readonly alertDeliveries: AlertDeliveryRepository;
   readonly audit: AuditRepository;
   readonly commands: DeviceCommandRepository;
+  readonly sites: SiteRepository;
   readonly notifications: StoreNotifications;
   readonly #db: SqlExecutor;
   readonly #close: (() => Promise<void>) | undefined;
@@ -86,6 +89,7 @@ export class SqlStore implements Store {
     this.alertDeliveries = new SqlAlertDeliveryRepository(db);
     this.audit = new SqlAuditRepository(db);
     this.commands = new SqlDeviceCommandRepository(db);
+    this.sites = new SqlSiteRepository(db);
   }
 
   transaction<T>(work: (store: Store) => Promise<T>): Promise<T> {

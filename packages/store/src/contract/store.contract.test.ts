@@ -18,6 +18,7 @@ import { inventoryContract } from './inventory.contract.ts';
 import { migrationsContract, transactionsContract } from './lifecycle.contract.ts';
 import { policiesContract } from './policies.contract.ts';
 import { metaContract, tokensContract } from './registry.contract.ts';
+import { sitesContract } from './sites.contract.ts';
 import { syslogOutboxContract } from './syslog-outbox.contract.ts';
 
 for (const makeEngine of contractEngines) {
@@ -70,6 +71,7 @@ for (const makeEngine of contractEngines) {
     alertDeliveriesContract(ctx);
     auditContract(ctx);
     deviceCommandsContract(ctx);
+    sitesContract(ctx);
     transactionsContract(ctx);
     migrationsContract(ctx, engine);
   });
