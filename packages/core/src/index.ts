@@ -35,8 +35,10 @@ export {
   CLOCK_SKEW_TOLERANCE_MS,
   type CreateIssuingCaParams,
   type CreateRootCaParams,
+  type CreateSiteCaParams,
   createIssuingCa,
   createRootCa,
+  createSiteCa,
   type IssueDeviceCertificateParams,
   type IssuedCertificate,
   type IssueServerCertificateParams,
@@ -71,12 +73,14 @@ export {
 export { CRL_PEM_LABEL, splitPemChain } from './pki/pem.ts';
 export {
   deviceSpiffeId,
+  formatSpiffeId,
   isValidFleetName,
   isValidIdentityId,
   MAX_IDENTITY_ID_LENGTH,
   parseSpiffeId,
   type SpiffeIdentity,
   type SpiffeKind,
+  siteDeviceSpiffeId,
   siteSpiffeId,
   spiffeId,
 } from './pki/spiffe.ts';
