@@ -15,6 +15,8 @@ import {
   type ComplianceFleetView,
   type CreatedEnrollmentTokenView,
   type CreatedOperatorView,
+  type CreatedSiteView,
+  type CreateSite,
   type DeviceCommandListView,
   type DeviceCommandView,
   type DeviceComplianceView,
@@ -37,6 +39,7 @@ import {
   type ReleaseDeviceRequest,
   type ResolveAlertRequest,
   type RollbackPolicyRequest,
+  type SiteView,
 } from '@edgeward/core';
 import type { CliIo } from './cli-io.ts';
 
@@ -102,6 +105,15 @@ export class OperatorApiClient {
   }
   revokeToken(id: string) {
     return this.#call<EnrollmentTokenView>('DELETE', `/api/v1/tokens/${encodeURIComponent(id)}`);
+  }
+  createSite(request: CreateSite) {
+    return this.#call<CreatedSiteView>('POST', '/api/v1/sites', request);
+  }
+  listSites() {
+    return this.#call<{ sites: SiteView[] }>('GET', '/api/v1/sites');
+  }
+  showSite(id: string) {
+    return this.#call<SiteView>('GET', `/api/v1/sites/${encodeURIComponent(id)}`);
   }
   createOperator(name: string, role: string) {
     return this.#call<CreatedOperatorView>('POST', '/api/v1/operators', { name, role });

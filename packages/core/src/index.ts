@@ -114,6 +114,7 @@ export {
 export * from './protocol/device-api.schema.ts';
 export * from './protocol/device-commands.schema.ts';
 export * from './protocol/operator-api.schema.ts';
+export * from './protocol/site-api.schema.ts';
 export {
   fieldAccessor,
   logsourceFilter,

@@ -19,6 +19,9 @@ import { buildDeviceServer, type DeviceServer } from './api/device-server.ts';
 import type { HttpsApp } from './api/http-errors.ts';
 import { buildOperatorServer } from './api/operator-server.ts';
 import type { ManagerConfig } from './config/manager-config.ts';
+import { HubBundleCache } from './federation/hub-bundle-cache.ts';
+import { openSiteIdentity, type SiteIdentity } from './federation/site-identity.ts';
+import { SiteUplink } from './federation/site-uplink.ts';
 import { openAuditSigningKey } from './pki/audit-key.ts';
 import { FleetPki } from './pki/fleet-pki.ts';
 import { AlertService } from './services/alert.service.ts';
@@ -35,6 +38,7 @@ import { OperatorService } from './services/operator.service.ts';
 import { systemOperator } from './services/operator-context.ts';
 import { PolicyService } from './services/policy.service.ts';
 import { RevocationService } from './services/revocation.service.ts';
+import { SiteService } from './services/site.service.ts';
 import { auditSyslogEntry } from './syslog/audit-syslog-entry.ts';
 import { SyslogForwarder } from './syslog/syslog-forwarder.ts';
 import { SyslogListener, type SyslogListenerAddresses } from './syslog/syslog-listener.ts';
@@ -75,7 +79,11 @@ export interface Manager {
     readonly detection: DetectionService;
     readonly auditChain: AuditChainService;
     readonly commands: DeviceCommandService;
+    /** On a hub: its sites. */
+    readonly sites: SiteService | undefined;
   };
+  /** On a site: its link to the hub (runs between listen and close). */
+  readonly siteUplink: SiteUplink | undefined;
   /** Alert notifications: the sender of queued deliveries and the digest scheduler (run between listen and close). */
   readonly alerting: {
     readonly destinations: readonly AlertDestination[];
@@ -94,17 +102,33 @@ export interface Manager {
 }
 
 /** The composition root: builds the manager without binding a port or touching signals. */
-export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Promise<Manager> {
+export async function buildManager(givenConfig: ManagerConfig, deps: ManagerDeps): Promise<Manager> {
   const clock = deps.clock ?? systemClock;
   const logger = deps.logger;
-  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
-  const { pki } = await FleetPki.open({
-    dir: join(config.dataDir, 'pki'),
-    fleet: config.fleet,
-    serverNames: serverNamesFor(config),
-    clock,
-    logger: logger.child({ module: 'pki' }),
-  });
+  await mkdir(givenConfig.dataDir, { recursive: true, mode: 0o700 });
+  // A site enrolls with its hub at its first start, and belongs to the hub's fleet from then on.
+  const siteIdentity = await openSiteIdentityFor(givenConfig, logger);
+  const config: ManagerConfig =
+    siteIdentity === undefined ? givenConfig : { ...givenConfig, fleet: siteIdentity.fleet };
+  const pki =
+    siteIdentity === undefined
+      ? (
+          await FleetPki.open({
+            dir: join(config.dataDir, 'pki'),
+            fleet: config.fleet,
+            serverNames: serverNamesFor(config),
+            clock,
+            logger: logger.child({ module: 'pki' }),
+          })
+        ).pki
+      : await FleetPki.openSite({
+          dir: join(config.dataDir, 'pki'),
+          fleet: config.fleet,
+          serverNames: serverNamesFor(config),
+          files: siteIdentity.pkiFiles,
+          clock,
+          logger: logger.child({ module: 'pki' }),
+        });
   const auditKey = await openAuditSigningKey(join(config.dataDir, 'pki'), logger.child({ module: 'pki' }));
   // Read before the store opens, so that a bad file stops the start without leaving the store open.
   const syslogOutCaPem = await readSyslogOutCa(config);
@@ -237,6 +261,48 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
     logger: logger.child({ module: 'policy' }),
     onVersion: () => void detection.policyChanged(),
   });
+  const sites =
+    siteIdentity === undefined
+      ? new SiteService({
+          store,
+          clock,
+          pki,
+          audit,
+          events,
+          policies,
+          logger: logger.child({ module: 'sites' }),
+          startCommand: (site, token) =>
+            `npx edgeward manager start --role site --upstream ${deviceApiUrl} --upstream-token ${token} --upstream-ca-fingerprint ${pki.caFingerprint} --data-dir ./site-${site}`,
+        })
+      : undefined;
+  // A site serves its hub's bundle, kept on disk, to its devices.
+  const hubBundles =
+    siteIdentity === undefined
+      ? undefined
+      : new HubBundleCache({
+          path: join(config.dataDir, 'hub-bundle.json'),
+          publicKeyPem: pki.policyPublicKeyPem,
+          logger: logger.child({ module: 'hub-bundle' }),
+        });
+  await hubBundles?.load();
+  const siteUplink =
+    siteIdentity === undefined || hubBundles === undefined
+      ? undefined
+      : new SiteUplink({
+          store,
+          clock,
+          logger: logger.child({ module: 'uplink' }),
+          identity: siteIdentity,
+          pki,
+          revocations,
+          devices,
+          bundles: hubBundles,
+          dataDir: config.dataDir,
+          serverNames: serverNamesFor(config),
+          syncMs: config.upstreamSyncMs,
+          batchEvents: config.upstreamBatchEvents,
+          timeoutMs: config.upstreamTimeoutMs,
+        });
   const compliance = new ComplianceService({
     store,
     clock,
@@ -260,9 +326,10 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
     enrollment,
     devices,
     events,
-    policies,
+    policies: hubBundles ?? policies,
     compliance,
     commands,
+    ...(sites === undefined ? {} : { sites }),
     logger: logger.child({ module: 'device-api' }),
     bodyLimitBytes: config.bodyLimitBytes,
     pushPingMs: config.pushPingMs,
@@ -280,6 +347,8 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
     alerts,
     auditChain,
     commands,
+    ...(sites === undefined ? {} : { sites }),
+    ...(siteUplink === undefined ? {} : { siteLink: siteUplink }),
     get deviceApiUrl() {
       return deviceApiUrl;
     },
@@ -355,7 +424,9 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
       detection,
       auditChain,
       commands,
+      sites,
     },
+    siteUplink,
     alerting: { destinations: alertDestinations, sender, digests },
     deviceServer,
     operatorServer,
@@ -418,10 +489,12 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
         }, config.alertDeliveryPollMs).unref(),
       );
       const syslog = await syslogListener?.listen();
+      await siteUplink?.start();
       return { deviceUrl: deviceAddress, operatorUrl: operatorAddress, syslog };
     },
     async close() {
       for (const timer of timers) clearInterval(timer);
+      await siteUplink?.stop();
       await stopCommandAnnouncements?.();
       await Promise.allSettled([
         deviceServer.app.close(),
@@ -541,6 +614,20 @@ async function readSyslogOutCa(config: ManagerConfig): Promise<string | undefine
     );
   }
   return pem;
+}
+
+/** On a site: its identity at the hub, enrolling at the first start. */
+async function openSiteIdentityFor(config: ManagerConfig, logger: Logger): Promise<SiteIdentity | undefined> {
+  if (config.role !== 'site' || config.upstreamUrl === undefined) return undefined;
+  return openSiteIdentity({
+    dataDir: config.dataDir,
+    upstreamUrl: config.upstreamUrl,
+    upstreamToken: config.upstreamToken,
+    upstreamCaFingerprint: config.upstreamCaFingerprint,
+    serverNames: serverNamesFor(config),
+    timeoutMs: config.upstreamTimeoutMs,
+    logger: logger.child({ module: 'site' }),
+  });
 }
 
 /** The server certificate covers the local host's names and addresses, plus configured ones. */

@@ -27,8 +27,10 @@ import type { EnrollmentService } from '../services/enrollment.service.ts';
 import type { EventService } from '../services/event.service.ts';
 import type { PolicyService } from '../services/policy.service.ts';
 import type { RevocationService } from '../services/revocation.service.ts';
+import type { SiteService } from '../services/site.service.ts';
 import { type HttpsApp, parseInput, registerErrorReplies } from './http-errors.ts';
 import { acceptCompressedBodies } from './request-decompression.ts';
+import { registerSiteRoutes } from './site-routes.ts';
 
 const inventoryReportSchema = z.discriminatedUnion('kind', [
   inventoryFullReportSchema,
@@ -72,9 +74,12 @@ export function buildDeviceServer(deps: {
   enrollment: EnrollmentService;
   devices: DeviceService;
   events: EventService;
-  policies: PolicyService;
+  /** A site serves the bundles its hub signed, from its cache. */
+  policies: Pick<PolicyService, 'bundleFor'>;
   compliance: ComplianceService;
   commands: DeviceCommandService;
+  /** On a hub: what its sites call (`/v1/site/…`), for site identities only. */
+  sites?: SiteService;
   logger: Logger;
   bodyLimitBytes: number;
   /** Ping period of push connections. */
@@ -96,6 +101,7 @@ export function buildDeviceServer(deps: {
     https: { ...tlsOptions(), requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' },
   });
   const deviceOfSocket = new WeakMap<TLSSocket, string>();
+  const sitesSockets = new WeakSet<TLSSocket>();
   const socketsOfDevice = new Map<string, Set<TLSSocket>>();
 
   app.server.on('secureConnection', (socket: TLSSocket) => {
@@ -103,7 +109,13 @@ export function buildDeviceServer(deps: {
     const presented = peer !== null && Object.keys(peer).length > 0;
     if (!presented) return;
     const identity = socket.authorized ? parseSpiffeId(uriOf(peer.subjectaltname)) : undefined;
-    if (identity === undefined || identity.fleet !== pki.fleet || identity.kind !== 'device') {
+    // A hub takes its own devices and its sites; a site only the devices its delegated CA issued.
+    const accepted =
+      identity !== undefined &&
+      identity.fleet === pki.fleet &&
+      ((identity.kind === 'device' && identity.site === pki.siteId) ||
+        (identity.kind === 'site' && pki.siteId === undefined));
+    if (!accepted) {
       deps.logger.info(
         {
           remote: socket.remoteAddress,
@@ -115,6 +127,7 @@ export function buildDeviceServer(deps: {
       return;
     }
     deviceOfSocket.set(socket, identity.id);
+    if (identity.kind === 'site') sitesSockets.add(socket);
     let sockets = socketsOfDevice.get(identity.id);
     if (sockets === undefined) {
       sockets = new Set();
@@ -236,6 +249,22 @@ export function buildDeviceServer(deps: {
       .header('vary', 'accept-encoding')
       .send(body);
   });
+
+  if (deps.sites !== undefined) {
+    registerSiteRoutes(app, {
+      sites: deps.sites,
+      authenticatedSite: (request) => {
+        const siteId = authenticatedDevice(request);
+        if (!sitesSockets.has(request.raw.socket as TLSSocket)) {
+          throw new EdgewardError(
+            'EW_SITE_IDENTITY_REQUIRED',
+            `${request.method} ${request.url} is for site managers; a device certificate cannot call it`,
+          );
+        }
+        return siteId;
+      },
+    });
+  }
 
   app.post('/v1/compliance', async (request) => {
     const deviceId = authenticatedDevice(request);

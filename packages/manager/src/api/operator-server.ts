@@ -10,6 +10,7 @@ import {
   complianceQuerySchema,
   createEnrollmentTokenSchema,
   createOperatorSchema,
+  createSiteSchema,
   deviceListQuerySchema,
   EdgewardError,
   eventQuerySchema,
@@ -29,6 +30,7 @@ import { dashboardPage } from '@edgeward/web';
 import Fastify, { type FastifyBaseLogger, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import * as z from 'zod/mini';
+import type { SiteLinkStatus } from '../federation/site-uplink.ts';
 import type { FleetPki } from '../pki/fleet-pki.ts';
 import type { AlertService } from '../services/alert.service.ts';
 import type { AuditChainService } from '../services/audit-chain.ts';
@@ -40,6 +42,7 @@ import type { EventService } from '../services/event.service.ts';
 import { type OperatorService, requireRole } from '../services/operator.service.ts';
 import type { OperatorContext } from '../services/operator-context.ts';
 import type { PolicyService } from '../services/policy.service.ts';
+import type { SiteService } from '../services/site.service.ts';
 import { type HttpsApp, parseInput, registerErrorReplies } from './http-errors.ts';
 
 const idParams = z.object({ id: z.string().check(z.minLength(1), z.maxLength(100)) });
@@ -70,6 +73,10 @@ export function buildOperatorServer(deps: {
   alerts: AlertService;
   auditChain: AuditChainService;
   commands: DeviceCommandService;
+  /** On a hub: its sites. */
+  sites?: SiteService;
+  /** On a site: its link to the hub. */
+  siteLink?: { status(): SiteLinkStatus };
   deviceApiUrl: string;
   logger: Logger;
   bodyLimitBytes: number;
@@ -176,6 +183,27 @@ export function buildOperatorServer(deps: {
     const { id } = parseInput(idParams, request.params, 'path');
     return deps.tokens.revoke(request.operator, id);
   });
+
+  const siteLink = deps.siteLink;
+  if (siteLink !== undefined) {
+    app.get('/api/v1/site', async () => siteLink.status());
+  }
+
+  const sites = deps.sites;
+  if (sites !== undefined) {
+    app.get('/api/v1/sites', async () => ({ sites: await sites.list() }));
+
+    app.get('/api/v1/sites/:id', async (request) => {
+      const { id } = parseInput(idParams, request.params, 'path');
+      return sites.show(id);
+    });
+
+    app.post('/api/v1/sites', async (request, reply) => {
+      requireRole(request.operator, 'admin', 'creating a site');
+      const body = parseInput(createSiteSchema, request.body ?? {}, 'site request');
+      return reply.status(201).send(await sites.create(request.operator, body));
+    });
+  }
 
   app.get('/api/v1/operators', async (request) => {
     requireRole(request.operator, 'admin', 'listing operators');
