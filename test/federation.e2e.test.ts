@@ -34,10 +34,13 @@ const agentEnv = {
   EDGEWARD_AUTH_LOG_FILES: '/var/log/auth.log',
   EDGEWARD_FIM_PATHS: '/etc/edgeward-e2e',
   EDGEWARD_LOG_LEVEL: 'warn',
+  EDGEWARD_REPORT_INTERVAL_MS: '1000',
 };
 const siteEnv = {
   EDGEWARD_UPSTREAM_SYNC_MS: '300',
   EDGEWARD_UPSTREAM_TIMEOUT_MS: '1500',
+  // One hour, shorter than the outage declared below: those devices must renew before it.
+  EDGEWARD_DEVICE_CERT_VALIDITY_MS: '3600000',
 };
 
 let work: string;
@@ -302,13 +305,32 @@ test('a site cut off from its hub keeps enrolling, renewing, enforcing and colle
   );
   assert.ok(heldBundle);
 
+  // An outage of two hours is declared: certificates valid one hour are renewed before it, to outlast it.
+  const siteApi = {
+    ca: await readFile(join(site.dataDir, 'pki', 'root-ca.crt'), 'utf8'),
+    token: (await readFile(join(site.dataDir, 'admin.token'), 'utf8')).trim(),
+  };
+  const before = await parseCertificate(await readFile(join(first.dataDir, 'cert.pem'), 'utf8'));
+  const declared = await httpsJson<{ endsAt: number }>(new URL('/api/v1/site/outage', site.operatorUrl), {
+    method: 'POST',
+    ...siteApi,
+    body: { durationMs: 2 * 3_600_000, reason: 'planned link maintenance' },
+  });
+  assert.equal(declared.status, 201, JSON.stringify(declared.body));
+  assert.ok(before.notAfter < declared.body.endsAt, 'the first certificate would end during the outage');
+  for (const agent of [first, second]) {
+    await eventually(async () => {
+      const held = await parseCertificate(await readFile(join(agent.dataDir, 'cert.pem'), 'utf8'));
+      return held.notAfter >= declared.body.endsAt;
+    }, `${agent.name} to renew before the outage\n${agent.output()}`);
+  }
+
   // Cut the only link between site and hub.
   link.cut();
   await eventually(async () => {
     const status = await httpsJson<{ link: string }>(new URL('/api/v1/site', site.operatorUrl), {
       method: 'GET',
-      ca: await readFile(join(site.dataDir, 'pki', 'root-ca.crt'), 'utf8'),
-      token: (await readFile(join(site.dataDir, 'admin.token'), 'utf8')).trim(),
+      ...siteApi,
     });
     return status.body.link === 'offline';
   }, 'the site to notice the hub is gone');

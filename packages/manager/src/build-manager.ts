@@ -19,6 +19,7 @@ import { buildDeviceServer, type DeviceServer } from './api/device-server.ts';
 import type { HttpsApp } from './api/http-errors.ts';
 import { buildOperatorServer } from './api/operator-server.ts';
 import type { ManagerConfig } from './config/manager-config.ts';
+import { DeclaredOutages } from './federation/declared-outage.ts';
 import { HubBundleCache } from './federation/hub-bundle-cache.ts';
 import { openSiteIdentity, type SiteIdentity } from './federation/site-identity.ts';
 import { SiteUplink } from './federation/site-uplink.ts';
@@ -179,7 +180,8 @@ export async function buildManager(givenConfig: ManagerConfig, deps: ManagerDeps
     pki,
     tokens,
     audit,
-    certificateValidityMs: config.deviceCertValidityMs,
+    certificateValidityMs: () =>
+      outages?.validityMs(config.deviceCertValidityMs) ?? config.deviceCertValidityMs,
     logger: logger.child({ module: 'enrollment' }),
   });
   let deviceServer: DeviceServer | undefined;
@@ -242,6 +244,7 @@ export async function buildManager(givenConfig: ManagerConfig, deps: ManagerDeps
     statePath: join(config.dataDir, 'detection-state.json'),
     allowedLatenessMs: config.ruleLatenessMs,
     maxGroupsPerRule: config.ruleMaxGroups,
+    scope: config.role,
   });
   const events = new EventService({
     store,
@@ -283,10 +286,24 @@ export async function buildManager(givenConfig: ManagerConfig, deps: ManagerDeps
           path: join(config.dataDir, 'hub-bundle.json'),
           publicKeyPem: pki.policyPublicKeyPem,
           logger: logger.child({ module: 'hub-bundle' }),
+          store,
+          onVersion: () => void detection.policyChanged(),
         });
   await hubBundles?.load();
+  let caNotAfter = () => siteIdentity?.caNotAfter ?? 0;
+  const outages =
+    siteIdentity === undefined
+      ? undefined
+      : new DeclaredOutages({
+          dataDir: config.dataDir,
+          store,
+          clock,
+          maxOfflineMs: siteIdentity.maxOfflineMs,
+          caNotAfter: () => caNotAfter(),
+        });
+  await outages?.load();
   const siteUplink =
-    siteIdentity === undefined || hubBundles === undefined
+    siteIdentity === undefined || hubBundles === undefined || outages === undefined
       ? undefined
       : new SiteUplink({
           store,
@@ -297,12 +314,14 @@ export async function buildManager(givenConfig: ManagerConfig, deps: ManagerDeps
           revocations,
           devices,
           bundles: hubBundles,
+          outages,
           dataDir: config.dataDir,
           serverNames: serverNamesFor(config),
           syncMs: config.upstreamSyncMs,
           batchEvents: config.upstreamBatchEvents,
           timeoutMs: config.upstreamTimeoutMs,
         });
+  if (siteUplink !== undefined) caNotAfter = () => siteUplink.caNotAfter;
   const compliance = new ComplianceService({
     store,
     clock,
@@ -330,6 +349,7 @@ export async function buildManager(givenConfig: ManagerConfig, deps: ManagerDeps
     compliance,
     commands,
     ...(sites === undefined ? {} : { sites }),
+    ...(outages === undefined ? {} : { renewalAdvice: (deviceId: string) => outages.shouldRenew(deviceId) }),
     logger: logger.child({ module: 'device-api' }),
     bodyLimitBytes: config.bodyLimitBytes,
     pushPingMs: config.pushPingMs,
@@ -348,7 +368,14 @@ export async function buildManager(givenConfig: ManagerConfig, deps: ManagerDeps
     auditChain,
     commands,
     ...(sites === undefined ? {} : { sites }),
-    ...(siteUplink === undefined ? {} : { siteLink: siteUplink }),
+    ...(siteUplink === undefined || outages === undefined
+      ? {}
+      : {
+          siteLink: {
+            status: () => siteUplink.status(),
+            declareOutage: (request) => outages.declare(request),
+          },
+        }),
     get deviceApiUrl() {
       return deviceApiUrl;
     },

@@ -80,6 +80,8 @@ export function buildDeviceServer(deps: {
   commands: DeviceCommandService;
   /** On a hub: what its sites call (`/v1/site/…`), for site identities only. */
   sites?: SiteService;
+  /** On a site: whether a device should renew now, its certificate ending within a declared outage. */
+  renewalAdvice?: (deviceId: string) => Promise<boolean>;
   logger: Logger;
   bodyLimitBytes: number;
   /** Ping period of push connections. */
@@ -200,8 +202,13 @@ export function buildDeviceServer(deps: {
       deviceId,
       parseInput(heartbeatSchema, request.body, 'heartbeat'),
     );
+    const renew = (await deps.renewalAdvice?.(deviceId)) === true;
     // Devices without a push connection get their commands here, at their next contact.
-    return { ...reply, commands: await deps.commands.takeOpen(deviceId) };
+    return {
+      ...reply,
+      ...(renew ? { renewCertificate: true } : {}),
+      commands: await deps.commands.takeOpen(deviceId),
+    };
   });
 
   app.get('/v1/commands', async (request) => {

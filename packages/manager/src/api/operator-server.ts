@@ -30,6 +30,7 @@ import { dashboardPage } from '@edgeward/web';
 import Fastify, { type FastifyBaseLogger, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import * as z from 'zod/mini';
+import type { DeclaredOutage } from '../federation/declared-outage.ts';
 import type { SiteLinkStatus } from '../federation/site-uplink.ts';
 import type { FleetPki } from '../pki/fleet-pki.ts';
 import type { AlertService } from '../services/alert.service.ts';
@@ -45,6 +46,12 @@ import type { PolicyService } from '../services/policy.service.ts';
 import type { SiteService } from '../services/site.service.ts';
 import { type HttpsApp, parseInput, registerErrorReplies } from './http-errors.ts';
 
+const declareOutageSchema = z.object({
+  /** Epoch ms; default now. */
+  startsAt: z.optional(z.number().check(z.int())),
+  durationMs: z.number().check(z.int(), z.minimum(60_000)),
+  reason: z._default(z.string().check(z.maxLength(500)), ''),
+});
 const idParams = z.object({ id: z.string().check(z.minLength(1), z.maxLength(100)) });
 const versionParams = z.object({ version: z.coerce.number().check(z.int(), z.minimum(1)) });
 const includeQuery = z.object({ all: z._default(z.enum(['true', 'false']), 'false') });
@@ -76,7 +83,14 @@ export function buildOperatorServer(deps: {
   /** On a hub: its sites. */
   sites?: SiteService;
   /** On a site: its link to the hub. */
-  siteLink?: { status(): SiteLinkStatus };
+  siteLink?: {
+    status(): SiteLinkStatus;
+    declareOutage(request: {
+      startsAt?: number | undefined;
+      durationMs: number;
+      reason: string;
+    }): Promise<DeclaredOutage>;
+  };
   deviceApiUrl: string;
   logger: Logger;
   bodyLimitBytes: number;
@@ -187,6 +201,12 @@ export function buildOperatorServer(deps: {
   const siteLink = deps.siteLink;
   if (siteLink !== undefined) {
     app.get('/api/v1/site', async () => siteLink.status());
+
+    app.post('/api/v1/site/outage', async (request, reply) => {
+      requireRole(request.operator, 'operator', 'declaring an outage');
+      const body = parseInput(declareOutageSchema, request.body ?? {}, 'outage');
+      return reply.status(201).send(await siteLink.declareOutage(body));
+    });
   }
 
   const sites = deps.sites;

@@ -6,6 +6,7 @@ import {
   PROTOCOL_VERSION,
   verifyPolicyBundle,
 } from '@edgeward/core';
+import type { Store } from '@edgeward/store';
 import type { Logger } from 'pino';
 
 /**
@@ -18,12 +19,26 @@ export class HubBundleCache {
   readonly #path: string;
   readonly #publicKeyPem: string;
   readonly #logger: Logger;
+  readonly #store: Store;
+  readonly #onVersion: () => void;
   #bundle: PolicyBundle | undefined;
 
-  constructor(deps: { path: string; publicKeyPem: string; logger: Logger }) {
+  constructor(deps: {
+    path: string;
+    publicKeyPem: string;
+    logger: Logger;
+    /**
+     * Each new hub version is also recorded in the site's own store, as the hub's, so the site's
+     * compliance, summaries and site-scope rules work on it like a hub's on its own.
+     */
+    store: Store;
+    onVersion: () => void;
+  }) {
     this.#path = deps.path;
     this.#publicKeyPem = deps.publicKeyPem;
     this.#logger = deps.logger;
+    this.#store = deps.store;
+    this.#onVersion = deps.onVersion;
   }
 
   get held(): { version: number; issuedAt: number } | undefined {
@@ -71,8 +86,34 @@ export class HubBundleCache {
     await writeFile(temporary, JSON.stringify(bundle));
     await rename(temporary, this.#path);
     this.#bundle = bundle as PolicyBundle;
+    await this.#record(bundle as PolicyBundle);
     this.#logger.info({ version: verdict.payload.version }, 'hub policy bundle cached');
     return true;
+  }
+
+  async #record(bundle: PolicyBundle): Promise<void> {
+    const { payload } = bundle;
+    const signed = { bundle, crlDigest: '', crlIssuedAt: payload.issuedAt };
+    const held = await this.#store.policies.head();
+    if (held?.version === payload.version) {
+      await this.#store.policies.replaceBundle(payload.version, held.issuedAt, signed);
+      return;
+    }
+    if (await this.#store.policies.has(payload.version)) return;
+    await this.#store.policies.create({
+      version: payload.version,
+      createdAt: payload.issuedAt,
+      authorId: 'hub',
+      authorName: 'hub',
+      message: 'signed by the hub',
+      gitCommit: null,
+      policyDigest: payload.policyDigest,
+      rollbackOf: null,
+      sourceFiles: [],
+      policy: payload.policy,
+      signed,
+    });
+    this.#onVersion();
   }
 
   /** GET /v1/policy on the site: as the hub answers it. */

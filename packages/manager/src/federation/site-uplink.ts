@@ -18,6 +18,7 @@ import type { FleetPki } from '../pki/fleet-pki.ts';
 import type { DeviceService } from '../services/device.service.ts';
 import { systemOperator } from '../services/operator-context.ts';
 import type { RevocationService } from '../services/revocation.service.ts';
+import type { DeclaredOutage, DeclaredOutages } from './declared-outage.ts';
 import type { HubBundleCache } from './hub-bundle-cache.ts';
 import { requestDelegation, type SiteIdentity } from './site-identity.ts';
 import type { UpstreamClient } from './upstream-client.ts';
@@ -41,6 +42,7 @@ export interface SiteLinkStatus {
   readonly nearBudgetEnd: boolean;
   readonly caNotAfter: number;
   readonly policyVersion: number | null;
+  readonly declaredOutage: DeclaredOutage | null;
 }
 
 /**
@@ -59,6 +61,7 @@ export class SiteUplink {
   readonly #revocations: RevocationService;
   readonly #devices: DeviceService;
   readonly #bundles: HubBundleCache;
+  readonly #outages: DeclaredOutages;
   readonly #options: {
     dataDir: string;
     serverNames: readonly string[];
@@ -88,6 +91,7 @@ export class SiteUplink {
     revocations: RevocationService;
     devices: DeviceService;
     bundles: HubBundleCache;
+    outages: DeclaredOutages;
     dataDir: string;
     serverNames: readonly string[];
     /** Pause between syncs while connected (ms). */
@@ -104,6 +108,7 @@ export class SiteUplink {
     this.#revocations = deps.revocations;
     this.#devices = deps.devices;
     this.#bundles = deps.bundles;
+    this.#outages = deps.outages;
     this.#options = deps;
     this.#caNotAfter = deps.identity.caNotAfter;
   }
@@ -142,6 +147,7 @@ export class SiteUplink {
         this.#caNotAfter - now < (1 - NEAR_BUDGET_END) * maxOfflineMs,
       caNotAfter: this.#caNotAfter,
       policyVersion: this.#bundles.held?.version ?? null,
+      declaredOutage: this.#outages.current ?? null,
     };
   }
 
@@ -284,9 +290,17 @@ export class SiteUplink {
     if (reply !== undefined) await this.#bundles.offer(reply.bundle);
   }
 
+  /** The CA end, for certificates issued here; it only moves when the hub renews the delegation. */
+  get caNotAfter(): number {
+    return this.#caNotAfter;
+  }
+
   async #renewDelegationIfDue(client: UpstreamClient): Promise<void> {
     const now = this.#clock.now();
-    if (this.#caNotAfter - now >= RENEW_CA_BELOW_BUDGETS * this.#identity.maxOfflineMs) return;
+    const outage = this.#outages.mustOutlive;
+    const coversOutage = outage === undefined || this.#caNotAfter >= outage;
+    if (coversOutage && this.#caNotAfter - now >= RENEW_CA_BELOW_BUDGETS * this.#identity.maxOfflineMs)
+      return;
     const grant = await requestDelegation(this.#options, client, this.#identity.overlayKey.publicKeyPem);
     const caKeyPem = this.#identity.pkiFiles.caKeyPem;
     await this.#pki.adoptDelegation(join(this.#options.dataDir, 'pki'), {

@@ -23,7 +23,7 @@ export class EnrollmentService {
   readonly #pki: FleetPki;
   readonly #tokens: EnrollmentTokenService;
   readonly #audit: AuditTrail;
-  readonly #certificateValidityMs: number;
+  readonly #certificateValidityMs: () => number;
   readonly #logger: Logger;
 
   constructor(deps: {
@@ -32,7 +32,8 @@ export class EnrollmentService {
     pki: FleetPki;
     tokens: EnrollmentTokenService;
     audit: AuditTrail;
-    certificateValidityMs: number;
+    /** A number, or (on a site) a function: a declared outage lengthens the certificates issued before it. */
+    certificateValidityMs: number | (() => number);
     logger: Logger;
   }) {
     this.#store = deps.store;
@@ -40,7 +41,8 @@ export class EnrollmentService {
     this.#pki = deps.pki;
     this.#tokens = deps.tokens;
     this.#audit = deps.audit;
-    this.#certificateValidityMs = deps.certificateValidityMs;
+    const validity = deps.certificateValidityMs;
+    this.#certificateValidityMs = typeof validity === 'number' ? () => validity : validity;
     this.#logger = deps.logger;
   }
 
@@ -122,8 +124,8 @@ export class EnrollmentService {
     isSite: boolean,
   ): Promise<IssuedDeviceCertificate> {
     const issued = isSite
-      ? await this.#pki.issueSiteCertificate(csrPem, deviceId, this.#certificateValidityMs)
-      : await this.#pki.issueDeviceCertificate(csrPem, deviceId, this.#certificateValidityMs);
+      ? await this.#pki.issueSiteCertificate(csrPem, deviceId, this.#certificateValidityMs())
+      : await this.#pki.issueDeviceCertificate(csrPem, deviceId, this.#certificateValidityMs());
     await store.certificates.create({
       serial: issued.serial,
       deviceId,
