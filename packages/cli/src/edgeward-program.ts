@@ -16,6 +16,7 @@ import { registerPolicyCommands } from './commands/policy.command.ts';
 import { registerRolloutCommands } from './commands/rollouts.command.ts';
 import { registerRuleCommands } from './commands/rules.command.ts';
 import { registerSimCommand } from './commands/sim.command.ts';
+import { registerSiteCommands } from './commands/sites.command.ts';
 import { registerSyslogCommands } from './commands/syslog.command.ts';
 import { registerTokenCommands } from './commands/tokens.command.ts';
 import { registerTufCommands } from './commands/tuf.command.ts';
@@ -27,6 +28,7 @@ export function buildEdgewardProgram(io: CliIo): Command {
   registerManagerCommands(program, io);
   registerAgentCommands(program.command('agent').description('the device agent: enroll, run, inspect'), io);
   registerTokenCommands(program, io);
+  registerSiteCommands(program, io);
   registerDeviceCommands(program, io);
   registerEventCommands(program, io);
   registerEvidenceCommands(program, io);

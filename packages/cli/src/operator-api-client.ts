@@ -18,7 +18,9 @@ import {
   type ComplianceFleetView,
   type CreatedEnrollmentTokenView,
   type CreatedOperatorView,
+  type CreatedSiteView,
   type CreateRolloutRequest,
+  type CreateSite,
   type DeviceAuditVerifyView,
   type DeviceCommandListView,
   type DeviceCommandView,
@@ -52,6 +54,7 @@ import {
   type RollbackPolicyRequest,
   type RolloutDryRunView,
   type RolloutView,
+  type SiteView,
 } from '@edgeward/core';
 import type { CliIo } from './cli-io.ts';
 
@@ -133,6 +136,15 @@ export class OperatorApiClient {
   }
   revokeToken(id: string) {
     return this.#call<EnrollmentTokenView>('DELETE', `/api/v1/tokens/${encodeURIComponent(id)}`);
+  }
+  createSite(request: CreateSite) {
+    return this.#call<CreatedSiteView>('POST', '/api/v1/sites', request);
+  }
+  listSites() {
+    return this.#call<{ sites: SiteView[] }>('GET', '/api/v1/sites');
+  }
+  showSite(id: string) {
+    return this.#call<SiteView>('GET', `/api/v1/sites/${encodeURIComponent(id)}`);
   }
   createOperator(name: string, role: string) {
     return this.#call<CreatedOperatorView>('POST', '/api/v1/operators', { name, role });

@@ -11,6 +11,13 @@ export * from './events/event.schema.ts';
 export * from './events/event-id.ts';
 export * from './events/sequence-ack.ts';
 export * from './evidence/evidence.ts';
+export * from './federation/federated-merge.ts';
+export * from './federation/governed-policy.ts';
+export * from './federation/governed-setting.ts';
+export * from './federation/hybrid-clock.ts';
+export * from './federation/overlay-signing.ts';
+export * from './federation/site-overlay.schema.ts';
+export * from './federation/site-policy.ts';
 export * from './fleet/device-status.ts';
 export * from './fleet/records.ts';
 export * from './incidents/incident.ts';
@@ -33,8 +40,10 @@ export {
   CLOCK_SKEW_TOLERANCE_MS,
   type CreateIssuingCaParams,
   type CreateRootCaParams,
+  type CreateSiteCaParams,
   createIssuingCa,
   createRootCa,
+  createSiteCa,
   type IssueDeviceCertificateParams,
   type IssuedCertificate,
   type IssueServerCertificateParams,
@@ -69,12 +78,14 @@ export {
 export { CRL_PEM_LABEL, splitPemChain } from './pki/pem.ts';
 export {
   deviceSpiffeId,
+  formatSpiffeId,
   isValidFleetName,
   isValidIdentityId,
   MAX_IDENTITY_ID_LENGTH,
   parseSpiffeId,
   type SpiffeIdentity,
   type SpiffeKind,
+  siteDeviceSpiffeId,
   siteSpiffeId,
   spiffeId,
 } from './pki/spiffe.ts';
@@ -109,6 +120,7 @@ export * from './protocol/dashboard.schema.ts';
 export * from './protocol/device-api.schema.ts';
 export * from './protocol/device-commands.schema.ts';
 export * from './protocol/operator-api.schema.ts';
+export * from './protocol/site-api.schema.ts';
 export {
   fieldAccessor,
   logsourceFilter,

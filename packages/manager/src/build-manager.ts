@@ -20,6 +20,10 @@ import { buildDeviceServer, type DeviceServer } from './api/device-server.ts';
 import type { HttpsApp } from './api/http-errors.ts';
 import { buildOperatorServer } from './api/operator-server.ts';
 import type { ManagerConfig } from './config/manager-config.ts';
+import { DeclaredOutages } from './federation/declared-outage.ts';
+import { HubBundleCache } from './federation/hub-bundle-cache.ts';
+import { openSiteIdentity, type SiteIdentity } from './federation/site-identity.ts';
+import { SiteUplink } from './federation/site-uplink.ts';
 import { openAuditSigningKey } from './pki/audit-key.ts';
 import { FleetPki } from './pki/fleet-pki.ts';
 import { openSessionKey } from './pki/session-key.ts';
@@ -43,6 +47,7 @@ import { systemOperator } from './services/operator-context.ts';
 import { PolicyService } from './services/policy.service.ts';
 import { RevocationService } from './services/revocation.service.ts';
 import { SessionService } from './services/session.service.ts';
+import { SiteService } from './services/site.service.ts';
 import { auditSyslogEntry } from './syslog/audit-syslog-entry.ts';
 import { SyslogForwarder } from './syslog/syslog-forwarder.ts';
 import { SyslogListener, type SyslogListenerAddresses } from './syslog/syslog-listener.ts';
@@ -94,7 +99,11 @@ export interface Manager {
     readonly evidence: EvidenceService;
     readonly incidents: IncidentService;
     readonly deviceAudit: DeviceAuditService;
+    /** On a hub: its sites. */
+    readonly sites: SiteService | undefined;
   };
+  /** On a site: its link to the hub (runs between listen and close). */
+  readonly siteUplink: SiteUplink | undefined;
   /** Alert notifications: the sender of queued deliveries and the digest scheduler (run between listen and close). */
   readonly alerting: {
     readonly destinations: readonly AlertDestination[];
@@ -113,17 +122,33 @@ export interface Manager {
 }
 
 /** The composition root: builds the manager without binding a port or touching signals. */
-export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Promise<Manager> {
+export async function buildManager(givenConfig: ManagerConfig, deps: ManagerDeps): Promise<Manager> {
   const clock = deps.clock ?? systemClock;
   const logger = deps.logger;
-  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
-  const { pki } = await FleetPki.open({
-    dir: join(config.dataDir, 'pki'),
-    fleet: config.fleet,
-    serverNames: serverNamesFor(config),
-    clock,
-    logger: logger.child({ module: 'pki' }),
-  });
+  await mkdir(givenConfig.dataDir, { recursive: true, mode: 0o700 });
+  // A site enrolls with its hub at its first start, and belongs to the hub's fleet from then on.
+  const siteIdentity = await openSiteIdentityFor(givenConfig, logger);
+  const config: ManagerConfig =
+    siteIdentity === undefined ? givenConfig : { ...givenConfig, fleet: siteIdentity.fleet };
+  const pki =
+    siteIdentity === undefined
+      ? (
+          await FleetPki.open({
+            dir: join(config.dataDir, 'pki'),
+            fleet: config.fleet,
+            serverNames: serverNamesFor(config),
+            clock,
+            logger: logger.child({ module: 'pki' }),
+          })
+        ).pki
+      : await FleetPki.openSite({
+          dir: join(config.dataDir, 'pki'),
+          fleet: config.fleet,
+          serverNames: serverNamesFor(config),
+          files: siteIdentity.pkiFiles,
+          clock,
+          logger: logger.child({ module: 'pki' }),
+        });
   const auditKey = await openAuditSigningKey(join(config.dataDir, 'pki'), logger.child({ module: 'pki' }));
   const sessionKey = await openSessionKey(join(config.dataDir, 'pki'));
   // Read before the store opens, so that a bad file stops the start without leaving the store open.
@@ -175,7 +200,8 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
     pki,
     tokens,
     audit,
-    certificateValidityMs: config.deviceCertValidityMs,
+    certificateValidityMs: () =>
+      outages?.validityMs(config.deviceCertValidityMs) ?? config.deviceCertValidityMs,
     logger: logger.child({ module: 'enrollment' }),
   });
   let deviceServer: DeviceServer | undefined;
@@ -245,6 +271,7 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
     statePath: join(config.dataDir, 'detection-state.json'),
     allowedLatenessMs: config.ruleLatenessMs,
     maxGroupsPerRule: config.ruleMaxGroups,
+    scope: config.role,
   });
   const events = new EventService({
     store,
@@ -264,6 +291,64 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
     logger: logger.child({ module: 'policy' }),
     onVersion: () => void detection.policyChanged(),
   });
+  const sites =
+    siteIdentity === undefined
+      ? new SiteService({
+          store,
+          clock,
+          pki,
+          audit,
+          events,
+          policies,
+          logger: logger.child({ module: 'sites' }),
+          startCommand: (site, token) =>
+            `npx edgeward manager start --role site --upstream ${deviceApiUrl} --upstream-token ${token} --upstream-ca-fingerprint ${pki.caFingerprint} --data-dir ./site-${site}`,
+        })
+      : undefined;
+  // A site serves its hub's bundle, kept on disk, to its devices.
+  const hubBundles =
+    siteIdentity === undefined
+      ? undefined
+      : new HubBundleCache({
+          path: join(config.dataDir, 'hub-bundle.json'),
+          publicKeyPem: pki.policyPublicKeyPem,
+          logger: logger.child({ module: 'hub-bundle' }),
+          store,
+          onVersion: () => void detection.policyChanged(),
+        });
+  await hubBundles?.load();
+  let caNotAfter = () => siteIdentity?.caNotAfter ?? 0;
+  const outages =
+    siteIdentity === undefined
+      ? undefined
+      : new DeclaredOutages({
+          dataDir: config.dataDir,
+          store,
+          clock,
+          maxOfflineMs: siteIdentity.maxOfflineMs,
+          caNotAfter: () => caNotAfter(),
+        });
+  await outages?.load();
+  const siteUplink =
+    siteIdentity === undefined || hubBundles === undefined || outages === undefined
+      ? undefined
+      : new SiteUplink({
+          store,
+          clock,
+          logger: logger.child({ module: 'uplink' }),
+          identity: siteIdentity,
+          pki,
+          revocations,
+          devices,
+          bundles: hubBundles,
+          outages,
+          dataDir: config.dataDir,
+          serverNames: serverNamesFor(config),
+          syncMs: config.upstreamSyncMs,
+          batchEvents: config.upstreamBatchEvents,
+          timeoutMs: config.upstreamTimeoutMs,
+        });
+  if (siteUplink !== undefined) caNotAfter = () => siteUplink.caNotAfter;
   const compliance = new ComplianceService({
     store,
     clock,
@@ -347,11 +432,13 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
     enrollment,
     devices,
     events,
-    policies,
+    policies: hubBundles ?? policies,
     compliance,
     commands,
     evidence,
     deviceAudit,
+    ...(sites === undefined ? {} : { sites }),
+    ...(outages === undefined ? {} : { renewalAdvice: (deviceId: string) => outages.shouldRenew(deviceId) }),
     logger: logger.child({ module: 'device-api' }),
     bodyLimitBytes: config.bodyLimitBytes,
     pushPingMs: config.pushPingMs,
@@ -377,6 +464,15 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
     overview: new FleetOverviewService({ store, clock }),
     live,
     dashboard: loadDashboard(),
+    ...(sites === undefined ? {} : { sites }),
+    ...(siteUplink === undefined || outages === undefined
+      ? {}
+      : {
+          siteLink: {
+            status: () => siteUplink.status(),
+            declareOutage: (request) => outages.declare(request),
+          },
+        }),
     get deviceApiUrl() {
       return deviceApiUrl;
     },
@@ -456,7 +552,9 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
       evidence,
       incidents,
       deviceAudit,
+      sites,
     },
+    siteUplink,
     alerting: { destinations: alertDestinations, sender, digests },
     deviceServer,
     operatorServer,
@@ -535,11 +633,13 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
         }, config.alertDeliveryPollMs).unref(),
       );
       const syslog = await syslogListener?.listen();
+      await siteUplink?.start();
       return { deviceUrl: deviceAddress, operatorUrl: operatorAddress, syslog };
     },
     async close() {
       for (const timer of timers) clearInterval(timer);
       await rollouts.idle();
+      await siteUplink?.stop();
       await stopCommandAnnouncements?.();
       await Promise.allSettled([
         deviceServer.app.close(),
@@ -659,6 +759,20 @@ async function readSyslogOutCa(config: ManagerConfig): Promise<string | undefine
     );
   }
   return pem;
+}
+
+/** On a site: its identity at the hub, enrolling at the first start. */
+async function openSiteIdentityFor(config: ManagerConfig, logger: Logger): Promise<SiteIdentity | undefined> {
+  if (config.role !== 'site' || config.upstreamUrl === undefined) return undefined;
+  return openSiteIdentity({
+    dataDir: config.dataDir,
+    upstreamUrl: config.upstreamUrl,
+    upstreamToken: config.upstreamToken,
+    upstreamCaFingerprint: config.upstreamCaFingerprint,
+    serverNames: serverNamesFor(config),
+    timeoutMs: config.upstreamTimeoutMs,
+    logger: logger.child({ module: 'site' }),
+  });
 }
 
 /** The server certificate covers the local host's names and addresses, plus configured ones. */

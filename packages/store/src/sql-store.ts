@@ -20,6 +20,7 @@ import { SqlOperatorRepository } from './repositories/operator.repository.ts';
 import { SqlOperatorActionRepository } from './repositories/operator-action.repository.ts';
 import { SqlPolicyRepository } from './repositories/policy.repository.ts';
 import { SqlRolloutRepository } from './repositories/rollout.repository.ts';
+import { SqlSiteRepository } from './repositories/site.repository.ts';
 import { SqlSyslogOutboxRepository } from './repositories/syslog-outbox.repository.ts';
 import type { SqlExecutor } from './sql/executor.ts';
 import type {
@@ -41,6 +42,7 @@ import type {
   OperatorActionRepository,
   OperatorRepository,
   PolicyRepository,
+  SiteRepository,
   Store,
   StoreNotifications,
   SyslogOutboxRepository,
@@ -71,6 +73,7 @@ export class SqlStore implements Store {
   readonly incidents: IncidentRepository;
   readonly deviceAudit: DeviceAuditRepository;
   readonly figures: FleetFiguresRepository;
+  readonly sites: SiteRepository;
   readonly notifications: StoreNotifications;
   readonly #db: SqlExecutor;
   readonly #close: (() => Promise<void>) | undefined;
@@ -109,6 +112,7 @@ export class SqlStore implements Store {
     this.incidents = new SqlIncidentRepository(db);
     this.deviceAudit = new SqlDeviceAuditRepository(db);
     this.figures = new SqlFleetFiguresRepository(db);
+    this.sites = new SqlSiteRepository(db);
   }
 
   transaction<T>(work: (store: Store) => Promise<T>): Promise<T> {

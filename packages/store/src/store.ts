@@ -63,6 +63,7 @@ export interface Store {
   readonly incidents: IncidentRepository;
   readonly deviceAudit: DeviceAuditRepository;
   readonly figures: FleetFiguresRepository;
+  readonly sites: SiteRepository;
   readonly notifications: StoreNotifications;
   /**
    * Runs `work` in one transaction: all its writes land, or none (a thrown error rolls back and is
@@ -910,4 +911,60 @@ export interface FleetFiguresRepository {
   overview(now: number, attentionLimit: number): Promise<FleetFigures>;
   /** Alerts created or reopened at or after `from`, counted per tier and per `bucketMs` since `from`. */
   alertVolume(from: number, bucketMs: number): Promise<{ bucket: number; tier: string; count: number }[]>;
+}
+
+/** A site as its hub knows it (docs/federation.md). */
+export interface SiteRecord {
+  /** Also the id of the site's own device record and the last part of `spiffe://<fleet>/site/<id>`. */
+  readonly id: string;
+  readonly name: string;
+  /** The declared offline budget: how long the site may run cut off. */
+  readonly maxOfflineMs: number;
+  readonly createdAt: number;
+  readonly createdBy: string;
+  /** The one-time token the site enrolls with. */
+  readonly enrollmentTokenId: string;
+  readonly enrolledAt: number | null;
+  /** The key (Ed25519, SPKI PEM) the site signs its overlays with. */
+  readonly overlayPublicKeyPem: string | null;
+  /** The delegated issuing CA currently held by the site. */
+  readonly caSerial: string | null;
+  readonly caNotAfter: number | null;
+  /** The last time the site reached the hub. */
+  readonly lastSyncAt: number | null;
+  /** Events waiting at the site for the hub, as last reported. */
+  readonly backlog: number;
+  /** When the site's offline budget runs out if the link breaks now (reported by the site). */
+  readonly budgetEndsAt: number | null;
+  /** Conflicts recorded by the last merge of the site's overlay. */
+  readonly conflicts: number;
+}
+
+export type SitePatch = Partial<Omit<SiteRecord, 'id' | 'createdAt' | 'createdBy' | 'enrollmentTokenId'>>;
+
+/** Sites on a hub; on a site, its uplink to the hub; on both, signed overlays. */
+export interface SiteRepository {
+  create(site: SiteRecord): Promise<void>;
+  findById(id: string): Promise<SiteRecord | undefined>;
+  findByEnrollmentToken(tokenId: string): Promise<SiteRecord | undefined>;
+  /** By id. */
+  list(): Promise<SiteRecord[]>;
+  /** False when no site has this id. */
+  update(id: string, patch: SitePatch): Promise<boolean>;
+  /**
+   * Events not yet acknowledged by the hub, by device then sequence, at most `limit`: for each device only
+   * those up to its contiguous delivery state here, so that the hub sees them in order.
+   */
+  pendingUplink(limit: number): Promise<EventRecord[]>;
+  /** How many events wait for the hub (same rule as pendingUplink). */
+  uplinkBacklog(): Promise<number>;
+  /** Records the hub's acknowledgement of a device's events; it only moves forward. */
+  recordUplinkAck(deviceId: string, ackedSeq: number): Promise<void>;
+  /** The hub's acknowledgement of a device; 0 before any. */
+  uplinkAck(deviceId: string): Promise<number>;
+  /** Stores a signed overlay (JSON) for the site, replacing an older version; false when not newer. */
+  saveOverlay(siteId: string, version: number, overlayJson: string, at: number): Promise<boolean>;
+  findOverlay(
+    siteId: string,
+  ): Promise<{ version: number; overlayJson: string; updatedAt: number } | undefined>;
 }

@@ -790,7 +790,10 @@ export class Agent {
       const reply = await (this.#client ?? client).post('/v1/heartbeat', heartbeat);
       this.#contact();
       this.#nextHeartbeatAt = this.#clock.now() + config.reportIntervalMs;
-      this.#offerCommands(heartbeatReplyWithCommandsSchema.safeParse(reply.body).data?.commands);
+      const parsed = heartbeatReplyWithCommandsSchema.safeParse(reply.body).data;
+      this.#offerCommands(parsed?.commands);
+      // The site expects an outage that would outlast this certificate: renew before it starts.
+      if (parsed?.renewCertificate === true) await this.#renew(this.#client ?? client);
     }
     await this.#uploadAuditChain(this.#client ?? client);
     if (config.commandPollMs !== undefined && this.#clock.now() >= this.#nextCommandPollAt) {

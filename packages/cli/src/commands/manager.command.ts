@@ -19,14 +19,22 @@ interface StartFlags {
   syslogUdpPort?: string;
   syslogTcpPort?: string;
   syslogTlsPort?: string;
+  role?: string;
+  upstream?: string;
+  upstreamToken?: string;
+  upstreamCaFingerprint?: string;
   logLevel?: string;
 }
 
 export function registerManagerCommands(program: Command, io: CliIo): void {
-  const manager = program.command('manager').description('run the control plane (hub)');
+  const manager = program.command('manager').description('run the control plane (hub or site)');
   manager
     .command('start')
-    .description('start a hub manager: device API (mTLS) and operator API with the dashboard')
+    .description('start a hub or site manager: device API (mTLS) and operator API with the dashboard')
+    .option('--role <role>', 'hub (default) or site: a site reports to the hub given with --upstream')
+    .option('--upstream <url>', "a site's hub: its device API, https://HUB:8443")
+    .option('--upstream-token <token>', 'first start of a site: its token from `edgeward sites create`')
+    .option('--upstream-ca-fingerprint <sha256>', "first start of a site: the hub's root CA fingerprint")
     .option('--config <file>', 'YAML file with settings (flags and EDGEWARD_* variables override it)')
     .option('--data-dir <dir>', 'keys, certificates and the SQLite database (default .edgeward)')
     .option('--database <url>', 'sqlite:PATH or postgres://… (default sqlite:<data-dir>/edgeward.db)')
@@ -52,7 +60,9 @@ EDGEWARD_DEVICE_PORT; EDGEWARD_DATABASE_FILE reads the value from a file (for se
 Examples:
   $ edgeward manager start
   $ edgeward manager start --data-dir /var/lib/edgeward --database postgres://edgeward@db/edgeward
-  $ EDGEWARD_OPERATOR_PORT=9444 edgeward manager start --config /etc/edgeward/manager.yaml`,
+  $ EDGEWARD_OPERATOR_PORT=9444 edgeward manager start --config /etc/edgeward/manager.yaml
+  $ edgeward manager start --role site --upstream https://hub.example:8443 \\
+      --upstream-token et-site-plant-1.… --upstream-ca-fingerprint 3f…  --data-dir /var/lib/edgeward-site`,
     )
     .action(async (flags: StartFlags) => {
       const { environmentLayer, parseConfigFile } = await import('@edgeward/core');
@@ -75,6 +85,10 @@ Examples:
           syslogUdpPort: flags.syslogUdpPort,
           syslogTcpPort: flags.syslogTcpPort,
           syslogTlsPort: flags.syslogTlsPort,
+          role: flags.role,
+          upstreamUrl: flags.upstream,
+          upstreamToken: flags.upstreamToken,
+          upstreamCaFingerprint: flags.upstreamCaFingerprint,
           logLevel: flags.logLevel,
         },
       });
@@ -85,7 +99,9 @@ Examples:
       const dashboardUrl = operatorUrl.replace('0.0.0.0', '127.0.0.1');
       io.out(
         [
-          `Edgeward hub for fleet ${config.fleet}`,
+          manager.siteUplink === undefined
+            ? `Edgeward hub for fleet ${manager.pki.fleet}`
+            : `Edgeward site ${manager.pki.siteId} of fleet ${manager.pki.fleet}, hub ${config.upstreamUrl}`,
           `  device API (mTLS)   ${deviceUrl}`,
           `  operator API        ${operatorUrl}   dashboard: ${dashboardUrl}/`,
           `  database            ${config.database.replace(/\/\/[^@]*@/, '//***@')}`,

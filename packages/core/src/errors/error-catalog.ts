@@ -426,6 +426,46 @@ export const errorCatalog = {
     meaning: 'A schema migration failed; the database was left at the previous version.',
     action: 'Read the cause in the message, fix the database, and start again.',
   },
+  EW_SITE_NOT_FOUND: {
+    category: 'not-found',
+    meaning: 'No site has this id.',
+    action: 'List sites with `edgeward sites list` and use an id from there.',
+  },
+  EW_SITE_EXISTS: {
+    category: 'conflict',
+    meaning: 'A site with this id already exists.',
+    action: 'Choose another id, or use the existing site (`edgeward sites show ID`).',
+  },
+  EW_SITE_IDENTITY_REQUIRED: {
+    category: 'forbidden',
+    meaning: 'Only a site manager, with its site certificate, may call this part of the device API.',
+    action:
+      'Start a site manager with `edgeward manager start --role site --upstream URL --upstream-token TOKEN`; devices use the other routes.',
+  },
+  EW_SITE_DEVICE_FOREIGN: {
+    category: 'forbidden',
+    meaning: 'A site sent events or a summary for a device that belongs to the hub or to another site.',
+    action: 'Check that each device enrolled at this site; a device moved between sites must enroll again.',
+  },
+  EW_SITE_OVERLAY_REFUSED: {
+    category: 'forbidden',
+    meaning:
+      'A site overlay was refused: not signed by the key delegated to the site, expired, editing settings outside its delegation, or loosening a hub floor.',
+    action:
+      'Read the reason in the message; edit only delegated settings, never loosen a floor, give every override an expiry, and sign with the site key.',
+  },
+  EW_SITE_NOT_ENROLLED: {
+    category: 'invalid-input',
+    meaning: 'A site manager has no identity at its hub yet and was given no way to get one.',
+    action:
+      'Start it once with `--upstream-token TOKEN --upstream-ca-fingerprint FP` (from `edgeward sites create ID`); later starts need neither.',
+  },
+  EW_UPSTREAM_UNREACHABLE: {
+    category: 'unavailable',
+    meaning: "The site's hub could not be reached or did not answer.",
+    action:
+      'Nothing is lost: the site keeps enrolling, enforcing and storing events, and forwards them when the hub answers. Check the link and the hub if it lasts.',
+  },
   EW_INTERNAL: {
     category: 'internal',
     meaning: 'An unexpected error; this is a defect.',

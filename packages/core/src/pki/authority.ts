@@ -3,6 +3,14 @@
  * it signs (the manager's TLS server, devices and sites). Every subject and SAN is decided here;
  * nothing is copied from a CSR.
  */
+import { AsnConvert } from '@peculiar/asn1-schema';
+import {
+  GeneralName,
+  GeneralSubtree,
+  GeneralSubtrees,
+  id_ce_nameConstraints,
+  NameConstraints,
+} from '@peculiar/asn1-x509';
 import { EdgewardError } from '../errors/edgeward-error.ts';
 import { checkCsr } from './csr.ts';
 import { derFingerprint } from './fingerprint.ts';
@@ -187,6 +195,55 @@ export async function issueDeviceCertificate(
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
       // Critical is not used: RFC 5280 asks for it only when the subject is empty, and ours never is.
       new x509.SubjectAlternativeNameExtension([{ type: 'url', value: params.spiffeId }]),
+    ],
+  });
+}
+
+export interface CreateSiteCaParams {
+  readonly fleet: string;
+  readonly siteId: string;
+  /** The fleet root: a site CA hangs directly under it, beside the hub's issuing CA. */
+  readonly root: CertificateIssuer;
+  /** The site's request for its CA key; only its (verified, P-256) public key is used. */
+  readonly csrPem: string;
+  /** DNS names and IP addresses the site's own TLS server may carry. */
+  readonly dnsNames: readonly string[];
+  readonly ipAddresses: readonly string[];
+  readonly now: number;
+  /** Short: the site renews it while it reaches the hub; long enough to cover its offline budget. */
+  readonly validityMs: number;
+}
+
+/**
+ * A delegated, name-constrained issuing CA for one site (path length 0: it signs leaves only). Its
+ * critical name constraints permit URI names in the fleet's trust domain only, and DNS names and IP
+ * addresses only those of the site's own server, so a stolen site CA cannot mint a server certificate for
+ * the hub or identities of another fleet. X.509 constrains a URI by its host alone, so that the path stays
+ * under `site/<id>/` is checked by every verifier (see `parseSpiffeId` and docs/federation.md).
+ */
+export async function createSiteCa(params: CreateSiteCaParams): Promise<IssuedCertificate> {
+  requireFleetOrganisation(params.fleet);
+  const { publicKey } = await checkCsr(params.csrPem);
+  const permitted = [
+    new GeneralName({ uniformResourceIdentifier: params.fleet }),
+    ...params.dnsNames.map(normalizeDnsName).map((dNSName) => new GeneralName({ dNSName })),
+    ...params.ipAddresses
+      .map(normalizeIpAddress)
+      .map((address) => new GeneralName({ iPAddress: `${address}/${address.includes(':') ? 128 : 32}` })),
+  ];
+  const constraints = new NameConstraints({
+    permittedSubtrees: new GeneralSubtrees(permitted.map((base) => new GeneralSubtree({ base }))),
+  });
+  return signCertificate({
+    issuer: params.root,
+    publicKey,
+    subject: [{ CN: [requireCommonName(`Edgeward site CA ${params.siteId}`)] }, { O: [params.fleet] }],
+    now: params.now,
+    validityMs: positive(params.validityMs, 'validityMs'),
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      new x509.Extension(id_ce_nameConstraints, true, AsnConvert.serialize(constraints)),
     ],
   });
 }

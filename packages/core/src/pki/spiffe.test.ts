@@ -4,9 +4,11 @@ import fc from 'fast-check';
 import { isEdgewardError } from '../errors/edgeward-error.ts';
 import {
   deviceSpiffeId,
+  formatSpiffeId,
   isValidFleetName,
   isValidIdentityId,
   parseSpiffeId,
+  siteDeviceSpiffeId,
   siteSpiffeId,
   spiffeId,
 } from './spiffe.ts';
@@ -42,9 +44,22 @@ describe('SPIFFE ids', () => {
     fc.assert(
       fc.property(near, (candidate) => {
         const parsed = parseSpiffeId(candidate);
-        if (parsed !== undefined) assert.equal(spiffeId(parsed.fleet, parsed.kind, parsed.id), candidate);
+        if (parsed !== undefined) assert.equal(formatSpiffeId(parsed), candidate);
       }),
     );
+  });
+
+  it('reads a device enrolled at a site, under its site', () => {
+    fc.assert(
+      fc.property(fleet, id, id, (f, site, device) => {
+        const uri = siteDeviceSpiffeId(f, site, device);
+        assert.equal(uri, `spiffe://${f}/site/${site}/device/${device}`);
+        assert.deepEqual(parseSpiffeId(uri), { fleet: f, kind: 'device', id: device, site });
+        assert.equal(formatSpiffeId({ fleet: f, kind: 'device', id: device, site }), uri);
+      }),
+    );
+    assert.equal(parseSpiffeId('spiffe://acme.example/site/s/site/d'), undefined);
+    assert.equal(parseSpiffeId('spiffe://acme.example/site/../device/d'), undefined);
   });
 
   for (const rejected of [

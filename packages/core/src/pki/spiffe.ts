@@ -10,6 +10,11 @@ export interface SpiffeIdentity {
   readonly fleet: string;
   readonly kind: SpiffeKind;
   readonly id: string;
+  /**
+   * For a device enrolled at a site (`spiffe://<fleet>/site/<site>/device/<id>`), the site whose
+   * delegated CA issued it; absent for the hub's own devices and for sites.
+   */
+  readonly site?: string;
 }
 
 /** Longest device or site id accepted, in characters. */
@@ -20,6 +25,7 @@ const LABEL = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?';
 const FLEET = new RegExp(`^${LABEL}(?:\\.${LABEL})*$`);
 const ID = /^[A-Za-z0-9._-]+$/;
 const SPIFFE_ID = /^spiffe:\/\/([^/]+)\/(device|site)\/([^/]+)$/;
+const SITE_DEVICE_SPIFFE_ID = /^spiffe:\/\/([^/]+)\/site\/([^/]+)\/device\/([^/]+)$/;
 
 /** Whether `fleet` can be a trust domain: DNS-like labels of `a-z`, `0-9` and `-`, at most 253 characters. */
 export function isValidFleetName(fleet: string): boolean {
@@ -44,6 +50,18 @@ export function deviceSpiffeId(fleet: string, id: string): string {
 
 export function siteSpiffeId(fleet: string, id: string): string {
   return spiffeId(fleet, 'site', id);
+}
+
+/** `spiffe://<fleet>/site/<site>/device/<id>`: a device enrolled at a site, under the site's delegated CA. */
+export function siteDeviceSpiffeId(fleet: string, site: string, id: string): string {
+  return `${spiffeId(fleet, 'site', site)}/device/${spiffeId(fleet, 'device', id).split('/').at(-1)}`;
+}
+
+/** The string form of a parsed identity: `parseSpiffeId(formatSpiffeId(x))` gives `x` back. */
+export function formatSpiffeId(identity: SpiffeIdentity): string {
+  return identity.site === undefined
+    ? spiffeId(identity.fleet, identity.kind, identity.id)
+    : siteDeviceSpiffeId(identity.fleet, identity.site, identity.id);
 }
 
 /** Builds `spiffe://<fleet>/<kind>/<id>`; throws EW_SPIFFE_ID_INVALID naming the bad part. */
@@ -72,6 +90,13 @@ export function spiffeId(fleet: string, kind: SpiffeKind, id: string): string {
  */
 export function parseSpiffeId(uri: string): SpiffeIdentity | undefined {
   if (typeof uri !== 'string') return undefined;
+  const nested = SITE_DEVICE_SPIFFE_ID.exec(uri);
+  if (nested !== null) {
+    const [, fleet, site, id] = nested;
+    if (fleet === undefined || site === undefined || id === undefined) return undefined;
+    if (!isValidFleetName(fleet) || !isValidIdentityId(site) || !isValidIdentityId(id)) return undefined;
+    return { fleet, kind: 'device', id, site };
+  }
   const match = SPIFFE_ID.exec(uri);
   if (match === null) return undefined;
   const [, fleet, kind, id] = match;

@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import { hubFederationSchema } from '../federation/site-overlay.schema.ts';
 import { compiledPolicySchema } from './policy.schema.ts';
 
 /**
@@ -16,6 +17,8 @@ export const policyBundlePayloadSchema = z.strictObject({
   /** SHA-256 (hex) of the canonical JSON of `policy`: the same policy always has the same digest. */
   policyDigest: z.string(),
   policy: compiledPolicySchema,
+  /** What the hub governs across tiers and delegates to its sites (docs/federation.md); absent: no sites. */
+  federation: z.optional(hubFederationSchema),
 });
 export type PolicyBundlePayload = z.infer<typeof policyBundlePayloadSchema>;
 

@@ -69,7 +69,15 @@ export const heartbeatSchema = z.object({
 });
 export type Heartbeat = z.infer<typeof heartbeatSchema>;
 
-export const heartbeatReplySchema = z.object({ v: version, serverTime: z.number().check(z.int()) });
+export const heartbeatReplySchema = z.object({
+  v: version,
+  serverTime: z.number().check(z.int()),
+  /**
+   * Set when the device's certificate would expire during an outage its site declared: the agent renews
+   * now, while the site can still vouch for it up to the outage's end (docs/federation.md).
+   */
+  renewCertificate: z.optional(z.boolean()),
+});
 export type HeartbeatReply = z.infer<typeof heartbeatReplySchema>;
 
 export const inventoryFullReportSchema = z.object({

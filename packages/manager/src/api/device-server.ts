@@ -33,8 +33,10 @@ import type { EventService } from '../services/event.service.ts';
 import type { EvidenceService } from '../services/evidence.service.ts';
 import type { PolicyService } from '../services/policy.service.ts';
 import type { RevocationService } from '../services/revocation.service.ts';
+import type { SiteService } from '../services/site.service.ts';
 import { type HttpsApp, parseInput, registerErrorReplies } from './http-errors.ts';
 import { acceptCompressedBodies } from './request-decompression.ts';
+import { registerSiteRoutes } from './site-routes.ts';
 import { registerUpdateDeviceRoutes, type UpdateServices } from './update-routes.ts';
 
 const inventoryReportSchema = z.discriminatedUnion('kind', [
@@ -80,13 +82,18 @@ export function buildDeviceServer(deps: {
   enrollment: EnrollmentService;
   devices: DeviceService;
   events: EventService;
-  policies: PolicyService;
+  /** A site serves the bundles its hub signed, from its cache. */
+  policies: Pick<PolicyService, 'bundleFor'>;
   compliance: ComplianceService;
   commands: DeviceCommandService;
   /** TUF repository, targets and rollouts; absent in servers built without updates. */
   updates?: UpdateServices;
   evidence: EvidenceService;
   deviceAudit: DeviceAuditService;
+  /** On a hub: what its sites call (`/v1/site/…`), for site identities only. */
+  sites?: SiteService;
+  /** On a site: whether a device should renew now, its certificate ending within a declared outage. */
+  renewalAdvice?: (deviceId: string) => Promise<boolean>;
   logger: Logger;
   bodyLimitBytes: number;
   /** Ping period of push connections. */
@@ -108,6 +115,7 @@ export function buildDeviceServer(deps: {
     https: { ...tlsOptions(), requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' },
   });
   const deviceOfSocket = new WeakMap<TLSSocket, string>();
+  const sitesSockets = new WeakSet<TLSSocket>();
   const socketsOfDevice = new Map<string, Set<TLSSocket>>();
 
   app.server.on('secureConnection', (socket: TLSSocket) => {
@@ -115,7 +123,13 @@ export function buildDeviceServer(deps: {
     const presented = peer !== null && Object.keys(peer).length > 0;
     if (!presented) return;
     const identity = socket.authorized ? parseSpiffeId(uriOf(peer.subjectaltname)) : undefined;
-    if (identity === undefined || identity.fleet !== pki.fleet || identity.kind !== 'device') {
+    // A hub takes its own devices and its sites; a site only the devices its delegated CA issued.
+    const accepted =
+      identity !== undefined &&
+      identity.fleet === pki.fleet &&
+      ((identity.kind === 'device' && identity.site === pki.siteId) ||
+        (identity.kind === 'site' && pki.siteId === undefined));
+    if (!accepted) {
       deps.logger.info(
         {
           remote: socket.remoteAddress,
@@ -127,6 +141,7 @@ export function buildDeviceServer(deps: {
       return;
     }
     deviceOfSocket.set(socket, identity.id);
+    if (identity.kind === 'site') sitesSockets.add(socket);
     let sockets = socketsOfDevice.get(identity.id);
     if (sockets === undefined) {
       sockets = new Set();
@@ -199,8 +214,13 @@ export function buildDeviceServer(deps: {
       deviceId,
       parseInput(heartbeatSchema, request.body, 'heartbeat'),
     );
+    const renew = (await deps.renewalAdvice?.(deviceId)) === true;
     // Devices without a push connection get their commands here, at their next contact.
-    return { ...reply, commands: await deps.commands.takeOpen(deviceId) };
+    return {
+      ...reply,
+      ...(renew ? { renewCertificate: true } : {}),
+      commands: await deps.commands.takeOpen(deviceId),
+    };
   });
 
   app.get('/v1/commands', async (request) => {
@@ -282,6 +302,22 @@ export function buildDeviceServer(deps: {
       .header('vary', 'accept-encoding')
       .send(body);
   });
+
+  if (deps.sites !== undefined) {
+    registerSiteRoutes(app, {
+      sites: deps.sites,
+      authenticatedSite: (request) => {
+        const siteId = authenticatedDevice(request);
+        if (!sitesSockets.has(request.raw.socket as TLSSocket)) {
+          throw new EdgewardError(
+            'EW_SITE_IDENTITY_REQUIRED',
+            `${request.method} ${request.url} is for site managers; a device certificate cannot call it`,
+          );
+        }
+        return siteId;
+      },
+    });
+  }
 
   app.post('/v1/compliance', async (request) => {
     const deviceId = authenticatedDevice(request);

@@ -12,6 +12,7 @@ import {
   complianceQuerySchema,
   createEnrollmentTokenSchema,
   createOperatorSchema,
+  createSiteSchema,
   deviceListQuerySchema,
   EdgewardError,
   eventQuerySchema,
@@ -41,6 +42,8 @@ import { parseCookie, stringifySetCookie } from 'cookie';
 import Fastify, { type FastifyBaseLogger, type FastifyRequest, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import * as z from 'zod/mini';
+import type { DeclaredOutage } from '../federation/declared-outage.ts';
+import type { SiteLinkStatus } from '../federation/site-uplink.ts';
 import type { FleetPki } from '../pki/fleet-pki.ts';
 import type { AlertService } from '../services/alert.service.ts';
 import type { AuditChainService } from '../services/audit-chain.ts';
@@ -58,9 +61,16 @@ import { type OperatorService, requireRole } from '../services/operator.service.
 import type { OperatorContext } from '../services/operator-context.ts';
 import type { PolicyService } from '../services/policy.service.ts';
 import type { SessionService } from '../services/session.service.ts';
+import type { SiteService } from '../services/site.service.ts';
 import { type HttpsApp, parseInput, registerErrorReplies } from './http-errors.ts';
 import { registerUpdateOperatorRoutes, type UpdateServices } from './update-routes.ts';
 
+const declareOutageSchema = z.object({
+  /** Epoch ms; default now. */
+  startsAt: z.optional(z.number().check(z.int())),
+  durationMs: z.number().check(z.int(), z.minimum(60_000)),
+  reason: z._default(z.string().check(z.maxLength(500)), ''),
+});
 const idParams = z.object({ id: z.string().check(z.minLength(1), z.maxLength(100)) });
 const stepParams = z.object({
   id: z.string().check(z.minLength(1), z.maxLength(100)),
@@ -114,6 +124,17 @@ export function buildOperatorServer(deps: {
   overview: FleetOverviewService;
   live: LiveFeed;
   dashboard: DashboardBundle;
+  /** On a hub: its sites. */
+  sites?: SiteService;
+  /** On a site: its link to the hub. */
+  siteLink?: {
+    status(): SiteLinkStatus;
+    declareOutage(request: {
+      startsAt?: number | undefined;
+      durationMs: number;
+      reason: string;
+    }): Promise<DeclaredOutage>;
+  };
   deviceApiUrl: string;
   logger: Logger;
   bodyLimitBytes: number;
@@ -346,6 +367,33 @@ export function buildOperatorServer(deps: {
     const { id } = parseInput(idParams, request.params, 'path');
     return deps.tokens.revoke(request.operator, id);
   });
+
+  const siteLink = deps.siteLink;
+  if (siteLink !== undefined) {
+    app.get('/api/v1/site', async () => siteLink.status());
+
+    app.post('/api/v1/site/outage', async (request, reply) => {
+      requireRole(request.operator, 'operator', 'declaring an outage');
+      const body = parseInput(declareOutageSchema, request.body ?? {}, 'outage');
+      return reply.status(201).send(await siteLink.declareOutage(body));
+    });
+  }
+
+  const sites = deps.sites;
+  if (sites !== undefined) {
+    app.get('/api/v1/sites', async () => ({ sites: await sites.list() }));
+
+    app.get('/api/v1/sites/:id', async (request) => {
+      const { id } = parseInput(idParams, request.params, 'path');
+      return sites.show(id);
+    });
+
+    app.post('/api/v1/sites', async (request, reply) => {
+      requireRole(request.operator, 'admin', 'creating a site');
+      const body = parseInput(createSiteSchema, request.body ?? {}, 'site request');
+      return reply.status(201).send(await sites.create(request.operator, body));
+    });
+  }
 
   app.get('/api/v1/operators', async (request) => {
     requireRole(request.operator, 'admin', 'listing operators');

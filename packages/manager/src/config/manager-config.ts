@@ -12,8 +12,20 @@ const list = commaSeparatedList;
 
 export const managerConfigSchema = z
   .strictObject({
-    /** `hub` has no upstream manager. */
-    role: z._default(z.enum(['hub']), 'hub'),
+    /** `hub` has no upstream manager; a `site` reports to the hub at `upstreamUrl` (docs/federation.md). */
+    role: z._default(z.enum(['hub', 'site']), 'hub'),
+    /** A site's hub: https://HUB:8443, its device API. */
+    upstreamUrl: z.optional(z.string().check(z.url())),
+    /** The one-time token from `edgeward sites create` (first start only; EDGEWARD_UPSTREAM_TOKEN_FILE reads it from a file). */
+    upstreamToken: z.optional(z.string().check(z.minLength(1))),
+    /** SHA-256 of the hub's root CA, as `sites create` printed it (first start only). */
+    upstreamCaFingerprint: z.optional(z.string().check(z.minLength(1))),
+    /** A site's pause between syncs with its hub while the link is up. */
+    upstreamSyncMs: z._default(z.coerce.number().check(z.int(), z.minimum(100)), 5000),
+    /** Events per upload from a site to its hub, at most. */
+    upstreamBatchEvents: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(50_000)), 5000),
+    /** One request to the hub fails after this long (ms). */
+    upstreamTimeoutMs: z._default(z.coerce.number().check(z.int(), z.minimum(100)), 30_000),
     /** Where keys, certificates and the SQLite database live. */
     dataDir: z._default(z.string().check(z.minLength(1)), '.edgeward'),
     /** `sqlite:PATH` or a `postgres://` URL; default `sqlite:<dataDir>/edgeward.db`. */
@@ -139,6 +151,10 @@ export const managerConfigSchema = z
         path: ['alertDestinations'],
       },
     ),
+    z.refine((config) => (config.role === 'site') === (config.upstreamUrl !== undefined), {
+      message: 'a site needs upstreamUrl (its hub), and only a site has one',
+      path: ['upstreamUrl'],
+    }),
     z.refine((config) => config.alertDeliveryRetryMinMs <= config.alertDeliveryRetryMaxMs, {
       message: 'alertDeliveryRetryMinMs must not exceed alertDeliveryRetryMaxMs',
       path: ['alertDeliveryRetryMinMs'],

@@ -6,6 +6,7 @@ import {
   createCrl,
   createIssuingCa,
   createRootCa,
+  createSiteCa,
   deviceSpiffeId,
   EdgewardError,
   exportPrivateKeyPem,
@@ -17,11 +18,25 @@ import {
   type PolicyBundle,
   type PolicyBundlePayload,
   parseCertificate,
+  policyKeyId,
   signPolicyBundle,
+  siteDeviceSpiffeId,
+  siteSpiffeId,
 } from '@edgeward/core';
 import type { Logger } from 'pino';
 import { fileExists, modes, readPrivateKeyFile, writeNewFile } from './key-files.ts';
 import { openPolicySigningKey, type PolicySigningKey } from './policy-key.ts';
+
+/** What a site holds of its hub's PKI: no root key, a delegated CA, the hub's policy key (public half). */
+export interface SitePkiFiles {
+  readonly siteId: string;
+  readonly rootCaPem: string;
+  /** The root's CRL from the delegation: Node checks a CRL for every level of the chain. */
+  readonly rootCrlPem: string;
+  readonly caCertPem: string;
+  readonly caKeyPem: string;
+  readonly hubPolicyPublicKeyPem: string;
+}
 
 const DAY_MS = 86_400_000;
 
@@ -52,33 +67,47 @@ export interface RevokedSerial {
 export class FleetPki {
   readonly fleet: string;
   readonly rootCaPem: string;
-  readonly issuingCaPem: string;
   /** SHA-256 of the root CA certificate: what agents pin at enrollment. */
   readonly caFingerprint: string;
-  readonly #root: Authority;
-  readonly #issuing: Authority;
+  /** On a site: its id. Its devices get `spiffe://<fleet>/site/<id>/device/<device>` identities. */
+  readonly siteId: string | undefined;
+  /** Absent on a site, which never holds the root key. */
+  readonly #root: Authority | undefined;
+  #issuing: Authority;
+  #rootCrlPem: string | undefined;
   readonly #clock: Clock;
-  readonly #policyKey: PolicySigningKey;
+  readonly #policyKey: PolicySigningKey | Omit<PolicySigningKey, 'privateKeyPem'>;
   #server: { keyPem: string; certPem: string };
+  readonly #serverNames: readonly string[];
 
-  private constructor(
-    fleet: string,
-    caFingerprint: string,
-    root: Authority,
-    issuing: Authority,
-    server: { keyPem: string; certPem: string },
-    policyKey: PolicySigningKey,
-    clock: Clock,
-  ) {
-    this.fleet = fleet;
-    this.#policyKey = policyKey;
-    this.caFingerprint = caFingerprint;
-    this.#root = root;
-    this.#issuing = issuing;
-    this.#server = server;
-    this.#clock = clock;
-    this.rootCaPem = root.certPem;
-    this.issuingCaPem = issuing.certPem;
+  private constructor(options: {
+    fleet: string;
+    caFingerprint: string;
+    rootCaPem: string;
+    root: Authority | undefined;
+    issuing: Authority;
+    server: { keyPem: string; certPem: string };
+    serverNames: readonly string[];
+    policyKey: PolicySigningKey | Omit<PolicySigningKey, 'privateKeyPem'>;
+    clock: Clock;
+    site?: { id: string; rootCrlPem: string };
+  }) {
+    this.fleet = options.fleet;
+    this.#policyKey = options.policyKey;
+    this.caFingerprint = options.caFingerprint;
+    this.#root = options.root;
+    this.#issuing = options.issuing;
+    this.#server = options.server;
+    this.#serverNames = options.serverNames;
+    this.#clock = options.clock;
+    this.rootCaPem = options.rootCaPem;
+    this.siteId = options.site?.id;
+    this.#rootCrlPem = options.site?.rootCrlPem;
+  }
+
+  /** The CA that issues this manager's device certificates: the hub's issuing CA, or a site's delegated CA. */
+  get issuingCaPem(): string {
+    return this.#issuing.certPem;
   }
 
   /** The public half of the policy signing key (Ed25519, SPKI PEM): what enrollment grants carry. */
@@ -91,8 +120,17 @@ export class FleetPki {
     return this.#policyKey.keyId;
   }
 
-  /** Signs a policy bundle with the fleet's policy key; the private key never leaves this object. */
+  /**
+   * Signs a policy bundle with the fleet's policy key; the private key never leaves this object. A site
+   * holds only the public half: it serves the hub's bundles as they are.
+   */
   signPolicyBundle(payload: PolicyBundlePayload): PolicyBundle {
+    if (!('privateKeyPem' in this.#policyKey)) {
+      throw new EdgewardError(
+        'EW_INTERNAL',
+        'a site manager cannot sign policy bundles; it serves the bundles its hub signed',
+      );
+    }
     return signPolicyBundle(payload, this.#policyKey.privateKeyPem);
   }
 
@@ -149,21 +187,166 @@ export class FleetPki {
       logger.info({ names: options.serverNames }, 'issued a new server certificate');
     }
     return {
-      pki: new FleetPki(
-        options.fleet,
-        rootCertificate.fingerprint,
+      pki: new FleetPki({
+        fleet: options.fleet,
+        caFingerprint: rootCertificate.fingerprint,
+        rootCaPem: root.certPem,
         root,
         issuing,
-        { keyPem: serverKeyPem, certPem: serverCertPem },
+        server: { keyPem: serverKeyPem, certPem: serverCertPem },
+        serverNames: options.serverNames,
         policyKey,
         clock,
-      ),
+      }),
       created,
     };
   }
 
+  /**
+   * A site's PKI: the hub's root (certificate only), the CA the hub delegated to the site, and a server
+   * identity issued by that CA (`<dir>/server.key`, created once; its certificate re-issued when the CA
+   * or the names change).
+   */
+  static async openSite(options: {
+    dir: string;
+    fleet: string;
+    serverNames: readonly string[];
+    files: SitePkiFiles;
+    clock: Clock;
+    logger: Logger;
+  }): Promise<FleetPki> {
+    const { files, clock } = options;
+    const serverKeyPath = join(options.dir, 'server.key');
+    if (!(await fileExists(serverKeyPath))) {
+      const keys = await generateDeviceKeyPair();
+      await writeNewFile(serverKeyPath, await exportPrivateKeyPem(keys.privateKey), modes.privateKey);
+    }
+    const serverKeyPem = await readPrivateKeyFile(serverKeyPath);
+    const issuing = { certPem: files.caCertPem, privateKey: await importPrivateKeyPem(files.caKeyPem) };
+    const rootCertificate = await parseCertificate(files.rootCaPem);
+    const pki = new FleetPki({
+      fleet: options.fleet,
+      caFingerprint: rootCertificate.fingerprint,
+      rootCaPem: files.rootCaPem,
+      root: undefined,
+      issuing,
+      server: { keyPem: serverKeyPem, certPem: '' },
+      serverNames: options.serverNames,
+      policyKey: {
+        publicKeyPem: files.hubPolicyPublicKeyPem,
+        keyId: policyKeyId(files.hubPolicyPublicKeyPem),
+      },
+      clock,
+      site: { id: files.siteId, rootCrlPem: files.rootCrlPem },
+    });
+    await pki.#reissueServer(join(options.dir, 'server.crt'));
+    return pki;
+  }
+
+  /**
+   * A site takes a renewed delegation: the new CA issues from now on (certificates of the old one stay
+   * valid until they expire), and the server certificate is re-issued under it.
+   */
+  async adoptDelegation(
+    dir: string,
+    delegation: { caCertPem: string; caKeyPem: string; rootCrlPem: string },
+  ) {
+    if (this.siteId === undefined) {
+      throw new EdgewardError('EW_INTERNAL', 'only a site manager holds a delegated CA');
+    }
+    this.#issuing = {
+      certPem: delegation.caCertPem,
+      privateKey: await importPrivateKeyPem(delegation.caKeyPem),
+    };
+    this.#rootCrlPem = delegation.rootCrlPem;
+    await this.#reissueServer(join(dir, 'server.crt'));
+  }
+
+  /**
+   * Keeps the server certificate when the current CA issued it and it carries every name; a site CA lives
+   * days, so the certificate is otherwise re-issued (it never outlives its CA).
+   */
+  async #reissueServer(path: string): Promise<void> {
+    const current = (await fileExists(path)) ? await readFile(path, 'utf8') : undefined;
+    if (current !== undefined && (await issuedByCurrentCa(current, this.#issuing.certPem))) {
+      const held = await parseCertificate(current);
+      const names = new Set([...held.dnsNames, ...held.ipAddresses]);
+      if (this.#serverNames.every((name) => names.has(name))) {
+        this.#server = { ...this.#server, certPem: current };
+        return;
+      }
+    }
+    const certPem = await issueServer(
+      this.#issuing,
+      this.#server.keyPem,
+      this.#serverNames,
+      this.#clock.now(),
+    );
+    await replaceFile(path, certPem);
+    this.#server = { ...this.#server, certPem };
+  }
+
   spiffeIdOf(deviceId: string): string {
-    return deviceSpiffeId(this.fleet, deviceId);
+    return this.siteId === undefined
+      ? deviceSpiffeId(this.fleet, deviceId)
+      : siteDeviceSpiffeId(this.fleet, this.siteId, deviceId);
+  }
+
+  /** A site's own identity at its hub: `spiffe://<fleet>/site/<id>`, from the hub's issuing CA. */
+  async issueSiteCertificate(
+    csrPem: string,
+    siteId: string,
+    validityMs: number,
+  ): Promise<IssuedDeviceCertificate> {
+    return issueDeviceCertificate({
+      csrPem,
+      issuer: this.#issuing,
+      spiffeId: siteSpiffeId(this.fleet, siteId),
+      commonName: siteId,
+      now: this.#clock.now(),
+      validityMs,
+    });
+  }
+
+  /**
+   * A hub delegates to a site a CA of its own under the root, name-constrained to the fleet and the site's
+   * server names, with a root CRL valid as long as the CA (the site must hold one for every level offline).
+   */
+  async delegateSiteCa(params: {
+    siteId: string;
+    csrPem: string;
+    serverNames: readonly string[];
+    validityMs: number;
+    revokedSiteCas: readonly RevokedSerial[];
+  }): Promise<{ ca: IssuedDeviceCertificate; rootCrlPem: string }> {
+    const root = this.#requireRoot();
+    const { dnsNames, ipAddresses } = splitNames(params.serverNames);
+    const now = this.#clock.now();
+    const ca = await createSiteCa({
+      fleet: this.fleet,
+      siteId: params.siteId,
+      root,
+      csrPem: params.csrPem,
+      dnsNames,
+      ipAddresses,
+      now,
+      validityMs: params.validityMs,
+    });
+    const rootCrlPem = await createCrl({
+      issuer: root,
+      revoked: [...params.revokedSiteCas],
+      thisUpdate: now,
+      nextUpdate: Math.max(ca.notAfter, now + params.validityMs),
+      crlNumber: now,
+    });
+    return { ca, rootCrlPem };
+  }
+
+  #requireRoot(): Authority {
+    if (this.#root === undefined) {
+      throw new EdgewardError('EW_INTERNAL', 'a site manager holds no root key; only its hub can do this');
+    }
+    return this.#root;
   }
 
   async issueDeviceCertificate(
@@ -191,9 +374,18 @@ export class FleetPki {
     const nextUpdate = thisUpdate + validityMs;
     // CRL numbers must only grow, across restarts and replicas: the issue time serves.
     const crlNumber = thisUpdate;
+    const issuing = createCrl({
+      issuer: this.#issuing,
+      revoked: [...revoked],
+      thisUpdate,
+      nextUpdate,
+      crlNumber,
+    });
+    // A site cannot sign for the root: it serves the root CRL its hub delegated with the CA.
+    if (this.#root === undefined) return [this.#rootCrlPem ?? '', await issuing].filter((pem) => pem !== '');
     return Promise.all([
       createCrl({ issuer: this.#root, revoked: [], thisUpdate, nextUpdate, crlNumber }),
-      createCrl({ issuer: this.#issuing, revoked: [...revoked], thisUpdate, nextUpdate, crlNumber }),
+      issuing,
     ]);
   }
 }
@@ -261,6 +453,12 @@ async function needsNewServerCertificate(
   if (cert.notAfter - now < 30 * DAY_MS) return true;
   const held = new Set([...cert.dnsNames, ...cert.ipAddresses]);
   return names.some((name) => !held.has(name));
+}
+
+/** Renewed site CAs keep their subject, so the issue time tells them apart. */
+async function issuedByCurrentCa(certPem: string, caPem: string): Promise<boolean> {
+  const [cert, ca] = await Promise.all([parseCertificate(certPem), parseCertificate(caPem)]);
+  return cert.issuer === ca.subject && cert.notBefore >= ca.notBefore && cert.notAfter <= ca.notAfter;
 }
 
 async function replaceFile(path: string, contents: string): Promise<void> {

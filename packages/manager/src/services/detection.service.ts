@@ -39,6 +39,8 @@ export interface DetectionServiceDeps {
   readonly statePath: string;
   readonly allowedLatenessMs: number;
   readonly maxGroupsPerRule: number;
+  /** `hub` (default), or `site` on a site manager: which rules of the policy run here. */
+  readonly scope?: 'hub' | 'site';
 }
 
 /**
@@ -151,7 +153,7 @@ export class DetectionService {
     }
     const previous = this.#engine;
     const engine = new RuleEngine(parsed.rules, {
-      scope: 'hub',
+      scope: this.#deps.scope ?? 'hub',
       allowedLatenessMs: this.#deps.allowedLatenessMs,
       maxGroupsPerRule: this.#deps.maxGroupsPerRule,
     });
@@ -164,7 +166,7 @@ export class DetectionService {
 
   async #raise(signals: readonly RuleSignal[]): Promise<void> {
     for (const signal of signals) {
-      await this.#deps.alerts.raise({ ...signal, source: 'hub' });
+      await this.#deps.alerts.raise({ ...signal, source: this.#deps.scope ?? 'hub' });
       this.#feedBack(signal);
     }
   }
@@ -198,7 +200,7 @@ export class DetectionService {
     });
     const more = engine.ingest(events);
     // Rules over alerts are not fed back (docs/rules.md), so this cannot loop.
-    for (const next of more) void this.#deps.alerts.raise({ ...next, source: 'hub' });
+    for (const next of more) void this.#deps.alerts.raise({ ...next, source: this.#deps.scope ?? 'hub' });
   }
 
   /** One alert per silence: a device past three report intervals without contact. */
@@ -230,7 +232,7 @@ export class DetectionService {
         response: [],
         route: [],
         update: false,
-        source: 'hub',
+        source: this.#deps.scope ?? 'hub',
       };
       await this.#deps.alerts.raise(signal);
     }

@@ -6,6 +6,7 @@ import {
   type EnrollRequest,
   type Labels,
   PROTOCOL_VERSION,
+  siteSpiffeId,
 } from '@edgeward/core';
 import type { Store } from '@edgeward/store';
 import type { Logger } from 'pino';
@@ -22,7 +23,7 @@ export class EnrollmentService {
   readonly #pki: FleetPki;
   readonly #tokens: EnrollmentTokenService;
   readonly #audit: AuditTrail;
-  readonly #certificateValidityMs: number;
+  readonly #certificateValidityMs: () => number;
   readonly #logger: Logger;
 
   constructor(deps: {
@@ -31,7 +32,8 @@ export class EnrollmentService {
     pki: FleetPki;
     tokens: EnrollmentTokenService;
     audit: AuditTrail;
-    certificateValidityMs: number;
+    /** A number, or (on a site) a function: a declared outage lengthens the certificates issued before it. */
+    certificateValidityMs: number | (() => number);
     logger: Logger;
   }) {
     this.#store = deps.store;
@@ -39,7 +41,8 @@ export class EnrollmentService {
     this.#pki = deps.pki;
     this.#tokens = deps.tokens;
     this.#audit = deps.audit;
-    this.#certificateValidityMs = deps.certificateValidityMs;
+    const validity = deps.certificateValidityMs;
+    this.#certificateValidityMs = typeof validity === 'number' ? () => validity : validity;
     this.#logger = deps.logger;
   }
 
@@ -48,7 +51,9 @@ export class EnrollmentService {
     await checkCsr(request.csrPem);
     const grant = await this.#store.transaction(async (store) => {
       const token = await this.#tokens.check(store, request.token);
-      const deviceId = newId('dev');
+      // A token made with `sites create` enrolls that site, under its own id, as a site identity.
+      const site = await store.sites.findByEnrollmentToken(token.id);
+      const deviceId = site?.id ?? newId('dev');
       const now = this.#clock.now();
       if (!(await store.tokens.markUsed(token.id, deviceId, now))) {
         throw new EdgewardError(
@@ -68,13 +73,16 @@ export class EnrollmentService {
         inventoryVersion: 0,
         revokedAt: null,
       });
-      const issued = await this.#issue(store, deviceId, request.csrPem, now);
-      await this.#audit.record(store, deviceActor(deviceId), 'device.enroll', deviceId, {
-        token: token.id,
-        serial: issued.serial,
-        hostname: request.hostname,
-      });
-      return this.#grant(deviceId, issued, token.labels);
+      const issued = await this.#issue(store, deviceId, request.csrPem, now, site !== undefined);
+      if (site !== undefined) await store.sites.update(site.id, { enrolledAt: now, lastSyncAt: now });
+      await this.#audit.record(
+        store,
+        deviceActor(deviceId),
+        site === undefined ? 'device.enroll' : 'site.enroll',
+        deviceId,
+        { token: token.id, serial: issued.serial, hostname: request.hostname },
+      );
+      return this.#grant(deviceId, issued, token.labels, site !== undefined);
     });
     this.#logger.info({ deviceId: grant.deviceId, hostname: request.hostname }, 'device enrolled');
     return grant;
@@ -92,7 +100,8 @@ export class EnrollmentService {
         throw new EdgewardError('EW_DEVICE_REVOKED', `device ${deviceId} is revoked and cannot renew`);
       }
       const now = this.#clock.now();
-      const issued = await this.#issue(store, deviceId, csrPem, now);
+      const isSite = (await store.sites.findById(deviceId)) !== undefined;
+      const issued = await this.#issue(store, deviceId, csrPem, now, isSite);
       await store.devices.update(deviceId, { lastSeenAt: now });
       await this.#audit.record(store, deviceActor(deviceId), 'device.renew', deviceId, {
         serial: issued.serial,
@@ -102,7 +111,7 @@ export class EnrollmentService {
         { deviceId, notAfter: new Date(issued.notAfter).toISOString() },
         'certificate renewed',
       );
-      return this.#grant(deviceId, issued, device.labels);
+      return this.#grant(deviceId, issued, device.labels, isSite);
     });
   }
 
@@ -112,8 +121,11 @@ export class EnrollmentService {
     deviceId: string,
     csrPem: string,
     now: number,
+    isSite: boolean,
   ): Promise<IssuedDeviceCertificate> {
-    const issued = await this.#pki.issueDeviceCertificate(csrPem, deviceId, this.#certificateValidityMs);
+    const issued = isSite
+      ? await this.#pki.issueSiteCertificate(csrPem, deviceId, this.#certificateValidityMs())
+      : await this.#pki.issueDeviceCertificate(csrPem, deviceId, this.#certificateValidityMs());
     await store.certificates.create({
       serial: issued.serial,
       deviceId,
@@ -126,12 +138,17 @@ export class EnrollmentService {
     return issued;
   }
 
-  #grant(deviceId: string, issued: IssuedDeviceCertificate, labels: Labels): CertificateGrant {
+  #grant(
+    deviceId: string,
+    issued: IssuedDeviceCertificate,
+    labels: Labels,
+    isSite: boolean,
+  ): CertificateGrant {
     return {
       v: PROTOCOL_VERSION,
       deviceId,
       fleet: this.#pki.fleet,
-      spiffeId: this.#pki.spiffeIdOf(deviceId),
+      spiffeId: isSite ? siteSpiffeId(this.#pki.fleet, deviceId) : this.#pki.spiffeIdOf(deviceId),
       certificatePem: issued.certPem,
       chainPem: this.#pki.issuingCaPem,
       rootCaPem: this.#pki.rootCaPem,

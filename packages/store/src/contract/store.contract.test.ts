@@ -20,6 +20,7 @@ import { inventoryContract } from './inventory.contract.ts';
 import { migrationsContract, transactionsContract } from './lifecycle.contract.ts';
 import { policiesContract } from './policies.contract.ts';
 import { metaContract, tokensContract } from './registry.contract.ts';
+import { sitesContract } from './sites.contract.ts';
 import { syslogOutboxContract } from './syslog-outbox.contract.ts';
 import { updatesContract } from './updates.contract.ts';
 
@@ -76,6 +77,7 @@ for (const makeEngine of contractEngines) {
     deviceCommandsContract(ctx);
     updatesContract(ctx, engine);
     incidentsContract(ctx);
+    sitesContract(ctx);
     transactionsContract(ctx);
     migrationsContract(ctx, engine);
   });

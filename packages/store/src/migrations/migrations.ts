@@ -601,6 +601,46 @@ export const migrations: readonly Migration[] = [
     },
   },
   {
+    version: 11,
+    name: 'federation: sites, their uplink and overlays',
+    up: (dialect) => {
+      const { key } = columnTypes(dialect);
+      return [
+        // On a hub: one row per site it delegates to. The site enrolls with the token named here, which is
+        // what makes its certificate a site identity rather than a device's.
+        `CREATE TABLE sites (
+          id ${key} PRIMARY KEY,
+          name TEXT NOT NULL,
+          max_offline_ms BIGINT NOT NULL,
+          created_at BIGINT NOT NULL,
+          created_by TEXT NOT NULL,
+          enrollment_token_id ${key} NOT NULL UNIQUE,
+          enrolled_at BIGINT,
+          overlay_public_key_pem TEXT,
+          ca_serial TEXT,
+          ca_not_after BIGINT,
+          last_sync_at BIGINT,
+          backlog BIGINT NOT NULL,
+          budget_ends_at BIGINT,
+          conflicts BIGINT NOT NULL
+        )`,
+        // On a site: the hub's acknowledgement of each device's events, so forwarding resumes where it
+        // stopped across link cuts and restarts.
+        `CREATE TABLE site_uplink (
+          device_id ${key} PRIMARY KEY,
+          acked_seq BIGINT NOT NULL
+        )`,
+        // Signed site overlays: on a hub the last one each site sent, on a site the one it publishes.
+        `CREATE TABLE site_overlays (
+          site_id ${key} PRIMARY KEY,
+          version BIGINT NOT NULL,
+          overlay TEXT NOT NULL,
+          updated_at BIGINT NOT NULL
+        )`,
+      ];
+    },
+  },
+  {
     version: 12,
     name: 'device list orders',
     // The dashboard's device table sorts by name, last contact or enrollment and pages by keyset:

@@ -1,0 +1,129 @@
+import * as z from 'zod/mini';
+import { deviceEventSchema } from '../events/event.schema.ts';
+import { labelsSchema } from './device-api.schema.ts';
+
+/**
+ * What a site says to its hub beyond the device protocol it already speaks as an enrolled identity
+ * (`spiffe://<fleet>/site/<id>`): its delegation, its devices' events, its status. Every route is mutual
+ * TLS, and only a site identity may call it.
+ */
+
+const version = z.literal(1);
+const nonNegative = z.number().check(z.int(), z.minimum(0));
+
+/** POST /v1/site/delegation — the site's CA key request, the names of its server and its overlay key. */
+export const siteDelegationRequestSchema = z.object({
+  v: version,
+  csrPem: z.string().check(z.minLength(1)),
+  /** DNS names and IP addresses the site's device API answers on (put in the CA's name constraints). */
+  serverNames: z
+    .array(z.string().check(z.minLength(1), z.maxLength(253)))
+    .check(z.minLength(1), z.maxLength(64)),
+  /** The Ed25519 key (SPKI PEM) the site signs its overlays with. */
+  overlayPublicKeyPem: z.string().check(z.minLength(1)),
+});
+export type SiteDelegationRequest = z.infer<typeof siteDelegationRequestSchema>;
+
+export const siteDelegationGrantSchema = z.object({
+  v: version,
+  siteId: z.string(),
+  fleet: z.string(),
+  /** The delegated issuing CA: path length 0, name-constrained to the fleet and the site's names. */
+  caCertPem: z.string(),
+  rootCaPem: z.string(),
+  /** The root's CRL, valid as long as the CA: the site needs one for every level, offline too. */
+  rootCrlPem: z.string(),
+  notAfter: z.number().check(z.int()),
+  maxOfflineMs: z.number().check(z.int(), z.minimum(1)),
+  /** The hub's policy key, which the site's devices pin (bundles come from the hub, unchanged). */
+  policyPublicKeyPem: z.string(),
+});
+export type SiteDelegationGrant = z.infer<typeof siteDelegationGrantSchema>;
+
+/** POST /v1/site/events — the site's devices' events, each device's in sequence order from its ack. */
+export const siteEventsBatchSchema = z.object({
+  v: version,
+  devices: z
+    .array(
+      z.object({
+        deviceId: z.string().check(z.minLength(1), z.maxLength(128)),
+        name: z.string().check(z.maxLength(253)),
+        labels: labelsSchema,
+        /** Everything at or below it was delivered before or will never come (see eventBatchSchema). */
+        floorSeq: nonNegative,
+        events: z.array(deviceEventSchema),
+      }),
+    )
+    .check(z.maxLength(1000)),
+});
+export type SiteEventsBatch = z.infer<typeof siteEventsBatchSchema>;
+
+export const siteEventsReplySchema = z.object({
+  v: version,
+  /** Per device, the highest sequence number up to which the hub holds every event. */
+  acks: z.record(z.string(), nonNegative),
+});
+export type SiteEventsReply = z.infer<typeof siteEventsReplySchema>;
+
+/** POST /v1/site/status — how the site is doing, at every sync. */
+export const siteStatusReportSchema = z.object({
+  v: version,
+  /** Events waiting at the site for the hub. */
+  backlog: nonNegative,
+  devices: nonNegative,
+  /** When the offline budget would run out were the link to break now (the CA's end, at the latest). */
+  budgetEndsAt: z.number().check(z.int()),
+  /** The site's signed overlay, when it publishes one (checked by the hub like any agent would). */
+  overlay: z.optional(z.unknown()),
+  /** Conflicts recorded by the site's last merge of hub settings and overlay. */
+  conflicts: nonNegative,
+});
+export type SiteStatusReport = z.infer<typeof siteStatusReportSchema>;
+
+export const siteStatusReplySchema = z.object({
+  v: version,
+  serverTime: z.number().check(z.int()),
+  /** Devices of this site revoked at the hub: the site revokes them too, so they are refused offline. */
+  revokedDevices: z.array(z.string()),
+});
+export type SiteStatusReply = z.infer<typeof siteStatusReplySchema>;
+
+/** Operator API: POST /api/v1/sites */
+export const createSiteSchema = z.object({
+  id: z
+    .string()
+    .check(z.regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lower-case letters, digits and "-" (at most 63)')),
+  name: z.optional(z.string().check(z.minLength(1), z.maxLength(200))),
+  /** The declared offline budget; default 3 days, at most 30. */
+  maxOfflineMs: z._default(
+    z.number().check(z.int(), z.minimum(60_000), z.maximum(30 * 86_400_000)),
+    3 * 86_400_000,
+  ),
+  /** Lifetime of the site's enrollment token; default 24 h. */
+  ttlMs: z._default(z.number().check(z.int(), z.minimum(60_000), z.maximum(30 * 86_400_000)), 86_400_000),
+});
+export type CreateSite = z.input<typeof createSiteSchema>;
+
+export type SiteLinkState = 'never-enrolled' | 'connected' | 'offline' | 'over-budget';
+
+export interface SiteView {
+  readonly id: string;
+  readonly name: string;
+  readonly link: SiteLinkState;
+  readonly enrolledAt: number | null;
+  readonly lastSyncAt: number | null;
+  readonly backlog: number;
+  readonly maxOfflineMs: number;
+  /** What remains of the offline budget (ms), counted from the last sync; null before the first. */
+  readonly budgetLeftMs: number | null;
+  readonly caNotAfter: number | null;
+  readonly devices: number;
+  readonly conflicts: number;
+}
+
+export interface CreatedSiteView extends SiteView {
+  /** The site's one-time enrollment token, shown this once. */
+  readonly token: string;
+  /** The command that starts the site manager with it. */
+  readonly startCommand: string;
+}

@@ -1,0 +1,31 @@
+import { siteDelegationRequestSchema, siteEventsBatchSchema, siteStatusReportSchema } from '@edgeward/core';
+import type { FastifyRequest } from 'fastify';
+import type { SiteService } from '../services/site.service.ts';
+import { type HttpsApp, parseInput } from './http-errors.ts';
+
+/** The routes only a site identity may call on its hub's device API (mutual TLS). */
+export function registerSiteRoutes(
+  app: HttpsApp,
+  deps: { sites: SiteService; authenticatedSite: (request: FastifyRequest) => string },
+): void {
+  app.post('/v1/site/delegation', async (request) =>
+    deps.sites.delegate(
+      deps.authenticatedSite(request),
+      parseInput(siteDelegationRequestSchema, request.body, 'delegation request'),
+    ),
+  );
+
+  app.post('/v1/site/events', async (request) =>
+    deps.sites.ingestEvents(
+      deps.authenticatedSite(request),
+      parseInput(siteEventsBatchSchema, request.body, 'site event batch'),
+    ),
+  );
+
+  app.post('/v1/site/status', async (request) =>
+    deps.sites.status(
+      deps.authenticatedSite(request),
+      parseInput(siteStatusReportSchema, request.body, 'site status'),
+    ),
+  );
+}

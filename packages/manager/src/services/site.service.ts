@@ -1,0 +1,310 @@
+import {
+  authorizeSiteOverlay,
+  type Clock,
+  type CreatedSiteView,
+  type createSiteSchema,
+  EdgewardError,
+  type EnrollmentTokenRecord,
+  hubFederationSchema,
+  PROTOCOL_VERSION,
+  type SiteDelegationGrant,
+  type SiteDelegationRequest,
+  type SiteEventsBatch,
+  type SiteEventsReply,
+  type SiteStatusReply,
+  type SiteStatusReport,
+  type SiteView,
+} from '@edgeward/core';
+import type { SiteRecord, Store } from '@edgeward/store';
+import type { Logger } from 'pino';
+import * as z from 'zod/mini';
+import type { FleetPki } from '../pki/fleet-pki.ts';
+import type { AuditTrail } from './audit-trail.ts';
+import type { EventService } from './event.service.ts';
+import type { OperatorContext } from './operator-context.ts';
+import type { PolicyService } from './policy.service.ts';
+import { newSecret, sha256Hex } from './secrets.ts';
+
+/** Label a hub puts on the device records of a site's devices (the value is the site id). */
+export const SITE_LABEL = 'edgeward.site';
+/** Label on a site's own device record at its hub. */
+export const SITE_ROLE_LABEL = 'edgeward.role';
+
+/** A site that stays silent longer than this counts as cut off. */
+const CONNECTED_WITHIN_MS = 120_000;
+
+/**
+ * The hub's side of federation: sites and their one-time enrollment, the name-constrained CA delegated
+ * to each, the events a site forwards for its devices (stored exactly once per device sequence, as if the
+ * devices had sent them), and each site's reported state (docs/federation.md).
+ */
+export class SiteService {
+  readonly #store: Store;
+  readonly #clock: Clock;
+  readonly #pki: FleetPki;
+  readonly #audit: AuditTrail;
+  readonly #events: Pick<EventService, 'ingest'>;
+  readonly #policies: Pick<PolicyService, 'currentBundle'>;
+  readonly #logger: Logger;
+  readonly #startCommand: (site: string, token: string) => string;
+
+  constructor(deps: {
+    store: Store;
+    clock: Clock;
+    pki: FleetPki;
+    audit: AuditTrail;
+    events: Pick<EventService, 'ingest'>;
+    policies: Pick<PolicyService, 'currentBundle'>;
+    logger: Logger;
+    startCommand: (site: string, token: string) => string;
+  }) {
+    this.#store = deps.store;
+    this.#clock = deps.clock;
+    this.#pki = deps.pki;
+    this.#audit = deps.audit;
+    this.#events = deps.events;
+    this.#policies = deps.policies;
+    this.#logger = deps.logger;
+    this.#startCommand = deps.startCommand;
+  }
+
+  async create(operator: OperatorContext, request: CreateSiteRequest): Promise<CreatedSiteView> {
+    const now = this.#clock.now();
+    const secret = newSecret();
+    const token: EnrollmentTokenRecord = {
+      id: `et-site-${request.id}`,
+      secretHash: sha256Hex(secret),
+      labels: { [SITE_ROLE_LABEL]: 'site' },
+      createdAt: now,
+      createdBy: operator.name,
+      expiresAt: now + request.ttlMs,
+      usedAt: null,
+      usedByDeviceId: null,
+      revokedAt: null,
+    };
+    const site: SiteRecord = {
+      id: request.id,
+      name: request.name ?? request.id,
+      maxOfflineMs: request.maxOfflineMs,
+      createdAt: now,
+      createdBy: operator.name,
+      enrollmentTokenId: token.id,
+      enrolledAt: null,
+      overlayPublicKeyPem: null,
+      caSerial: null,
+      caNotAfter: null,
+      lastSyncAt: null,
+      backlog: 0,
+      budgetEndsAt: null,
+      conflicts: 0,
+    };
+    await this.#store.transaction(async (store) => {
+      if ((await store.sites.findById(site.id)) !== undefined || (await store.devices.findById(site.id))) {
+        throw new EdgewardError(
+          'EW_SITE_EXISTS',
+          `a site or device already has id ${site.id}; choose another id`,
+        );
+      }
+      await store.tokens.create(token);
+      await store.sites.create(site);
+      await this.#audit.record(store, operator, 'site.create', site.id, {
+        maxOfflineMs: site.maxOfflineMs,
+        token: token.id,
+      });
+    });
+    const value = `${token.id}.${secret}`;
+    return { ...(await this.#view(site)), token: value, startCommand: this.#startCommand(site.id, value) };
+  }
+
+  async list(): Promise<SiteView[]> {
+    const sites = await this.#store.sites.list();
+    return Promise.all(sites.map((site) => this.#view(site)));
+  }
+
+  async show(id: string): Promise<SiteView> {
+    return this.#view(await this.#find(id));
+  }
+
+  /** The site a one-time token was made for, if any: enrollment then issues a site identity. */
+  async siteOfToken(store: Store, tokenId: string): Promise<SiteRecord | undefined> {
+    return store.sites.findByEnrollmentToken(tokenId);
+  }
+
+  /**
+   * A CA of the site's own, valid twice its offline budget, so that a site which renews while it reaches
+   * the hub (when less than 1.5 budgets remain) always holds a CA that outlives any outage within budget.
+   */
+  async delegate(siteId: string, request: SiteDelegationRequest): Promise<SiteDelegationGrant> {
+    const site = await this.#find(siteId);
+    const { ca, rootCrlPem } = await this.#pki.delegateSiteCa({
+      siteId,
+      csrPem: request.csrPem,
+      serverNames: request.serverNames,
+      validityMs: 2 * site.maxOfflineMs,
+      // Revoking a whole site (its CA in the root CRL) is not offered yet.
+      revokedSiteCas: [],
+    });
+    const now = this.#clock.now();
+    await this.#store.transaction(async (store) => {
+      await store.sites.update(siteId, {
+        caSerial: ca.serial,
+        caNotAfter: ca.notAfter,
+        overlayPublicKeyPem: request.overlayPublicKeyPem,
+        lastSyncAt: now,
+      });
+      await this.#audit.record(store, siteActor(siteId), 'site.delegate', siteId, {
+        serial: ca.serial,
+        notAfter: ca.notAfter,
+        serverNames: request.serverNames,
+      });
+    });
+    this.#logger.info({ siteId, notAfter: new Date(ca.notAfter).toISOString() }, 'site CA delegated');
+    return {
+      v: PROTOCOL_VERSION,
+      siteId,
+      fleet: this.#pki.fleet,
+      caCertPem: ca.certPem,
+      rootCaPem: this.#pki.rootCaPem,
+      rootCrlPem,
+      notAfter: ca.notAfter,
+      maxOfflineMs: site.maxOfflineMs,
+      policyPublicKeyPem: this.#pki.policyPublicKeyPem,
+    };
+  }
+
+  /**
+   * Stores the events a site forwards, per device exactly once (the device's own sequence numbers), and
+   * answers each device's acknowledgement. A device first heard of gets a record labelled with its site; a
+   * device of the hub or of another site is refused.
+   */
+  async ingestEvents(siteId: string, batch: SiteEventsBatch): Promise<SiteEventsReply> {
+    await this.#find(siteId);
+    const now = this.#clock.now();
+    const acks: Record<string, number> = {};
+    for (const entry of batch.devices) {
+      await this.#store.transaction(async (store) => {
+        const device = await store.devices.findById(entry.deviceId);
+        if (device === undefined) {
+          await store.devices.create({
+            id: entry.deviceId,
+            name: entry.name || entry.deviceId,
+            labels: { ...entry.labels, [SITE_LABEL]: siteId },
+            enrolledAt: now,
+            enrollmentTokenId: null,
+            lastSeenAt: now,
+            reportIntervalMs: 60_000,
+            agentVersion: 'via-site',
+            inventoryVersion: 0,
+            revokedAt: null,
+          });
+        } else if (device.labels[SITE_LABEL] !== siteId) {
+          throw new EdgewardError(
+            'EW_SITE_DEVICE_FOREIGN',
+            `device ${entry.deviceId} does not belong to site ${siteId}; it was not enrolled there`,
+          );
+        }
+      });
+      const reply = await this.#events.ingest(entry.deviceId, {
+        v: PROTOCOL_VERSION,
+        floorSeq: entry.floorSeq,
+        events: entry.events,
+      });
+      acks[entry.deviceId] = reply.ackedSeq;
+    }
+    await this.#store.sites.update(siteId, { lastSyncAt: now });
+    return { v: PROTOCOL_VERSION, acks };
+  }
+
+  /** Records what the site reports and tells it which of its devices the hub revoked. */
+  async status(siteId: string, report: SiteStatusReport): Promise<SiteStatusReply> {
+    await this.#find(siteId);
+    const now = this.#clock.now();
+    if (report.overlay !== undefined) await this.#acceptOverlay(siteId, report.overlay, now);
+    await this.#store.sites.update(siteId, {
+      lastSyncAt: now,
+      backlog: report.backlog,
+      budgetEndsAt: report.budgetEndsAt,
+      conflicts: report.conflicts,
+    });
+    const revoked = await this.#store.devices.list(
+      { labels: { [SITE_LABEL]: siteId }, includeRevoked: true },
+      {
+        limit: 100_000,
+      },
+    );
+    return {
+      v: PROTOCOL_VERSION,
+      serverTime: now,
+      revokedDevices: revoked.filter((device) => device.revokedAt !== null).map((device) => device.id),
+    };
+  }
+
+  /** Kept only when it is authorized by the delegation in the bundle in force, as agents will check it. */
+  async #acceptOverlay(siteId: string, overlay: unknown, now: number): Promise<void> {
+    const bundle = await this.#policies.currentBundle();
+    const federation = z.safeParse(hubFederationSchema, bundle?.payload.federation);
+    if (!federation.success) {
+      throw new EdgewardError(
+        'EW_SITE_OVERLAY_REFUSED',
+        `the policy in force delegates nothing to sites, so the overlay of site ${siteId} cannot be accepted`,
+      );
+    }
+    const held = await this.#store.sites.findOverlay(siteId);
+    const verdict = authorizeSiteOverlay(overlay, {
+      fleet: this.#pki.fleet,
+      federation: federation.data,
+      nowMs: now,
+      ...(held === undefined ? {} : { inForceVersion: held.version }),
+    });
+    if (!verdict.ok) throw new EdgewardError('EW_SITE_OVERLAY_REFUSED', verdict.message);
+    if (verdict.payload.site !== siteId) {
+      throw new EdgewardError(
+        'EW_SITE_OVERLAY_REFUSED',
+        `site ${siteId} sent the overlay of site ${verdict.payload.site}`,
+      );
+    }
+    await this.#store.sites.saveOverlay(siteId, verdict.payload.version, JSON.stringify(overlay), now);
+  }
+
+  async #find(id: string): Promise<SiteRecord> {
+    const site = await this.#store.sites.findById(id);
+    if (site === undefined) {
+      throw new EdgewardError('EW_SITE_NOT_FOUND', `no site has id ${id}; see \`edgeward sites list\``);
+    }
+    return site;
+  }
+
+  async #view(site: SiteRecord): Promise<SiteView> {
+    const now = this.#clock.now();
+    const devices = await this.#store.devices.count({ labels: { [SITE_LABEL]: site.id } });
+    const budgetLeftMs =
+      site.lastSyncAt === null ? null : Math.max(0, site.lastSyncAt + site.maxOfflineMs - now);
+    let link: SiteView['link'] = 'never-enrolled';
+    if (site.enrolledAt !== null) {
+      if (site.lastSyncAt !== null && now - site.lastSyncAt <= CONNECTED_WITHIN_MS) link = 'connected';
+      else if (budgetLeftMs === 0) link = 'over-budget';
+      else link = 'offline';
+    }
+    return {
+      id: site.id,
+      name: site.name,
+      link,
+      enrolledAt: site.enrolledAt,
+      lastSyncAt: site.lastSyncAt,
+      backlog: site.backlog,
+      maxOfflineMs: site.maxOfflineMs,
+      budgetLeftMs,
+      caNotAfter: site.caNotAfter,
+      devices,
+      conflicts: site.conflicts,
+    };
+  }
+}
+
+/** POST /api/v1/sites, parsed. */
+export type CreateSiteRequest = z.output<typeof createSiteSchema>;
+
+/** A site's own requests are recorded as actions of the site. */
+function siteActor(siteId: string): OperatorContext {
+  return { id: 'site', name: siteId, role: 'viewer' };
+}
