@@ -58,6 +58,7 @@ export function registerIncidentCommands(program: Command, io: CliIo): void {
     .option('--active', 'leave out closed incidents')
     .option('--limit <n>', 'at most this many (default 100)', '100')
     .option('--json', 'print as JSON')
+    .addHelpText('after', '\nExample:\n  $ edgeward incidents list --active')
     .action(
       async (flags: JsonFlags & { state?: string; device?: string; active?: boolean; limit: string }) => {
         const query = new URLSearchParams({ limit: flags.limit });
@@ -95,6 +96,7 @@ export function registerIncidentCommands(program: Command, io: CliIo): void {
     .description('an incident: state, times, playbook checklist and the timeline')
     .argument('<id>', 'incident id')
     .option('--json', 'print as JSON')
+    .addHelpText('after', '\nExample:\n  $ edgeward incidents show inc-3f2a91c0')
     .action(async (id: string, flags: JsonFlags) => {
       const incident = await operatorApiFrom(flags, io).showIncident(id);
       if (flags.json) {
@@ -141,6 +143,10 @@ export function registerIncidentCommands(program: Command, io: CliIo): void {
     .argument('<state>', 'the new state')
     .option('--note <text>', 'why, on the timeline')
     .option('--json', 'print as JSON')
+    .addHelpText(
+      'after',
+      '\nExample:\n  $ edgeward incidents state inc-3f2a91c0 contained --note "isolated, evidence captured"',
+    )
     .action(async (id: string, state: string, flags: JsonFlags & { note?: string }) => {
       const incident = await operatorApiFrom(flags, io).changeIncidentState(
         id,
@@ -155,6 +161,7 @@ export function registerIncidentCommands(program: Command, io: CliIo): void {
     .argument('<id>', 'incident id')
     .argument('<assignee>', 'operator name')
     .option('--json', 'print as JSON')
+    .addHelpText('after', '\nExample:\n  $ edgeward incidents assign inc-3f2a91c0 alice')
     .action(async (id: string, assignee: string, flags: JsonFlags) => {
       const incident = await operatorApiFrom(flags, io).assignIncident(id, assignee);
       io.out(flags.json ? json(incident) : describe(incident));
@@ -165,6 +172,10 @@ export function registerIncidentCommands(program: Command, io: CliIo): void {
     .argument('<id>', 'incident id')
     .argument('<text>', 'the note')
     .option('--json', 'print as JSON')
+    .addHelpText(
+      'after',
+      '\nExample:\n  $ edgeward incidents note inc-3f2a91c0 "reverse shell to 198.51.100.7 found in the capture"',
+    )
     .action(async (id: string, text: string, flags: JsonFlags) => {
       const incident = await operatorApiFrom(flags, io).noteIncident(id, text);
       io.out(flags.json ? json(incident) : `noted on ${incident.id}`);
@@ -177,6 +188,10 @@ export function registerIncidentCommands(program: Command, io: CliIo): void {
     .option('--undo', 'mark the step not done again')
     .option('--note <text>', 'what was done, on the timeline')
     .option('--json', 'print as JSON')
+    .addHelpText(
+      'after',
+      '\nExample:\n  $ edgeward incidents step inc-3f2a91c0 isolate --note "done from the dashboard"',
+    )
     .action(async (id: string, step: string, flags: JsonFlags & { undo?: boolean; note?: string }) => {
       const incident = await operatorApiFrom(flags, io).tickIncidentStep(
         id,
@@ -193,6 +208,10 @@ export function registerIncidentCommands(program: Command, io: CliIo): void {
     .argument('<id>', 'incident id')
     .requiredOption('--resolution <text>', 'how it ended')
     .option('--json', 'print as JSON')
+    .addHelpText(
+      'after',
+      '\nExample:\n  $ edgeward incidents close inc-3f2a91c0 --resolution "reimaged from the golden slot"',
+    )
     .action(async (id: string, flags: JsonFlags & { resolution: string }) => {
       const incident = await operatorApiFrom(flags, io).closeIncident(id, flags.resolution);
       io.out(flags.json ? json(incident) : describe(incident));
