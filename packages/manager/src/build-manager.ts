@@ -6,6 +6,7 @@ import {
   type CreatedEnrollmentTokenView,
   type CreatedOperatorView,
   EdgewardError,
+  type LiveUpdate,
   syslogEvent,
   systemClock,
 } from '@edgeward/core';
@@ -34,7 +35,7 @@ import { EnrollmentService } from './services/enrollment.service.ts';
 import { EnrollmentTokenService } from './services/enrollment-token.service.ts';
 import { EventService } from './services/event.service.ts';
 import { FleetOverviewService } from './services/fleet-overview.service.ts';
-import { LiveFeed } from './services/live-feed.ts';
+import { LIVE_UPDATE_CHANNEL, LiveFeed, relayPayload } from './services/live-feed.ts';
 import { OperatorService } from './services/operator.service.ts';
 import { systemOperator } from './services/operator-context.ts';
 import { PolicyService } from './services/policy.service.ts';
@@ -205,6 +206,19 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
     coalesceMs: 200,
     logger: logger.child({ module: 'live' }),
   });
+  // Replicas on one PostgreSQL database share updates through it; a lone process hands them over directly.
+  const relayLive = (update: LiveUpdate) => {
+    if (store.engine !== 'postgres') {
+      live.receive(update);
+      return;
+    }
+    store.notifications.notify(LIVE_UPDATE_CHANNEL, relayPayload(update)).catch((error: unknown) => {
+      logger.warn(
+        { err: error },
+        'cannot share a live update with the other replicas; dashboards catch up at their next change',
+      );
+    });
+  };
   const alerts = new AlertService({
     store,
     clock,
@@ -213,7 +227,7 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
     logger: alertLogger,
     autoResolveMs: config.alertAutoResolveMs,
     onQueued: () => sender.wake(),
-    onChanged: (alertIds) => live.alertsChanged(alertIds),
+    onChanged: (alertIds) => relayLive({ topic: 'alerts', alertIds }),
   });
   const digests = new AlertDigestScheduler({
     store,
@@ -266,7 +280,7 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
     logger: commandLogger,
     // Replicas on one PostgreSQL database: the one holding the device's push connection sends it at once.
     announce: (deviceId) => store.notifications.notify(DEVICE_COMMAND_CHANNEL, deviceId),
-    onChanged: (change) => live.commandChanged(change),
+    onChanged: (change) => relayLive({ topic: 'commands', ...change }),
   });
   deviceServer = buildDeviceServer({
     pki,
@@ -344,6 +358,7 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
   };
 
   let stopCommandAnnouncements: (() => Promise<void>) | undefined;
+  let stopLiveRelay: (() => Promise<void>) | undefined;
   const onCommandAnnounced = (deviceId: string) => {
     // Every replica hears every announcement, the one that made it included; only the holder of the
     // device's push connection has anything to do.
@@ -393,6 +408,24 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
           );
         },
       );
+      if (store.engine === 'postgres') {
+        stopLiveRelay = await store.notifications.listen(
+          LIVE_UPDATE_CHANNEL,
+          (payload) => {
+            try {
+              live.receive(JSON.parse(payload) as LiveUpdate);
+            } catch (error) {
+              logger.warn({ err: error }, 'ignored a live update from another replica that is not JSON');
+            }
+          },
+          (error) => {
+            logger.warn(
+              { err: error },
+              'lost the database connection that shares live updates; reconnecting',
+            );
+          },
+        );
+      }
       const deviceAddress = await deviceServer.app.listen({ host: config.host, port: config.devicePort });
       const operatorAddress = await operatorServer.listen({ host: config.host, port: config.operatorPort });
       if (config.publicUrl === undefined) {
@@ -441,6 +474,7 @@ export async function buildManager(config: ManagerConfig, deps: ManagerDeps): Pr
     async close() {
       for (const timer of timers) clearInterval(timer);
       await stopCommandAnnouncements?.();
+      await stopLiveRelay?.();
       await Promise.allSettled([
         deviceServer.app.close(),
         operatorServer.close(),
