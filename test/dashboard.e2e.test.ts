@@ -341,6 +341,20 @@ async function assertText(locator: ReturnType<Page['locator']>, expected: string
   assert.fail(`expected ${String(expected)}, the page shows ${JSON.stringify(last)}`);
 }
 
+test('rollouts and incidents, whose API this manager lacks, are not in the navigation and say so', async () => {
+  const tab = watch(await operatorContext.newPage());
+  try {
+    await tab.goto(`${hub.operatorUrl}#/rollouts`);
+    await tab.getByText('Rollouts are not available on this manager').waitFor();
+    const navigation = tab.getByRole('navigation', { name: 'Main' });
+    assert.equal(await navigation.getByRole('link', { name: 'Rollouts' }).count(), 0);
+    assert.equal(await navigation.getByRole('link', { name: 'Incidents' }).count(), 0);
+    assert.equal(await navigation.getByRole('link', { name: 'Devices' }).count(), 1);
+  } finally {
+    await tab.close();
+  }
+});
+
 test('no page raised a script error or broke its content security policy', () => {
   assert.deepEqual(pageProblems, []);
 });
