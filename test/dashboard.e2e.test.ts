@@ -308,19 +308,30 @@ test('a viewer sees the same pages without any action button', async () => {
   }
 });
 
-test('on a tablet width the overview fits without scrolling sideways', async () => {
+test('on a tablet width the overview, devices, a device and the alerts fit without scrolling sideways', async () => {
   const context = await browser.newContext({
     ignoreHTTPSErrors: true,
     viewport: { width: 768, height: 1024 },
   });
   try {
     const tablet = await signIn(context, hub.adminToken);
+    const overflow = async () =>
+      Number(
+        await tablet.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth'),
+      );
     await assertText(tablet.getByTestId('card-total'), String(PLANT_A + PLANT_B));
-    const overflow = Number(
-      await tablet.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth'),
-    );
-    assert.ok(overflow <= 0, `the page is ${overflow}px wider than the screen`);
+    assert.ok((await overflow()) <= 0, `the overview is ${await overflow()}px wider than the screen`);
     await screenshot(tablet, 'dashboard-overview-tablet');
+    await tablet.goto(`${hub.operatorUrl}#/devices`);
+    await assertText(tablet.getByTestId('device-total'), `${PLANT_A + PLANT_B} devices`);
+    assert.ok((await overflow()) <= 0, `the devices page is ${await overflow()}px wider than the screen`);
+    await tablet.goto(`${hub.operatorUrl}#/devices/${encodeURIComponent(isolatedDevice)}`);
+    await tablet.getByTestId('isolation-state').waitFor();
+    assert.ok((await overflow()) <= 0, `the device page is ${await overflow()}px wider than the screen`);
+    await tablet.goto(`${hub.operatorUrl}#/alerts?state=all`);
+    await tablet.locator(`tr[data-rule="${RULE}"]`).waitFor();
+    assert.ok((await overflow()) <= 0, `the alerts page is ${await overflow()}px wider than the screen`);
+    await screenshot(tablet, 'dashboard-alerts-tablet');
   } finally {
     await context.close();
   }
