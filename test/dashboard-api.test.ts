@@ -144,7 +144,8 @@ test('a session ends when it expires, and at once when its operator is revoked',
 test('signing out clears the cookie in the browser', async () => {
   const reply = await call('DELETE', '/api/v1/session');
   assert.equal(reply.status, 200);
-  assert.match(reply.headers['set-cookie']?.[0] ?? '', /^edgeward_session=; Max-Age=0/);
+  const port = new URL(hub.operatorUrl).port;
+  assert.match(reply.headers['set-cookie']?.[0] ?? '', new RegExp(`^edgeward_session_${port}=; Max-Age=0`));
 });
 
 test('the device list pages by cursor through every device in name order, descending, without repeats', async () => {

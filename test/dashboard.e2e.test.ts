@@ -308,19 +308,30 @@ test('a viewer sees the same pages without any action button', async () => {
   }
 });
 
-test('on a tablet width the overview fits without scrolling sideways', async () => {
+test('on a tablet width the overview, devices, a device and the alerts fit without scrolling sideways', async () => {
   const context = await browser.newContext({
     ignoreHTTPSErrors: true,
     viewport: { width: 768, height: 1024 },
   });
   try {
     const tablet = await signIn(context, hub.adminToken);
+    const overflow = async () =>
+      Number(
+        await tablet.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth'),
+      );
     await assertText(tablet.getByTestId('card-total'), String(PLANT_A + PLANT_B));
-    const overflow = Number(
-      await tablet.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth'),
-    );
-    assert.ok(overflow <= 0, `the page is ${overflow}px wider than the screen`);
+    assert.ok((await overflow()) <= 0, `the overview is ${await overflow()}px wider than the screen`);
     await screenshot(tablet, 'dashboard-overview-tablet');
+    await tablet.goto(`${hub.operatorUrl}#/devices`);
+    await assertText(tablet.getByTestId('device-total'), `${PLANT_A + PLANT_B} devices`);
+    assert.ok((await overflow()) <= 0, `the devices page is ${await overflow()}px wider than the screen`);
+    await tablet.goto(`${hub.operatorUrl}#/devices/${encodeURIComponent(isolatedDevice)}`);
+    await tablet.getByTestId('isolation-state').waitFor();
+    assert.ok((await overflow()) <= 0, `the device page is ${await overflow()}px wider than the screen`);
+    await tablet.goto(`${hub.operatorUrl}#/alerts?state=all`);
+    await tablet.locator(`tr[data-rule="${RULE}"]`).waitFor();
+    assert.ok((await overflow()) <= 0, `the alerts page is ${await overflow()}px wider than the screen`);
+    await screenshot(tablet, 'dashboard-alerts-tablet');
   } finally {
     await context.close();
   }
@@ -340,6 +351,20 @@ async function assertText(locator: ReturnType<Page['locator']>, expected: string
   }
   assert.fail(`expected ${String(expected)}, the page shows ${JSON.stringify(last)}`);
 }
+
+test('rollouts and incidents, whose API this manager lacks, are not in the navigation and say so', async () => {
+  const tab = watch(await operatorContext.newPage());
+  try {
+    await tab.goto(`${hub.operatorUrl}#/rollouts`);
+    await tab.getByText('Rollouts are not available on this manager').waitFor();
+    const navigation = tab.getByRole('navigation', { name: 'Main' });
+    assert.equal(await navigation.getByRole('link', { name: 'Rollouts' }).count(), 0);
+    assert.equal(await navigation.getByRole('link', { name: 'Incidents' }).count(), 0);
+    assert.equal(await navigation.getByRole('link', { name: 'Devices' }).count(), 1);
+  } finally {
+    await tab.close();
+  }
+});
 
 test('no page raised a script error or broke its content security policy', () => {
   assert.deepEqual(pageProblems, []);

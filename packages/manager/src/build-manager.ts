@@ -6,6 +6,7 @@ import {
   type CreatedEnrollmentTokenView,
   type CreatedOperatorView,
   EdgewardError,
+  type LiveUpdate,
   syslogEvent,
   systemClock,
 } from '@edgeward/core';
@@ -41,7 +42,7 @@ import { EventService } from './services/event.service.ts';
 import { EvidenceService } from './services/evidence.service.ts';
 import { FleetOverviewService } from './services/fleet-overview.service.ts';
 import { IncidentService } from './services/incident.service.ts';
-import { LiveFeed } from './services/live-feed.ts';
+import { LIVE_UPDATE_CHANNEL, LiveFeed, relayPayload } from './services/live-feed.ts';
 import { OperatorService } from './services/operator.service.ts';
 import { systemOperator } from './services/operator-context.ts';
 import { PolicyService } from './services/policy.service.ts';
@@ -245,6 +246,19 @@ export async function buildManager(givenConfig: ManagerConfig, deps: ManagerDeps
     coalesceMs: 200,
     logger: logger.child({ module: 'live' }),
   });
+  // Replicas on one PostgreSQL database share updates through it; a lone process hands them over directly.
+  const relayLive = (update: LiveUpdate) => {
+    if (store.engine !== 'postgres') {
+      live.receive(update);
+      return;
+    }
+    store.notifications.notify(LIVE_UPDATE_CHANNEL, relayPayload(update)).catch((error: unknown) => {
+      logger.warn(
+        { err: error },
+        'cannot share a live update with the other replicas; dashboards catch up at their next change',
+      );
+    });
+  };
   const alerts = new AlertService({
     store,
     clock,
@@ -253,7 +267,7 @@ export async function buildManager(givenConfig: ManagerConfig, deps: ManagerDeps
     logger: alertLogger,
     autoResolveMs: config.alertAutoResolveMs,
     onQueued: () => sender.wake(),
-    onChanged: (alertIds) => live.alertsChanged(alertIds),
+    onChanged: (alertIds) => relayLive({ topic: 'alerts', alertIds }),
   });
   const digests = new AlertDigestScheduler({
     store,
@@ -365,7 +379,7 @@ export async function buildManager(givenConfig: ManagerConfig, deps: ManagerDeps
     logger: commandLogger,
     // Replicas on one PostgreSQL database: the one holding the device's push connection sends it at once.
     announce: (deviceId) => store.notifications.notify(DEVICE_COMMAND_CHANNEL, deviceId),
-    onChanged: (change) => live.commandChanged(change),
+    onChanged: (change) => relayLive({ topic: 'commands', ...change }),
   });
   const updateLogger = logger.child({ module: 'updates' });
   const tuf = await TufRepository.open({
@@ -519,6 +533,7 @@ export async function buildManager(givenConfig: ManagerConfig, deps: ManagerDeps
   };
 
   let stopCommandAnnouncements: (() => Promise<void>) | undefined;
+  let stopLiveRelay: (() => Promise<void>) | undefined;
   const onCommandAnnounced = (deviceId: string) => {
     // Every replica hears every announcement, the one that made it included; only the holder of the
     // device's push connection has anything to do.
@@ -574,6 +589,24 @@ export async function buildManager(givenConfig: ManagerConfig, deps: ManagerDeps
           );
         },
       );
+      if (store.engine === 'postgres') {
+        stopLiveRelay = await store.notifications.listen(
+          LIVE_UPDATE_CHANNEL,
+          (payload) => {
+            try {
+              live.receive(JSON.parse(payload) as LiveUpdate);
+            } catch (error) {
+              logger.warn({ err: error }, 'ignored a live update from another replica that is not JSON');
+            }
+          },
+          (error) => {
+            logger.warn(
+              { err: error },
+              'lost the database connection that shares live updates; reconnecting',
+            );
+          },
+        );
+      }
       const deviceAddress = await deviceServer.app.listen({ host: config.host, port: config.devicePort });
       const operatorAddress = await operatorServer.listen({ host: config.host, port: config.operatorPort });
       if (config.publicUrl === undefined) {
@@ -641,6 +674,7 @@ export async function buildManager(givenConfig: ManagerConfig, deps: ManagerDeps
       await rollouts.idle();
       await siteUplink?.stop();
       await stopCommandAnnouncements?.();
+      await stopLiveRelay?.();
       await Promise.allSettled([
         deviceServer.app.close(),
         operatorServer.close(),

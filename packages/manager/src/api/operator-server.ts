@@ -84,8 +84,13 @@ const actionsQuery = z.object({
   target: z.optional(z.string()),
 });
 
-/** The dashboard's session cookie (httpOnly, Secure, SameSite=Strict). */
-const SESSION_COOKIE = 'edgeward_session';
+/**
+ * The dashboard's session cookie (httpOnly, Secure, SameSite=Strict). Browsers scope cookies by host, not
+ * port, so its name carries the port: a hub and a site manager on one machine keep separate sessions.
+ */
+function sessionCookieName(request: FastifyRequest): string {
+  return `edgeward_session_${request.port ?? 443}`;
+}
 /**
  * Writes authenticated by the cookie must carry this header. A page of another site cannot set a custom
  * header on a cross-origin request without a CORS preflight, which this server never grants.
@@ -202,7 +207,7 @@ export function buildOperatorServer(deps: {
       .header(
         'set-cookie',
         stringifySetCookie({
-          name: SESSION_COOKIE,
+          name: sessionCookieName(request),
           value: cookie,
           httpOnly: true,
           secure: true,
@@ -215,12 +220,12 @@ export function buildOperatorServer(deps: {
       .send(session);
   });
 
-  app.delete('/api/v1/session', async (_request, reply) =>
+  app.delete('/api/v1/session', async (request, reply) =>
     reply
       .header(
         'set-cookie',
         stringifySetCookie({
-          name: SESSION_COOKIE,
+          name: sessionCookieName(request),
           value: '',
           httpOnly: true,
           secure: true,
@@ -619,6 +624,6 @@ function parseLabelSelectors(selectors: string | string[]): Labels {
 function sessionCookie(request: FastifyRequest): string | undefined {
   const header = request.headers.cookie;
   if (header === undefined) return undefined;
-  const value = parseCookie(header)[SESSION_COOKIE];
+  const value = parseCookie(header)[sessionCookieName(request)];
   return value === undefined || value === '' ? undefined : value;
 }

@@ -1,6 +1,15 @@
 import type { LiveUpdate } from '@edgeward/core';
 import type { Logger } from 'pino';
 
+/**
+ * The store notification channel on which replicas share live updates (PostgreSQL; payload: one
+ * LiveUpdate as JSON), so a dashboard hears of changes made on any replica.
+ */
+export const LIVE_UPDATE_CHANNEL = 'edgeward_live';
+
+/** PostgreSQL's NOTIFY payload limit is 8000 bytes; a longer list of ids becomes "some changed". */
+const MAX_RELAYED_BYTES = 7000;
+
 interface Subscriber {
   readonly send: (update: LiveUpdate) => void;
   readonly end: () => void;
@@ -11,8 +20,8 @@ interface Subscriber {
  * while anyone listens the feed polls the fleet's online/offline counts (a device goes offline by
  * staying silent, which no request announces). Changes are held for `coalesceMs` and sent as one
  * message per topic, so a burst of alerts is one refresh, and a listener that reads right after hearing
- * of a change finds the transaction behind it committed. One process: each replica feeds the
- * dashboards connected to it with the changes it made, and all of them see the fleet counts.
+ * of a change finds the transaction behind it committed. With several replicas, `publish` goes through
+ * the database (NOTIFY) and every replica hands what it hears to `receive`.
  */
 export class LiveFeed {
   readonly #subscribers = new Set<Subscriber>();
@@ -61,6 +70,12 @@ export class LiveFeed {
     };
   }
 
+  /** Feeds an update heard from this process or from another replica to the listeners. */
+  receive(update: LiveUpdate): void {
+    if (update.topic === 'alerts') this.alertsChanged(update.alertIds);
+    else if (update.topic === 'commands') this.commandChanged(update);
+  }
+
   alertsChanged(alertIds: readonly string[]): void {
     this.#pendingAlerts ??= new Set();
     for (const id of alertIds) this.#pendingAlerts.add(id);
@@ -68,7 +83,12 @@ export class LiveFeed {
   }
 
   commandChanged(change: { deviceId: string; commandId: string; status: string }): void {
-    this.#send({ topic: 'commands', ...change });
+    this.#send({
+      topic: 'commands',
+      deviceId: change.deviceId,
+      commandId: change.commandId,
+      status: change.status,
+    });
     this.#pendingDevices ??= new Set();
     this.#pendingDevices.add(change.deviceId);
     this.#schedule();
@@ -130,4 +150,11 @@ export class LiveFeed {
       );
     }
   }
+}
+
+/** An update as a NOTIFY payload, its list of alerts dropped ("some changed") when too long for one. */
+export function relayPayload(update: LiveUpdate): string {
+  const text = JSON.stringify(update);
+  if (text.length <= MAX_RELAYED_BYTES || update.topic !== 'alerts') return text;
+  return JSON.stringify({ topic: 'alerts', alertIds: [] });
 }

@@ -245,20 +245,27 @@ export function updatesContract(ctx: ContractContext, engine: ContractEngine): v
 
     it('applies a missing migration numbered below the newest applied one (numbers taken by parallel changes)', async () => {
       const db = await engine.openRaw();
+      const newest = Math.max(...migrations.map((migration) => migration.version));
+      // A change numbered later lands first; the one numbered between lands after it.
+      const later = {
+        version: newest + 2,
+        name: 'probe applied first',
+        up: () => ['CREATE TABLE gap_later (x INTEGER)'],
+      };
+      const between = {
+        version: newest + 1,
+        name: 'probe in the gap',
+        up: () => ['CREATE TABLE gap_probe (x INTEGER)'],
+      };
       try {
-        const gap = {
-          version: 9,
-          name: 'probe in the gap',
-          up: () => ['CREATE TABLE gap_probe (x INTEGER)'],
-        };
-        assert.equal(
-          migrations.some((migration) => migration.version === 9),
-          false,
-        );
-        const withGap = [...migrations, gap].sort((a, b) => a.version - b.version);
-        assert.deepEqual(await migrate(db, withGap), [9]);
+        assert.deepEqual(await migrate(db, [...migrations, later]), [later.version]);
+        assert.deepEqual(await migrate(db, [...migrations, between, later]), [between.version]);
         assert.deepEqual(await db.query('SELECT x FROM gap_probe'), []);
       } finally {
+        // The probes are not this release's migrations: later tests open the store with the real list.
+        await db.run('DROP TABLE IF EXISTS gap_probe');
+        await db.run('DROP TABLE IF EXISTS gap_later');
+        await db.run('DELETE FROM schema_migrations WHERE version > $1', [newest]);
         await db.close();
       }
     });

@@ -3,7 +3,7 @@ import { type FormEvent, useState } from 'react';
 import { api, query } from '../api.ts';
 import { ago, dateTime, percent, tiers } from '../format.ts';
 import { navigate, useApi, useLive } from '../hooks.ts';
-import { useCanAct } from '../session.ts';
+import { useCanAct, useOperator } from '../session.ts';
 
 const states = ['open', 'acknowledged', 'resolved', 'suppressed'] as const;
 
@@ -195,7 +195,9 @@ function AlertDetail(props: { id: string; onChanged: () => void; onClose: () => 
   const live = useLive();
   const canAct = useCanAct();
   const detail = useApi<AlertDetailView>(`/api/v1/alerts/${encodeURIComponent(props.id)}`, [live.alerts]);
-  const operators = useApi<{ operators: OperatorView[] }>(canAct ? '/api/v1/operators' : null);
+  const operators = useApi<{ operators: OperatorView[] }>(
+    useOperator().role === 'admin' ? '/api/v1/operators' : null,
+  );
   const [resolution, setResolution] = useState('fixed');
   const [note, setNote] = useState('');
   const [assignee, setAssignee] = useState('');
@@ -260,17 +262,30 @@ function AlertDetail(props: { id: string; onChanged: () => void; onClose: () => 
             <button type="submit">Resolve</button>
           </form>
           <form onSubmit={act('assign', { assignee })} aria-label="Assign">
-            <label>
-              Assignee
-              <select value={assignee} onChange={(event) => setAssignee(event.target.value)} required>
-                <option value="">choose…</option>
-                {(operators.data?.operators ?? []).map((operator) => (
-                  <option key={operator.id} value={operator.id}>
-                    {operator.name} ({operator.role})
-                  </option>
-                ))}
-              </select>
-            </label>
+            {operators.data === undefined ? (
+              // Only admins may list operators; others name the assignee.
+              <label>
+                Assignee
+                <input
+                  value={assignee}
+                  onChange={(event) => setAssignee(event.target.value)}
+                  placeholder="operator name"
+                  required
+                />
+              </label>
+            ) : (
+              <label>
+                Assignee
+                <select value={assignee} onChange={(event) => setAssignee(event.target.value)} required>
+                  <option value="">choose…</option>
+                  {operators.data.operators.map((operator) => (
+                    <option key={operator.id} value={operator.id}>
+                      {operator.name} ({operator.role})
+                    </option>
+                  ))}
+                </select>
+              </label>
+            )}
             <button type="submit">Assign</button>
           </form>
         </div>

@@ -24,13 +24,14 @@ export function DevicesPage(props: { params: URLSearchParams }) {
   const site = params.get('site') ?? '';
   const label = params.get('label') ?? '';
   const search = params.get('search') ?? '';
+  const revoked = params.get('revoked') === 'true';
   const sort = params.get('sort') ?? 'name';
   const order = params.get('order') === 'desc' ? 'desc' : 'asc';
   const [searchText, setSearchText] = useState(search);
   const [labelText, setLabelText] = useState(label);
   // Cursors of the pages before this one, to go back; reset whenever the filters or the order change.
   const [cursors, setCursors] = useState<string[]>([]);
-  const filterKey = `${status}|${segment}|${site}|${label}|${search}|${sort}|${order}`;
+  const filterKey = `${status}|${segment}|${site}|${label}|${search}|${sort}|${order}|${revoked}`;
   // biome-ignore lint/correctness/useExhaustiveDependencies: a new filter starts from the first page
   useEffect(() => setCursors([]), [filterKey]);
   useEffect(() => setSearchText(search), [search]);
@@ -49,6 +50,7 @@ export function DevicesPage(props: { params: URLSearchParams }) {
     search,
     sort,
     order,
+    includeRevoked: revoked ? 'true' : undefined,
     limit: PAGE_SIZE,
     cursor: cursors.at(-1),
   })}`;
@@ -134,6 +136,15 @@ export function DevicesPage(props: { params: URLSearchParams }) {
               if (event.key === 'Enter') update({ label: labelText });
             }}
           />
+        </label>
+        <label className="check-label">
+          <input
+            type="checkbox"
+            name="revoked"
+            checked={revoked}
+            onChange={(event) => update({ revoked: event.target.checked ? 'true' : '' })}
+          />
+          Include revoked
         </label>
       </form>
       {list.error !== undefined && <p role="alert">{list.error.message}</p>}
