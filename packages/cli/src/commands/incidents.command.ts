@@ -58,6 +58,10 @@ export function registerIncidentCommands(program: Command, io: CliIo): void {
     .option('--active', 'leave out closed incidents')
     .option('--limit <n>', 'at most this many (default 100)', '100')
     .option('--json', 'print as JSON')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ edgeward incidents list --active\n  $ edgeward incidents list --state contained --device dev-1234abcd5678ef90',
+    )
     .action(
       async (flags: JsonFlags & { state?: string; device?: string; active?: boolean; limit: string }) => {
         const query = new URLSearchParams({ limit: flags.limit });
@@ -95,6 +99,7 @@ export function registerIncidentCommands(program: Command, io: CliIo): void {
     .description('an incident: state, times, playbook checklist and the timeline')
     .argument('<id>', 'incident id')
     .option('--json', 'print as JSON')
+    .addHelpText('after', '\nExample:\n  $ edgeward incidents show inc-12d60aaf40e72339')
     .action(async (id: string, flags: JsonFlags) => {
       const incident = await operatorApiFrom(flags, io).showIncident(id);
       if (flags.json) {
@@ -141,6 +146,10 @@ export function registerIncidentCommands(program: Command, io: CliIo): void {
     .argument('<state>', 'the new state')
     .option('--note <text>', 'why, on the timeline')
     .option('--json', 'print as JSON')
+    .addHelpText(
+      'after',
+      "\nExample:\n  $ edgeward incidents state inc-12d60aaf40e72339 contained --note 'isolated, PLC link kept'",
+    )
     .action(async (id: string, state: string, flags: JsonFlags & { note?: string }) => {
       const incident = await operatorApiFrom(flags, io).changeIncidentState(
         id,
@@ -155,6 +164,7 @@ export function registerIncidentCommands(program: Command, io: CliIo): void {
     .argument('<id>', 'incident id')
     .argument('<assignee>', 'operator name')
     .option('--json', 'print as JSON')
+    .addHelpText('after', '\nExample:\n  $ edgeward incidents assign inc-12d60aaf40e72339 bob')
     .action(async (id: string, assignee: string, flags: JsonFlags) => {
       const incident = await operatorApiFrom(flags, io).assignIncident(id, assignee);
       io.out(flags.json ? json(incident) : describe(incident));
@@ -165,6 +175,10 @@ export function registerIncidentCommands(program: Command, io: CliIo): void {
     .argument('<id>', 'incident id')
     .argument('<text>', 'the note')
     .option('--json', 'print as JSON')
+    .addHelpText(
+      'after',
+      "\nExample:\n  $ edgeward incidents note inc-12d60aaf40e72339 'came in over the vendor VPN'",
+    )
     .action(async (id: string, text: string, flags: JsonFlags) => {
       const incident = await operatorApiFrom(flags, io).noteIncident(id, text);
       io.out(flags.json ? json(incident) : `noted on ${incident.id}`);
@@ -177,6 +191,10 @@ export function registerIncidentCommands(program: Command, io: CliIo): void {
     .option('--undo', 'mark the step not done again')
     .option('--note <text>', 'what was done, on the timeline')
     .option('--json', 'print as JSON')
+    .addHelpText(
+      'after',
+      "\nExample:\n  $ edgeward incidents step inc-12d60aaf40e72339 capture --note 'bundle 6f1c'",
+    )
     .action(async (id: string, step: string, flags: JsonFlags & { undo?: boolean; note?: string }) => {
       const incident = await operatorApiFrom(flags, io).tickIncidentStep(
         id,
@@ -193,6 +211,10 @@ export function registerIncidentCommands(program: Command, io: CliIo): void {
     .argument('<id>', 'incident id')
     .requiredOption('--resolution <text>', 'how it ended')
     .option('--json', 'print as JSON')
+    .addHelpText(
+      'after',
+      "\nExample:\n  $ edgeward incidents close inc-12d60aaf40e72339 --resolution 'reimaged; VPN account disabled'",
+    )
     .action(async (id: string, flags: JsonFlags & { resolution: string }) => {
       const incident = await operatorApiFrom(flags, io).closeIncident(id, flags.resolution);
       io.out(flags.json ? json(incident) : describe(incident));
