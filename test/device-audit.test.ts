@@ -117,6 +117,9 @@ describe("the agent's own audit chain", () => {
     assert.equal(recorded?.kind, 'device.audit_anchor');
     assert.equal(recorded?.details.hash, anchor?.hash);
 
+    const logged = await runEdgeward(['audit', 'log', '--device', deviceId, ...api()]);
+    assert.equal(logged.code, 0, logged.stderr);
+    assert.match(logged.stdout, /\d+\*? +\S+ +agent\.isolation_changed +admin +/);
     const verified = await runEdgeward(['audit', 'verify', '--device', deviceId, ...api()]);
     assert.equal(verified.code, 0, verified.stderr);
     assert.match(

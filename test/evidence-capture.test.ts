@@ -294,6 +294,57 @@ describe('forensic capture over a broken link', () => {
   });
 });
 
+describe('capture for a device without a push connection', () => {
+  test('waits as pending and is carried out at the next heartbeat', async () => {
+    const dataDir = join(work, 'no-push');
+    const token = (await hub.manager.services.tokens.create(systemOperator, {}, 3_600_000)).token;
+    const { deviceId } = await enrollAgent({
+      managerUrl: hub.deviceUrl,
+      token,
+      caFingerprint: hub.manager.pki.caFingerprint,
+      dataDir,
+      hostname: 'no-push',
+      agentVersion: 'test',
+      reportIntervalMs: 2000,
+      timeoutMs: 5000,
+    });
+    const agent = new Agent({
+      config: resolveAgentConfig([
+        {
+          source: 'test',
+          values: {
+            dataDir,
+            root: fixture.root,
+            pushEnabled: false,
+            reportIntervalMs: 2000,
+            inventoryIntervalMs: 3_600_000,
+            policyPollMs: 3_600_000,
+            isolation: 'report-only',
+            authLogFiles: '/var/log/auth.log',
+            captureFiles: '/etc/passwd',
+          },
+        },
+      ]),
+      logger: silentLogger,
+      agentVersion: 'test',
+      collectInventory: async () => fixtureInventory('no-push'),
+      eventSources: 'none',
+    });
+    agents.push(agent);
+    await agent.start();
+    await eventually(() => agent.lastContactAt, 'the first contact');
+    const issued = await call<{ status: string }>('POST', `/api/v1/devices/${deviceId}/capture`, {
+      reason: 'slow path',
+    });
+    assert.equal(issued.body.status, 'pending');
+    const record = await eventually(async () => {
+      const found = await evidenceOf(deviceId);
+      return found?.state === 'verified' ? found : undefined;
+    }, 'the bundle after the next heartbeat');
+    assert.ok(record.manifest.items.some((item) => item.name === 'files/etc/passwd'));
+  });
+});
+
 describe('a bundle damaged on the device', () => {
   test('is set aside once the manager refuses its chunk, and the bundles after it still go', async () => {
     const { deviceId, dataDir } = await startAgent();

@@ -134,6 +134,29 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       assert.ok(ttd >= 10 * MINUTE_MS - 1000 && ttd <= 10 * MINUTE_MS + 5000, `time to detect ${ttd}`);
       assert.equal(opened.body.timeToContainMs, null);
 
+      // The file change behind the alert, as the device reported it; and a routine event the timeline leaves out.
+      await hub.manager.store.events.ingest(
+        deviceId,
+        [
+          {
+            seq: 1,
+            id: `${deviceId}-evt-1`,
+            type: 'fim.modified',
+            severity: 'high',
+            time: Date.now() - 10 * MINUTE_MS,
+            data: { TargetFilename: '/etc/passwd' },
+          },
+          {
+            seq: 2,
+            id: `${deviceId}-evt-2`,
+            type: 'agent.started',
+            severity: 'info',
+            time: Date.now() - 9 * MINUTE_MS,
+            data: {},
+          },
+        ],
+        Date.now(),
+      );
       const isolate = await call(hub, 'POST', `/api/v1/devices/${deviceId}/isolate`, admin, {
         reason: 'contain',
       });
@@ -183,6 +206,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       const kinds = shown.body.timeline.map((item) => `${item.source}:${item.kind}`);
       for (const expected of [
         'alert:first-seen',
+        'event:fim.modified',
         'alert:created',
         'incident:opened',
         'incident:step',
@@ -194,6 +218,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       ]) {
         assert.ok(kinds.includes(expected), `${expected} in ${kinds.join(', ')}`);
       }
+      assert.equal(kinds.includes('event:agent.started'), false, 'routine events stay out');
       const times = shown.body.timeline.map((item) => item.at);
       assert.deepEqual(
         times,

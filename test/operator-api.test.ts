@@ -67,6 +67,20 @@ const endpoints: [method: string, path: string, body?: unknown][] = [
   ['GET', '/api/v1/audit/verify'],
   ['GET', '/api/v1/audit/entries'],
   ['GET', '/api/v1/audit/export'],
+  ['POST', '/api/v1/devices/dev-0/capture', { reason: 'x' }],
+  ['GET', '/api/v1/evidence'],
+  ['GET', '/api/v1/evidence/ev-0'],
+  ['GET', '/api/v1/evidence/ev-0/content'],
+  ['POST', '/api/v1/incidents', { deviceId: 'dev-0', title: 'x' }],
+  ['GET', '/api/v1/incidents'],
+  ['GET', '/api/v1/incidents/inc-0'],
+  ['POST', '/api/v1/incidents/inc-0/state', { state: 'contained' }],
+  ['POST', '/api/v1/incidents/inc-0/assign', { assignee: 'x' }],
+  ['POST', '/api/v1/incidents/inc-0/notes', { text: 'x' }],
+  ['POST', '/api/v1/incidents/inc-0/steps/s', {}],
+  ['POST', '/api/v1/incidents/inc-0/close', { resolution: 'x' }],
+  ['GET', '/api/v1/audit/devices/dev-0'],
+  ['GET', '/api/v1/audit/devices/dev-0/verify'],
 ];
 
 test('the endpoint list above covers every operator route the server has', () => {

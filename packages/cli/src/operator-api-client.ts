@@ -21,6 +21,7 @@ import {
   type CreatedSiteView,
   type CreateRolloutRequest,
   type CreateSite,
+  type DeviceAuditChainView,
   type DeviceAuditVerifyView,
   type DeviceCommandListView,
   type DeviceCommandView,
@@ -240,6 +241,9 @@ export class OperatorApiClient {
     return this.#call<IncidentView>('POST', `/api/v1/incidents/${encodeURIComponent(id)}/close`, {
       resolution,
     });
+  }
+  deviceAuditChain(id: string) {
+    return this.#call<DeviceAuditChainView>('GET', `/api/v1/audit/devices/${encodeURIComponent(id)}`);
   }
   verifyDeviceAudit(id: string) {
     return this.#call<DeviceAuditVerifyView>('GET', `/api/v1/audit/devices/${encodeURIComponent(id)}/verify`);

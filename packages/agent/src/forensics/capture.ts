@@ -145,10 +145,8 @@ export async function captureEvidence(options: CaptureOptions): Promise<Captured
         skipped.push({ path, reason: 'unreadable' });
         continue;
       }
+      // One byte past the room, when there is more: `add` then keeps the room's worth and marks it truncated.
       await add({ name: `files${path.startsWith('/') ? '' : '/'}${path}`, kind: 'file', path }, content);
-      if (content.length < info.size && items.at(-1)?.path === path) {
-        items[items.length - 1] = { ...(items.at(-1) as EvidenceItem), truncated: true };
-      }
     }
     await handle.sync();
   } finally {

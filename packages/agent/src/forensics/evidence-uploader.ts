@@ -131,7 +131,8 @@ export class EvidenceUploader {
     ).body;
     const file = await open(join(this.#options.dir, id, 'bundle.bin'), 'r');
     try {
-      while (state.state === 'uploading' && state.receivedBytes < manifest.totalBytes) {
+      // A stop leaves the rest for the next start, which resumes where the manager stands.
+      while (!this.#stopped && state.state === 'uploading' && state.receivedBytes < manifest.totalBytes) {
         const offset = state.receivedBytes;
         const length = Math.min(manifest.chunkBytes, manifest.totalBytes - offset);
         const chunk = Buffer.alloc(length);

@@ -8,7 +8,7 @@ import { withApiOptions } from './api-options.ts';
 
 type VerifyFlags = ApiFlags & { file?: string; key?: string; device?: string; json?: boolean };
 type ExportFlags = ApiFlags & { since?: string };
-type LogFlags = ApiFlags & { limit: string; before?: string; json?: boolean };
+type LogFlags = ApiFlags & { limit: string; before?: string; device?: string; json?: boolean };
 
 const DETAILS_CHARS = 60;
 
@@ -112,12 +112,45 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
     .description('the audit chain, newest first')
     .option('--limit <n>', 'at most this many, up to 1000', '50')
     .option('--before <seq>', 'continue with older entries: the seq printed after a page')
+    .option('--device <id>', "a device's own chain as the manager holds it, with the seqs anchored (*)")
     .option('--json', 'print as JSON')
     .addHelpText(
       'after',
-      ['', 'Examples:', '  $ edgeward audit log', '  $ edgeward audit log --limit 200 --json'].join('\n'),
+      [
+        '',
+        'Examples:',
+        '  $ edgeward audit log',
+        '  $ edgeward audit log --limit 200 --json',
+        '  $ edgeward audit log --device dev-1234abcd5678ef90',
+      ].join('\n'),
     )
     .action(async (flags: LogFlags) => {
+      if (flags.device !== undefined) {
+        const chain = await operatorApiFrom(flags, io).deviceAuditChain(flags.device);
+        if (flags.json) {
+          io.out(json(chain));
+          return;
+        }
+        const anchored = new Set(chain.anchors.map((anchor) => anchor.seq));
+        const newest = [...chain.entries].reverse().slice(0, Number(flags.limit));
+        io.out(
+          newest.length === 0
+            ? `device ${flags.device} has sent no audit entries yet`
+            : table(
+                ['SEQ', 'TIME', 'KIND', 'ACTOR', 'SUBJECT', 'DETAILS'],
+                newest.map((entry) => [
+                  `${entry.seq}${anchored.has(entry.seq) ? '*' : ''}`,
+                  new Date(entry.at).toISOString(),
+                  entry.kind,
+                  entry.actor,
+                  entry.subject,
+                  shorten(JSON.stringify(entry.details)),
+                ]),
+              ),
+        );
+        io.err(`${chain.entries.length} entries, ${chain.anchors.length} anchored checkpoints (*)`);
+        return;
+      }
       const query = new URLSearchParams({ limit: flags.limit });
       if (flags.before !== undefined) query.set('before', flags.before);
       const page = await operatorApiFrom(flags, io).auditEntries(query);

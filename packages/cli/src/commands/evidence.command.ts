@@ -63,7 +63,7 @@ export function registerEvidenceCommands(program: Command, io: CliIo): void {
     .description('an evidence bundle: its state, items with their SHA-256, and what was skipped')
     .argument('<id>', 'evidence bundle id')
     .option('--json', 'print as JSON (manifest, signature and device certificate)')
-    .addHelpText('after', '\nExample:\n  $ edgeward evidence show 6f1c… --json')
+    .addHelpText('after', '\nExample:\n  $ edgeward evidence show 6f1c2a9e-…')
     .action(async (id: string, flags: ApiFlags & { json?: boolean }) => {
       const detail = await operatorApiFrom(flags, io).showEvidence(id);
       if (flags.json) {

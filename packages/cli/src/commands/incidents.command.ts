@@ -58,7 +58,10 @@ export function registerIncidentCommands(program: Command, io: CliIo): void {
     .option('--active', 'leave out closed incidents')
     .option('--limit <n>', 'at most this many (default 100)', '100')
     .option('--json', 'print as JSON')
-    .addHelpText('after', '\nExample:\n  $ edgeward incidents list --active')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ edgeward incidents list --active\n  $ edgeward incidents list --state contained --device dev-1234abcd5678ef90',
+    )
     .action(
       async (flags: JsonFlags & { state?: string; device?: string; active?: boolean; limit: string }) => {
         const query = new URLSearchParams({ limit: flags.limit });
@@ -96,7 +99,7 @@ export function registerIncidentCommands(program: Command, io: CliIo): void {
     .description('an incident: state, times, playbook checklist and the timeline')
     .argument('<id>', 'incident id')
     .option('--json', 'print as JSON')
-    .addHelpText('after', '\nExample:\n  $ edgeward incidents show inc-3f2a91c0')
+    .addHelpText('after', '\nExample:\n  $ edgeward incidents show inc-12d60aaf40e72339')
     .action(async (id: string, flags: JsonFlags) => {
       const incident = await operatorApiFrom(flags, io).showIncident(id);
       if (flags.json) {
@@ -145,7 +148,7 @@ export function registerIncidentCommands(program: Command, io: CliIo): void {
     .option('--json', 'print as JSON')
     .addHelpText(
       'after',
-      '\nExample:\n  $ edgeward incidents state inc-3f2a91c0 contained --note "isolated, evidence captured"',
+      "\nExample:\n  $ edgeward incidents state inc-12d60aaf40e72339 contained --note 'isolated, PLC link kept'",
     )
     .action(async (id: string, state: string, flags: JsonFlags & { note?: string }) => {
       const incident = await operatorApiFrom(flags, io).changeIncidentState(
@@ -161,7 +164,7 @@ export function registerIncidentCommands(program: Command, io: CliIo): void {
     .argument('<id>', 'incident id')
     .argument('<assignee>', 'operator name')
     .option('--json', 'print as JSON')
-    .addHelpText('after', '\nExample:\n  $ edgeward incidents assign inc-3f2a91c0 alice')
+    .addHelpText('after', '\nExample:\n  $ edgeward incidents assign inc-12d60aaf40e72339 bob')
     .action(async (id: string, assignee: string, flags: JsonFlags) => {
       const incident = await operatorApiFrom(flags, io).assignIncident(id, assignee);
       io.out(flags.json ? json(incident) : describe(incident));
@@ -174,7 +177,7 @@ export function registerIncidentCommands(program: Command, io: CliIo): void {
     .option('--json', 'print as JSON')
     .addHelpText(
       'after',
-      '\nExample:\n  $ edgeward incidents note inc-3f2a91c0 "reverse shell to 198.51.100.7 found in the capture"',
+      "\nExample:\n  $ edgeward incidents note inc-12d60aaf40e72339 'came in over the vendor VPN'",
     )
     .action(async (id: string, text: string, flags: JsonFlags) => {
       const incident = await operatorApiFrom(flags, io).noteIncident(id, text);
@@ -190,7 +193,7 @@ export function registerIncidentCommands(program: Command, io: CliIo): void {
     .option('--json', 'print as JSON')
     .addHelpText(
       'after',
-      '\nExample:\n  $ edgeward incidents step inc-3f2a91c0 isolate --note "done from the dashboard"',
+      "\nExample:\n  $ edgeward incidents step inc-12d60aaf40e72339 capture --note 'bundle 6f1c'",
     )
     .action(async (id: string, step: string, flags: JsonFlags & { undo?: boolean; note?: string }) => {
       const incident = await operatorApiFrom(flags, io).tickIncidentStep(
@@ -210,7 +213,7 @@ export function registerIncidentCommands(program: Command, io: CliIo): void {
     .option('--json', 'print as JSON')
     .addHelpText(
       'after',
-      '\nExample:\n  $ edgeward incidents close inc-3f2a91c0 --resolution "reimaged from the golden slot"',
+      "\nExample:\n  $ edgeward incidents close inc-12d60aaf40e72339 --resolution 'reimaged; VPN account disabled'",
     )
     .action(async (id: string, flags: JsonFlags & { resolution: string }) => {
       const incident = await operatorApiFrom(flags, io).closeIncident(id, flags.resolution);

@@ -43,13 +43,8 @@ export class DeviceAuditService {
     await this.#devices.requireActive(deviceId);
     const verifier = await this.#verifierOf(deviceId, upload.certificatePem);
     const outcome = await this.#store.transaction(async (tx) => {
-      // Serializes uploads of the device (and orders its anchor in the manager's chain).
-      await this.#record(tx, {
-        kind: 'device.audit_upload',
-        actor: `device:${deviceId}`,
-        subject: deviceId,
-        details: { entries: upload.entries.length, checkpointSeq: upload.checkpoint.seq },
-      });
+      // Two uploads of one device at once cannot both store a seq: (device, seq) is unique, and the later
+      // one fails and is sent again by the agent.
       const held = await tx.deviceAudit.entries(deviceId);
       const hashes = new Map(held.map((entry) => [entry.seq, entry.hash]));
       const extension = checkDeviceAuditExtension(
