@@ -81,6 +81,17 @@ const endpoints: [method: string, path: string, body?: unknown][] = [
   ['POST', '/api/v1/incidents/inc-0/close', { resolution: 'x' }],
   ['GET', '/api/v1/audit/devices/dev-0'],
   ['GET', '/api/v1/audit/devices/dev-0/verify'],
+  ['POST', '/api/v1/artifacts', {}],
+  ['GET', '/api/v1/artifacts'],
+  ['POST', '/api/v1/artifacts/fw/floor', { version: '1.0.0' }],
+  ['POST', '/api/v1/rollouts', {}],
+  ['GET', '/api/v1/rollouts'],
+  ['GET', '/api/v1/rollouts/ro-0'],
+  ['GET', '/api/v1/rollouts/ro-0/devices'],
+  ['POST', '/api/v1/rollouts/ro-0/start', {}],
+  ['GET', '/api/v1/patches/sla'],
+  ['POST', '/api/v1/tuf/root', {}],
+  ['POST', '/api/v1/tuf/root-draft', {}],
 ];
 
 test('the endpoint list above covers every operator route the server has', () => {
