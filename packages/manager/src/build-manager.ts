@@ -22,6 +22,7 @@ import type { ManagerConfig } from './config/manager-config.ts';
 import { DeclaredOutages } from './federation/declared-outage.ts';
 import { HubBundleCache } from './federation/hub-bundle-cache.ts';
 import { openSiteIdentity, type SiteIdentity } from './federation/site-identity.ts';
+import { SiteOverlayService } from './federation/site-overlay.service.ts';
 import { SiteUplink } from './federation/site-uplink.ts';
 import { openAuditSigningKey } from './pki/audit-key.ts';
 import { FleetPki } from './pki/fleet-pki.ts';
@@ -290,6 +291,17 @@ export async function buildManager(givenConfig: ManagerConfig, deps: ManagerDeps
           onVersion: () => void detection.policyChanged(),
         });
   await hubBundles?.load();
+  const siteOverlays =
+    siteIdentity === undefined || hubBundles === undefined
+      ? undefined
+      : new SiteOverlayService({
+          store,
+          clock,
+          logger: logger.child({ module: 'overlay' }),
+          bundles: hubBundles,
+          siteId: siteIdentity.siteId,
+          overlayPrivateKeyPem: siteIdentity.overlayKey.privateKeyPem,
+        });
   let caNotAfter = () => siteIdentity?.caNotAfter ?? 0;
   const outages =
     siteIdentity === undefined
@@ -315,6 +327,7 @@ export async function buildManager(givenConfig: ManagerConfig, deps: ManagerDeps
           devices,
           bundles: hubBundles,
           outages,
+          ...(siteOverlays === undefined ? {} : { overlays: siteOverlays }),
           dataDir: config.dataDir,
           serverNames: serverNamesFor(config),
           syncMs: config.upstreamSyncMs,
@@ -350,6 +363,7 @@ export async function buildManager(givenConfig: ManagerConfig, deps: ManagerDeps
     commands,
     ...(sites === undefined ? {} : { sites }),
     ...(outages === undefined ? {} : { renewalAdvice: (deviceId: string) => outages.shouldRenew(deviceId) }),
+    ...(siteOverlays === undefined ? {} : { siteOverlay: () => siteOverlays.current() }),
     logger: logger.child({ module: 'device-api' }),
     bodyLimitBytes: config.bodyLimitBytes,
     pushPingMs: config.pushPingMs,
@@ -374,6 +388,8 @@ export async function buildManager(givenConfig: ManagerConfig, deps: ManagerDeps
           siteLink: {
             status: () => siteUplink.status(),
             declareOutage: (request) => outages.declare(request),
+            overlay: async () => siteOverlays?.current(),
+            publishOverlay: async (edits) => siteOverlays?.publish(edits),
           },
         }),
     get deviceApiUrl() {

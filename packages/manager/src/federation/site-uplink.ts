@@ -21,6 +21,7 @@ import type { RevocationService } from '../services/revocation.service.ts';
 import type { DeclaredOutage, DeclaredOutages } from './declared-outage.ts';
 import type { HubBundleCache } from './hub-bundle-cache.ts';
 import { requestDelegation, type SiteIdentity } from './site-identity.ts';
+import type { SiteOverlayService } from './site-overlay.service.ts';
 import type { UpstreamClient } from './upstream-client.ts';
 
 /** Past this share of the offline budget without the hub, the site says it is near the end. */
@@ -62,6 +63,7 @@ export class SiteUplink {
   readonly #devices: DeviceService;
   readonly #bundles: HubBundleCache;
   readonly #outages: DeclaredOutages;
+  readonly #overlays: SiteOverlayService | undefined;
   readonly #options: {
     dataDir: string;
     serverNames: readonly string[];
@@ -92,6 +94,7 @@ export class SiteUplink {
     devices: DeviceService;
     bundles: HubBundleCache;
     outages: DeclaredOutages;
+    overlays?: SiteOverlayService;
     dataDir: string;
     serverNames: readonly string[];
     /** Pause between syncs while connected (ms). */
@@ -109,6 +112,7 @@ export class SiteUplink {
     this.#devices = deps.devices;
     this.#bundles = deps.bundles;
     this.#outages = deps.outages;
+    this.#overlays = deps.overlays;
     this.#options = deps;
     this.#caNotAfter = deps.identity.caNotAfter;
   }
@@ -268,12 +272,14 @@ export class SiteUplink {
 
   async #reportStatus(client: UpstreamClient): Promise<void> {
     const status = this.status();
+    const overlay = await this.#overlays?.current();
     const reply = await client.post<SiteStatusReply>('/v1/site/status', {
       v: PROTOCOL_VERSION,
       backlog: this.#backlog,
       devices: await this.#store.devices.count({}),
       budgetEndsAt: Math.min(this.#clock.now() + this.#identity.maxOfflineMs, status.caNotAfter),
-      conflicts: 0,
+      conflicts: (await this.#overlays?.conflicts()) ?? 0,
+      ...(overlay === undefined ? {} : { overlay }),
     });
     for (const deviceId of reply.revokedDevices) {
       const device = await this.#store.devices.findById(deviceId);

@@ -44,7 +44,7 @@ export class SiteService {
   readonly #pki: FleetPki;
   readonly #audit: AuditTrail;
   readonly #events: Pick<EventService, 'ingest'>;
-  readonly #policies: Pick<PolicyService, 'currentBundle'>;
+  readonly #policies: Pick<PolicyService, 'currentBundle' | 'sitesChanged'>;
   readonly #logger: Logger;
   readonly #startCommand: (site: string, token: string) => string;
 
@@ -54,7 +54,7 @@ export class SiteService {
     pki: FleetPki;
     audit: AuditTrail;
     events: Pick<EventService, 'ingest'>;
-    policies: Pick<PolicyService, 'currentBundle'>;
+    policies: Pick<PolicyService, 'currentBundle' | 'sitesChanged'>;
     logger: Logger;
     startCommand: (site: string, token: string) => string;
   }) {
@@ -159,6 +159,8 @@ export class SiteService {
       });
     });
     this.#logger.info({ siteId, notAfter: new Date(ca.notAfter).toISOString() }, 'site CA delegated');
+    // The site's overlay key reaches devices only in a hub-signed bundle.
+    await this.#policies.sitesChanged();
     return {
       v: PROTOCOL_VERSION,
       siteId,
