@@ -222,6 +222,8 @@ export class SiteService {
     await this.#find(siteId);
     const now = this.#clock.now();
     if (report.overlay !== undefined) await this.#acceptOverlay(siteId, report.overlay, now);
+    // The site's own device record: it is seen at every sync, not by heartbeats.
+    await this.#store.devices.update(siteId, { lastSeenAt: now });
     await this.#store.sites.update(siteId, {
       lastSyncAt: now,
       backlog: report.backlog,
