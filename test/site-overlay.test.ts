@@ -34,6 +34,22 @@ delegate:
   '*': [settings.evaluationIntervalMs]
 `,
   },
+  {
+    path: 'rules/site.yml',
+    text: `title: Failed login
+id: t-login-failed
+name: t_login_failed
+logsource: { product: edgeward, service: auth }
+detection: { selection: { type: auth.login_failed }, condition: selection }
+level: low
+---
+title: Failed logins across the site
+id: t-site-failed-logins
+correlation: { type: event_count, rules: [t_login_failed], timespan: 1h, condition: { gte: 3 } }
+level: high
+edgeward: { scope: site }
+`,
+  },
 ];
 
 let hub: TestManager;
@@ -54,6 +70,7 @@ before(async () => {
     upstreamToken: created.token,
     upstreamCaFingerprint: hub.manager.pki.caFingerprint,
     upstreamSyncMs: 100,
+    detectionTickMs: 100,
   });
 });
 
@@ -156,4 +173,40 @@ test('a site overlay tightens a hub floor, is refused when it would loosen it, a
     'the overlay at the hub',
   );
   assert.equal(atHub.version, 1);
+});
+
+test("the site runs the site-scope rules of the hub policy on its devices' events and alerts locally", async () => {
+  const keys = await generateDeviceKeyPair();
+  const token = await site.manager.services.tokens.create(operator, {}, HOUR_MS);
+  const grant = await site.manager.services.enrollment.enroll({
+    v: 1,
+    token: token.token,
+    csrPem: await createCsr({ keys, commonName: 'device' }),
+    hostname: 'kiosk',
+    agentVersion: 'test',
+    reportIntervalMs: 60_000,
+  });
+  const now = Date.now();
+  await site.manager.services.events.ingest(grant.deviceId, {
+    v: 1,
+    events: [1, 2, 3].map((seq) => ({
+      seq,
+      id: `login-${seq}`,
+      type: 'auth.login_failed',
+      severity: 'medium' as const,
+      time: now + seq,
+      data: { user: 'root', source: '203.0.113.9' },
+    })),
+  });
+  const alert = await eventually(
+    async () =>
+      (await site.manager.store.alerts.list()).find((entry) => entry.ruleId === 't-site-failed-logins'),
+    'the site-scope alert at the site',
+  );
+  assert.equal(alert.source, 'site');
+  assert.equal(
+    (await hub.manager.store.alerts.list()).some((entry) => entry.ruleId === 't-site-failed-logins'),
+    false,
+    'the hub does not run site-scope rules',
+  );
 });
