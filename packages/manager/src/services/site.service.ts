@@ -6,6 +6,7 @@ import {
   EdgewardError,
   type EnrollmentTokenRecord,
   hubFederationSchema,
+  isEdgewardError,
   PROTOCOL_VERSION,
   type SiteDelegationGrant,
   type SiteDelegationRequest,
@@ -206,12 +207,20 @@ export class SiteService {
           );
         }
       });
-      const reply = await this.#events.ingest(entry.deviceId, {
-        v: PROTOCOL_VERSION,
-        floorSeq: entry.floorSeq,
-        events: entry.events,
-      });
-      acks[entry.deviceId] = reply.ackedSeq;
+      try {
+        const reply = await this.#events.ingest(entry.deviceId, {
+          v: PROTOCOL_VERSION,
+          floorSeq: entry.floorSeq,
+          events: entry.events,
+        });
+        acks[entry.deviceId] = reply.ackedSeq;
+      } catch (error) {
+        if (!isEdgewardError(error, 'EW_DEVICE_REVOKED')) throw error;
+        // Revoked here since the site took them: they are still the record of what the device did (kept,
+        // exactly once, without alerting), and refusing them would stall the site's whole uplink.
+        const stored = await this.#store.events.ingest(entry.deviceId, entry.events, now, entry.floorSeq);
+        acks[entry.deviceId] = stored.ackedSeq;
+      }
     }
     await this.#store.sites.update(siteId, { lastSyncAt: now });
     return { v: PROTOCOL_VERSION, acks };

@@ -57,6 +57,9 @@ describe('PostgreSQL engine', () => {
         'operators',
         'policy_versions',
         'schema_migrations',
+        'site_overlays',
+        'site_uplink',
+        'sites',
         'syslog_outbox',
       ],
     );
