@@ -5,7 +5,7 @@
  * both and merge them with the one merge function, and the hub receives the overlay at the next sync.
  */
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import {
@@ -76,7 +76,8 @@ before(async () => {
 
 after(async () => {
   await site?.close();
-  await hub?.close();
+  // The last test closes the hub's manager itself: a second close fails, and the folder is left to remove.
+  await hub?.close().catch(() => rm(hub.dir, { recursive: true, force: true }));
 });
 
 async function siteApi(method: string, path: string, body?: unknown) {
@@ -209,4 +210,33 @@ test("the site runs the site-scope rules of the hub policy on its devices' event
     false,
     'the hub does not run site-scope rules',
   );
+});
+
+test('a site cut off from its hub says when it nears the end of its offline budget', async () => {
+  const status = async () =>
+    (
+      await httpsJson<{ link: string; nearBudgetEnd: boolean; budgetEndsAt: number; lastSyncAt: number }>(
+        new URL('/api/v1/site', site.operatorUrl),
+        { method: 'GET', ca: site.manager.pki.rootCaPem, token: site.adminToken },
+      )
+    ).body;
+  const connected = await eventually(async () => {
+    const current = await status();
+    return current.link === 'connected' ? current : undefined;
+  }, 'the site connected');
+  assert.equal(connected.nearBudgetEnd, false);
+  // The hub goes away; the site notices, and its budget runs from its last sync.
+  await hub.manager.close();
+  const offline = await eventually(
+    async () => {
+      const current = await status();
+      return current.link === 'offline' ? current : undefined;
+    },
+    'the site to notice the hub is gone',
+    30_000,
+  );
+  assert.equal(offline.budgetEndsAt, offline.lastSyncAt + 2 * HOUR_MS);
+  assert.equal(offline.nearBudgetEnd, false);
+  site.clock.offsetMs = 1.7 * HOUR_MS;
+  assert.equal((await status()).nearBudgetEnd, true);
 });
