@@ -385,6 +385,16 @@ test('a site cut off from its hub keeps enrolling, renewing, enforcing and colle
   // The link returns: every event reaches the hub exactly once.
   link.restore();
   for (const agent of [first, second, third]) await agent.assertStoredExactlyOnce(hub, 60_000);
+  for (const agent of [first, second, third]) {
+    await eventually(
+      () =>
+        (hub.query<{ v: number }>(
+          'SELECT inventory_version AS v FROM devices WHERE id = ?',
+          agent.deviceId,
+        )[0]?.v ?? 0) >= 1,
+      `${agent.name}: its inventory at the hub`,
+    );
+  }
   const sites = JSON.parse(await hub.cli(['sites', 'list', '--json'])) as SiteView[];
   const plant = sites.find((entry) => entry.id === 'plant-1');
   assert.equal(plant?.link, 'connected');

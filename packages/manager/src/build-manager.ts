@@ -273,6 +273,7 @@ export async function buildManager(givenConfig: ManagerConfig, deps: ManagerDeps
           pki,
           audit,
           events,
+          devices,
           policies,
           logger: logger.child({ module: 'sites' }),
           startCommand: (site, token) =>

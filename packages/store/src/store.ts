@@ -817,6 +817,10 @@ export interface SiteRepository {
   recordUplinkAck(deviceId: string, ackedSeq: number): Promise<void>;
   /** The hub's acknowledgement of a device; 0 before any. */
   uplinkAck(deviceId: string): Promise<number>;
+  /** Devices whose latest inventory version here is newer than the one the hub holds, by id, at most `limit`. */
+  pendingInventories(limit: number): Promise<{ deviceId: string; version: number }[]>;
+  /** Records that the hub holds the device's inventory up to `version` (site's numbering); only moves forward. */
+  recordInventoryForwarded(deviceId: string, version: number): Promise<void>;
   /** Stores a signed overlay (JSON) for the site, replacing an older version; false when not newer. */
   saveOverlay(siteId: string, version: number, overlayJson: string, at: number): Promise<boolean>;
   findOverlay(

@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
 import { deviceEventSchema } from '../events/event.schema.ts';
+import { inventorySchema } from '../inventory/inventory.schema.ts';
 import { labelsSchema } from './device-api.schema.ts';
 
 /**
@@ -64,6 +65,22 @@ export const siteEventsReplySchema = z.object({
   acks: z.record(z.string(), nonNegative),
 });
 export type SiteEventsReply = z.infer<typeof siteEventsReplySchema>;
+
+/** POST /v1/site/inventory — the latest inventory of site devices whose inventory changed since. */
+export const siteInventoryBatchSchema = z.object({
+  v: version,
+  devices: z
+    .array(
+      z.object({
+        deviceId: z.string().check(z.minLength(1), z.maxLength(128)),
+        name: z.string().check(z.maxLength(253)),
+        labels: labelsSchema,
+        inventory: inventorySchema,
+      }),
+    )
+    .check(z.maxLength(100)),
+});
+export type SiteInventoryBatch = z.infer<typeof siteInventoryBatchSchema>;
 
 /** POST /v1/site/status — how the site is doing, at every sync. */
 export const siteStatusReportSchema = z.object({

@@ -10,6 +10,7 @@ import {
   PROTOCOL_VERSION,
   type SiteEventsBatch,
   type SiteEventsReply,
+  type SiteInventoryBatch,
   type SiteStatusReply,
 } from '@edgeward/core';
 import type { Store } from '@edgeward/store';
@@ -159,6 +160,7 @@ export class SiteUplink {
   async syncOnce(): Promise<void> {
     const client = await this.#connected();
     await this.#forwardEvents(client);
+    await this.#forwardInventories(client);
     await this.#reportStatus(client);
     await this.#refreshPolicy(client);
     await this.#renewDelegationIfDue(client);
@@ -238,6 +240,30 @@ export class SiteUplink {
       if (!progressed || pending.length < this.#options.batchEvents) break;
     }
     this.#backlog = await this.#store.sites.uplinkBacklog();
+  }
+
+  /** The latest inventory of each device whose inventory changed since the hub last got it. */
+  async #forwardInventories(client: UpstreamClient): Promise<void> {
+    for (;;) {
+      const pending = await this.#store.sites.pendingInventories(20);
+      if (pending.length === 0) return;
+      const devices: SiteInventoryBatch['devices'] = [];
+      const versions = new Map<string, number>();
+      for (const { deviceId } of pending) {
+        const [device, snapshot] = await Promise.all([
+          this.#store.devices.findById(deviceId),
+          this.#store.inventory.latest(deviceId),
+        ]);
+        if (device === undefined || snapshot === undefined) continue;
+        devices.push({ deviceId, name: device.name, labels: device.labels, inventory: snapshot.inventory });
+        versions.set(deviceId, snapshot.version);
+      }
+      await client.post('/v1/site/inventory', { v: PROTOCOL_VERSION, devices });
+      for (const { deviceId, version } of pending) {
+        await this.#store.sites.recordInventoryForwarded(deviceId, versions.get(deviceId) ?? version);
+      }
+      if (pending.length < 20) return;
+    }
   }
 
   async #batchOf(pending: readonly EventRecord[]): Promise<SiteEventsBatch> {

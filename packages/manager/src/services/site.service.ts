@@ -3,6 +3,7 @@ import {
   type Clock,
   type CreatedSiteView,
   type createSiteSchema,
+  type DeviceRecord,
   EdgewardError,
   type EnrollmentTokenRecord,
   hubFederationSchema,
@@ -12,6 +13,7 @@ import {
   type SiteDelegationRequest,
   type SiteEventsBatch,
   type SiteEventsReply,
+  type SiteInventoryBatch,
   type SiteStatusReply,
   type SiteStatusReport,
   type SiteView,
@@ -21,6 +23,7 @@ import type { Logger } from 'pino';
 import * as z from 'zod/mini';
 import type { FleetPki } from '../pki/fleet-pki.ts';
 import type { AuditTrail } from './audit-trail.ts';
+import type { DeviceService } from './device.service.ts';
 import type { EventService } from './event.service.ts';
 import type { OperatorContext } from './operator-context.ts';
 import type { PolicyService } from './policy.service.ts';
@@ -45,6 +48,7 @@ export class SiteService {
   readonly #pki: FleetPki;
   readonly #audit: AuditTrail;
   readonly #events: Pick<EventService, 'ingest'>;
+  readonly #devices: Pick<DeviceService, 'ingestInventory'>;
   readonly #policies: Pick<PolicyService, 'currentBundle' | 'sitesChanged'>;
   readonly #logger: Logger;
   readonly #startCommand: (site: string, token: string) => string;
@@ -55,6 +59,7 @@ export class SiteService {
     pki: FleetPki;
     audit: AuditTrail;
     events: Pick<EventService, 'ingest'>;
+    devices: Pick<DeviceService, 'ingestInventory'>;
     policies: Pick<PolicyService, 'currentBundle' | 'sitesChanged'>;
     logger: Logger;
     startCommand: (site: string, token: string) => string;
@@ -64,6 +69,7 @@ export class SiteService {
     this.#pki = deps.pki;
     this.#audit = deps.audit;
     this.#events = deps.events;
+    this.#devices = deps.devices;
     this.#policies = deps.policies;
     this.#logger = deps.logger;
     this.#startCommand = deps.startCommand;
@@ -185,28 +191,7 @@ export class SiteService {
     const now = this.#clock.now();
     const acks: Record<string, number> = {};
     for (const entry of batch.devices) {
-      await this.#store.transaction(async (store) => {
-        const device = await store.devices.findById(entry.deviceId);
-        if (device === undefined) {
-          await store.devices.create({
-            id: entry.deviceId,
-            name: entry.name || entry.deviceId,
-            labels: { ...entry.labels, [SITE_LABEL]: siteId },
-            enrolledAt: now,
-            enrollmentTokenId: null,
-            lastSeenAt: now,
-            reportIntervalMs: 60_000,
-            agentVersion: 'via-site',
-            inventoryVersion: 0,
-            revokedAt: null,
-          });
-        } else if (device.labels[SITE_LABEL] !== siteId) {
-          throw new EdgewardError(
-            'EW_SITE_DEVICE_FOREIGN',
-            `device ${entry.deviceId} does not belong to site ${siteId}; it was not enrolled there`,
-          );
-        }
-      });
+      await this.#ensureDevice(siteId, entry, now);
       try {
         const reply = await this.#events.ingest(entry.deviceId, {
           v: PROTOCOL_VERSION,
@@ -224,6 +209,61 @@ export class SiteService {
     }
     await this.#store.sites.update(siteId, { lastSyncAt: now });
     return { v: PROTOCOL_VERSION, acks };
+  }
+
+  /** The latest inventory of site devices, as if each device had reported it (versions, changes, drift). */
+  async ingestInventory(
+    siteId: string,
+    batch: SiteInventoryBatch,
+  ): Promise<{ v: 1; versions: Record<string, number> }> {
+    await this.#find(siteId);
+    const now = this.#clock.now();
+    const versions: Record<string, number> = {};
+    for (const entry of batch.devices) {
+      const device = await this.#ensureDevice(siteId, entry, now);
+      if (device.revokedAt !== null) continue;
+      const reply = await this.#devices.ingestInventory(entry.deviceId, {
+        kind: 'full',
+        inventory: entry.inventory,
+      });
+      versions[entry.deviceId] = reply.version;
+    }
+    return { v: PROTOCOL_VERSION, versions };
+  }
+
+  /** The hub's record of a site device, created on first news of it; a device of another owner is refused. */
+  async #ensureDevice(
+    siteId: string,
+    entry: { deviceId: string; name: string; labels: Record<string, string> },
+    now: number,
+  ): Promise<DeviceRecord> {
+    return this.#store.transaction(async (store) => {
+      const device = await store.devices.findById(entry.deviceId);
+      if (device === undefined) {
+        const created: DeviceRecord = {
+          id: entry.deviceId,
+          name: entry.name || entry.deviceId,
+          labels: { ...entry.labels, [SITE_LABEL]: siteId },
+          enrolledAt: now,
+          enrollmentTokenId: null,
+          lastSeenAt: now,
+          reportIntervalMs: 60_000,
+          agentVersion: 'via-site',
+          inventoryVersion: 0,
+          revokedAt: null,
+        };
+        await store.devices.create(created);
+        return created;
+      }
+      if (device.labels[SITE_LABEL] !== siteId) {
+        throw new EdgewardError(
+          'EW_SITE_DEVICE_FOREIGN',
+          `device ${entry.deviceId} does not belong to site ${siteId}; it was not enrolled there`,
+        );
+      }
+      await store.devices.update(entry.deviceId, { lastSeenAt: now });
+      return device;
+    });
   }
 
   /** Records what the site reports and tells it which of its devices the hub revoked. */
