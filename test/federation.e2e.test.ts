@@ -384,6 +384,7 @@ test('a site cut off from its hub keeps enrolling, renewing, enforcing and colle
 
   // The link returns: every event reaches the hub exactly once.
   link.restore();
+  const restoredAt = Date.now();
   for (const agent of [first, second, third]) await agent.assertStoredExactlyOnce(hub, 60_000);
   for (const agent of [first, second, third]) {
     await eventually(
@@ -395,6 +396,13 @@ test('a site cut off from its hub keeps enrolling, renewing, enforcing and colle
       `${agent.name}: its inventory at the hub`,
     );
   }
+  await eventually(
+    () =>
+      (hub.query<{ at: number }>('SELECT last_seen_at AS at FROM devices WHERE id = ?', first.deviceId)[0]
+        ?.at ?? 0) >
+      restoredAt + 1000,
+    'the hub to see the site devices alive through the site',
+  );
   const sites = JSON.parse(await hub.cli(['sites', 'list', '--json'])) as SiteView[];
   const plant = sites.find((entry) => entry.id === 'plant-1');
   assert.equal(plant?.link, 'connected');

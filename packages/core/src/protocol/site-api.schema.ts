@@ -94,6 +94,13 @@ export const siteStatusReportSchema = z.object({
   overlay: z.optional(z.unknown()),
   /** Conflicts recorded by the site's last merge of hub settings and overlay. */
   conflicts: nonNegative,
+  /** When the site last heard from each of its devices that did since the previous report. */
+  seen: z._default(
+    z
+      .array(z.object({ deviceId: z.string().check(z.minLength(1)), lastSeenAt: z.number().check(z.int()) }))
+      .check(z.maxLength(100_000)),
+    [],
+  ),
 });
 export type SiteStatusReport = z.infer<typeof siteStatusReportSchema>;
 

@@ -84,6 +84,8 @@ export class SiteUplink {
   #forwarded = 0;
   #caNotAfter: number;
   #warnedNearEnd = false;
+  /** Device contact up to this time has been reported to the hub. */
+  #seenReportedUpTo = 0;
 
   constructor(deps: {
     store: Store;
@@ -299,14 +301,22 @@ export class SiteUplink {
   async #reportStatus(client: UpstreamClient): Promise<void> {
     const status = this.status();
     const overlay = await this.#overlays?.current();
+    const since = this.#seenReportedUpTo;
+    const seen = (await this.#store.devices.list({}, { limit: 100_000 }))
+      .filter((device) => device.lastSeenAt !== null && device.lastSeenAt > since)
+      .map((device) => ({ deviceId: device.id, lastSeenAt: device.lastSeenAt as number }));
+    const reportedAt = this.#clock.now();
     const reply = await client.post<SiteStatusReply>('/v1/site/status', {
       v: PROTOCOL_VERSION,
       backlog: this.#backlog,
       devices: await this.#store.devices.count({}),
       budgetEndsAt: Math.min(this.#clock.now() + this.#identity.maxOfflineMs, status.caNotAfter),
       conflicts: (await this.#overlays?.conflicts()) ?? 0,
+      seen,
       ...(overlay === undefined ? {} : { overlay }),
     });
+    // Contact up to a little before this report is reported; a device seen meanwhile comes next time.
+    this.#seenReportedUpTo = reportedAt - 1000;
     for (const deviceId of reply.revokedDevices) {
       const device = await this.#store.devices.findById(deviceId);
       if (device === undefined || device.revokedAt !== null) continue;

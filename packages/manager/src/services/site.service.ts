@@ -273,6 +273,16 @@ export class SiteService {
     if (report.overlay !== undefined) await this.#acceptOverlay(siteId, report.overlay, now);
     // The site's own device record: it is seen at every sync, not by heartbeats.
     await this.#store.devices.update(siteId, { lastSeenAt: now });
+    // Its devices' contact, so the hub's online and offline views hold for them too.
+    if (report.seen.length > 0) {
+      await this.#store.transaction(async (store) => {
+        for (const { deviceId, lastSeenAt } of report.seen) {
+          const device = await store.devices.findById(deviceId);
+          if (device?.labels[SITE_LABEL] !== siteId) continue;
+          if ((device.lastSeenAt ?? 0) < lastSeenAt) await store.devices.update(deviceId, { lastSeenAt });
+        }
+      });
+    }
     await this.#store.sites.update(siteId, {
       lastSyncAt: now,
       backlog: report.backlog,
