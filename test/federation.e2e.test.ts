@@ -398,6 +398,14 @@ test('a site cut off from its hub keeps enrolling, renewing, enforcing and colle
   }
   await eventually(
     () =>
+      hub.query<{ v: number }>(
+        'SELECT bundle_version AS v FROM compliance_state WHERE device_id = ?',
+        first.deviceId,
+      )[0]?.v === 1,
+    'the compliance of a site device at the hub',
+  );
+  await eventually(
+    () =>
       (hub.query<{ at: number }>('SELECT last_seen_at AS at FROM devices WHERE id = ?', first.deviceId)[0]
         ?.at ?? 0) >
       restoredAt + 1000,

@@ -343,6 +343,7 @@ export async function buildManager(givenConfig: ManagerConfig, deps: ManagerDeps
     policies,
     logger: logger.child({ module: 'compliance' }),
   });
+  sites?.useCompliance(compliance);
   const commandLogger = logger.child({ module: 'commands' });
   const commands = new DeviceCommandService({
     store,

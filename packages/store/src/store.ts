@@ -821,6 +821,10 @@ export interface SiteRepository {
   pendingInventories(limit: number): Promise<{ deviceId: string; version: number }[]>;
   /** Records that the hub holds the device's inventory up to `version` (site's numbering); only moves forward. */
   recordInventoryForwarded(deviceId: string, version: number): Promise<void>;
+  /** Devices whose latest compliance report here (by receipt) the hub does not hold, by id, at most `limit`. */
+  pendingCompliance(limit: number): Promise<{ deviceId: string; receivedAt: number }[]>;
+  /** Records that the hub holds the device's compliance report received here at `receivedAt`; only moves forward. */
+  recordComplianceForwarded(deviceId: string, receivedAt: number): Promise<void>;
   /** Stores a signed overlay (JSON) for the site, replacing an older version; false when not newer. */
   saveOverlay(siteId: string, version: number, overlayJson: string, at: number): Promise<boolean>;
   findOverlay(

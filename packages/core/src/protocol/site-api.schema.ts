@@ -1,6 +1,7 @@
 import * as z from 'zod/mini';
 import { deviceEventSchema } from '../events/event.schema.ts';
 import { inventorySchema } from '../inventory/inventory.schema.ts';
+import { complianceReportSchema } from '../policy/policy-bundle.schema.ts';
 import { labelsSchema } from './device-api.schema.ts';
 
 /**
@@ -81,6 +82,22 @@ export const siteInventoryBatchSchema = z.object({
     .check(z.maxLength(100)),
 });
 export type SiteInventoryBatch = z.infer<typeof siteInventoryBatchSchema>;
+
+/** POST /v1/site/compliance — each device's latest compliance report, as the device sent it to the site. */
+export const siteComplianceBatchSchema = z.object({
+  v: version,
+  devices: z
+    .array(
+      z.object({
+        deviceId: z.string().check(z.minLength(1), z.maxLength(128)),
+        name: z.string().check(z.maxLength(253)),
+        labels: labelsSchema,
+        report: complianceReportSchema,
+      }),
+    )
+    .check(z.maxLength(100)),
+});
+export type SiteComplianceBatch = z.infer<typeof siteComplianceBatchSchema>;
 
 /** POST /v1/site/status — how the site is doing, at every sync. */
 export const siteStatusReportSchema = z.object({

@@ -1,4 +1,5 @@
 import {
+  siteComplianceBatchSchema,
   siteDelegationRequestSchema,
   siteEventsBatchSchema,
   siteInventoryBatchSchema,
@@ -31,6 +32,13 @@ export function registerSiteRoutes(
     deps.sites.ingestInventory(
       deps.authenticatedSite(request),
       parseInput(siteInventoryBatchSchema, request.body, 'site inventory batch'),
+    ),
+  );
+
+  app.post('/v1/site/compliance', async (request) =>
+    deps.sites.ingestCompliance(
+      deps.authenticatedSite(request),
+      parseInput(siteComplianceBatchSchema, request.body, 'site compliance batch'),
     ),
   );
 

@@ -8,6 +8,7 @@ import {
   type EventRecord,
   type PolicyBundleReply,
   PROTOCOL_VERSION,
+  type SiteComplianceBatch,
   type SiteEventsBatch,
   type SiteEventsReply,
   type SiteInventoryBatch,
@@ -163,6 +164,7 @@ export class SiteUplink {
     const client = await this.#connected();
     await this.#forwardEvents(client);
     await this.#forwardInventories(client);
+    await this.#forwardCompliance(client);
     await this.#reportStatus(client);
     await this.#refreshPolicy(client);
     await this.#renewDelegationIfDue(client);
@@ -263,6 +265,43 @@ export class SiteUplink {
       await client.post('/v1/site/inventory', { v: PROTOCOL_VERSION, devices });
       for (const { deviceId, version } of pending) {
         await this.#store.sites.recordInventoryForwarded(deviceId, versions.get(deviceId) ?? version);
+      }
+      if (pending.length < 20) return;
+    }
+  }
+
+  /** Each device's latest compliance report that the hub does not hold yet. */
+  async #forwardCompliance(client: UpstreamClient): Promise<void> {
+    for (;;) {
+      const pending = await this.#store.sites.pendingCompliance(20);
+      if (pending.length === 0) return;
+      const devices: SiteComplianceBatch['devices'] = [];
+      for (const { deviceId } of pending) {
+        const [device, state, results] = await Promise.all([
+          this.#store.devices.findById(deviceId),
+          this.#store.compliance.deviceState(deviceId),
+          this.#store.compliance.deviceResults(deviceId),
+        ]);
+        if (device === undefined || state === undefined) continue;
+        devices.push({
+          deviceId,
+          name: device.name,
+          labels: device.labels,
+          report: {
+            v: PROTOCOL_VERSION,
+            bundleVersion: state.bundleVersion,
+            segment: state.segment,
+            evaluatedAt: state.evaluatedAt,
+            stale: state.stale,
+            results: results.map(
+              ({ segment: _segment, bundleVersion: _version, statusSince: _since, ...result }) => result,
+            ),
+          },
+        });
+      }
+      await client.post('/v1/site/compliance', { v: PROTOCOL_VERSION, devices });
+      for (const { deviceId, receivedAt } of pending) {
+        await this.#store.sites.recordComplianceForwarded(deviceId, receivedAt);
       }
       if (pending.length < 20) return;
     }

@@ -9,6 +9,7 @@ import {
   hubFederationSchema,
   isEdgewardError,
   PROTOCOL_VERSION,
+  type SiteComplianceBatch,
   type SiteDelegationGrant,
   type SiteDelegationRequest,
   type SiteEventsBatch,
@@ -23,6 +24,7 @@ import type { Logger } from 'pino';
 import * as z from 'zod/mini';
 import type { FleetPki } from '../pki/fleet-pki.ts';
 import type { AuditTrail } from './audit-trail.ts';
+import type { ComplianceService } from './compliance.service.ts';
 import type { DeviceService } from './device.service.ts';
 import type { EventService } from './event.service.ts';
 import type { OperatorContext } from './operator-context.ts';
@@ -49,6 +51,7 @@ export class SiteService {
   readonly #audit: AuditTrail;
   readonly #events: Pick<EventService, 'ingest'>;
   readonly #devices: Pick<DeviceService, 'ingestInventory'>;
+  #compliance: Pick<ComplianceService, 'ingest'> | undefined;
   readonly #policies: Pick<PolicyService, 'currentBundle' | 'sitesChanged'>;
   readonly #logger: Logger;
   readonly #startCommand: (site: string, token: string) => string;
@@ -264,6 +267,26 @@ export class SiteService {
       await store.devices.update(entry.deviceId, { lastSeenAt: now });
       return device;
     });
+  }
+
+  /** Set once the compliance service exists (it is built after this service). */
+  useCompliance(compliance: Pick<ComplianceService, 'ingest'>): void {
+    this.#compliance = compliance;
+  }
+
+  /** Each device's latest compliance report, stored as if the device had sent it to the hub. */
+  async ingestCompliance(siteId: string, batch: SiteComplianceBatch): Promise<{ v: 1; stored: number }> {
+    await this.#find(siteId);
+    const compliance = this.#compliance;
+    if (compliance === undefined) throw new EdgewardError('EW_INTERNAL', 'the hub has no compliance service');
+    const now = this.#clock.now();
+    let stored = 0;
+    for (const entry of batch.devices) {
+      const device = await this.#ensureDevice(siteId, entry, now);
+      if (device.revokedAt !== null) continue;
+      stored += (await compliance.ingest(entry.deviceId, entry.report)).stored;
+    }
+    return { v: PROTOCOL_VERSION, stored };
   }
 
   /** Records what the site reports and tells it which of its devices the hub revoked. */

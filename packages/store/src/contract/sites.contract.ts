@@ -126,6 +126,34 @@ export function sitesContract(ctx: ContractContext): void {
       assert.deepEqual(await store.sites.pendingInventories(10), []);
     });
 
+    it('lists devices whose latest compliance report the hub does not hold yet', async () => {
+      const store = ctx.store();
+      await store.devices.create(device('dev-a'));
+      await store.devices.create(device('dev-b'));
+      const report = (receivedAt: number) => ({
+        bundleVersion: 1,
+        segment: 'default',
+        evaluatedAt: receivedAt - 10,
+        stale: false,
+        receivedAt,
+        results: [],
+      });
+      await store.compliance.saveReport('dev-a', report(5_000));
+      await store.compliance.saveReport('dev-b', report(6_000));
+      assert.deepEqual(await store.sites.pendingCompliance(10), [
+        { deviceId: 'dev-a', receivedAt: 5_000 },
+        { deviceId: 'dev-b', receivedAt: 6_000 },
+      ]);
+      await store.sites.recordComplianceForwarded('dev-a', 5_000);
+      await store.sites.recordComplianceForwarded('dev-a', 4_000);
+      assert.deepEqual(await store.sites.pendingCompliance(10), [{ deviceId: 'dev-b', receivedAt: 6_000 }]);
+      await store.compliance.saveReport('dev-a', report(7_000));
+      assert.deepEqual(
+        (await store.sites.pendingCompliance(10)).map((entry) => entry.deviceId),
+        ['dev-a', 'dev-b'],
+      );
+    });
+
     it('keeps the newest overlay of a site and ignores an older or equal version', async () => {
       const store = ctx.store();
       assert.equal(await store.sites.saveOverlay('plant-1', 2, '{"v":2}', 1_000), true);

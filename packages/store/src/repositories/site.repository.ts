@@ -190,6 +190,27 @@ export class SqlSiteRepository implements SiteRepository {
     );
   }
 
+  async pendingCompliance(limit: number): Promise<{ deviceId: string; receivedAt: number }[]> {
+    const rows = await this.#db.query<{ device_id: string; received_at: number }>(
+      `SELECT c.device_id, c.received_at FROM compliance_state c
+       LEFT JOIN site_uplink u ON u.device_id = c.device_id
+       WHERE c.received_at > COALESCE(u.compliance_received_at, 0)
+       ORDER BY c.device_id LIMIT $1`,
+      [limit],
+    );
+    return rows.map((row) => ({ deviceId: row.device_id, receivedAt: Number(row.received_at) }));
+  }
+
+  async recordComplianceForwarded(deviceId: string, receivedAt: number): Promise<void> {
+    await this.#db.run(
+      `INSERT INTO site_uplink (device_id, acked_seq, compliance_received_at) VALUES ($1, 0, $2)
+       ON CONFLICT (device_id) DO UPDATE SET compliance_received_at = CASE
+         WHEN excluded.compliance_received_at > site_uplink.compliance_received_at
+         THEN excluded.compliance_received_at ELSE site_uplink.compliance_received_at END`,
+      [deviceId, receivedAt],
+    );
+  }
+
   async uplinkAck(deviceId: string): Promise<number> {
     const rows = await this.#db.query<{ acked_seq: number }>(
       'SELECT acked_seq FROM site_uplink WHERE device_id = $1',
