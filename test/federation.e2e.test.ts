@@ -384,7 +384,33 @@ test('a site cut off from its hub keeps enrolling, renewing, enforcing and colle
 
   // The link returns: every event reaches the hub exactly once.
   link.restore();
+  const restoredAt = Date.now();
   for (const agent of [first, second, third]) await agent.assertStoredExactlyOnce(hub, 60_000);
+  for (const agent of [first, second, third]) {
+    await eventually(
+      () =>
+        (hub.query<{ v: number }>(
+          'SELECT inventory_version AS v FROM devices WHERE id = ?',
+          agent.deviceId,
+        )[0]?.v ?? 0) >= 1,
+      `${agent.name}: its inventory at the hub`,
+    );
+  }
+  await eventually(
+    () =>
+      hub.query<{ v: number }>(
+        'SELECT bundle_version AS v FROM compliance_state WHERE device_id = ?',
+        first.deviceId,
+      )[0]?.v === 1,
+    'the compliance of a site device at the hub',
+  );
+  await eventually(
+    () =>
+      (hub.query<{ at: number }>('SELECT last_seen_at AS at FROM devices WHERE id = ?', first.deviceId)[0]
+        ?.at ?? 0) >
+      restoredAt + 1000,
+    'the hub to see the site devices alive through the site',
+  );
   const sites = JSON.parse(await hub.cli(['sites', 'list', '--json'])) as SiteView[];
   const plant = sites.find((entry) => entry.id === 'plant-1');
   assert.equal(plant?.link, 'connected');

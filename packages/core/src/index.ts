@@ -14,6 +14,7 @@ export * from './evidence/evidence.ts';
 export * from './federation/federated-merge.ts';
 export * from './federation/governed-policy.ts';
 export * from './federation/governed-setting.ts';
+export * from './federation/hub-federation.ts';
 export * from './federation/hybrid-clock.ts';
 export * from './federation/overlay-signing.ts';
 export * from './federation/site-overlay.schema.ts';

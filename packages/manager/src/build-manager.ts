@@ -24,6 +24,7 @@ import type { ManagerConfig } from './config/manager-config.ts';
 import { DeclaredOutages } from './federation/declared-outage.ts';
 import { HubBundleCache } from './federation/hub-bundle-cache.ts';
 import { openSiteIdentity, type SiteIdentity } from './federation/site-identity.ts';
+import { SiteOverlayService } from './federation/site-overlay.service.ts';
 import { SiteUplink } from './federation/site-uplink.ts';
 import { openAuditSigningKey } from './pki/audit-key.ts';
 import { FleetPki } from './pki/fleet-pki.ts';
@@ -313,6 +314,7 @@ export async function buildManager(givenConfig: ManagerConfig, deps: ManagerDeps
           pki,
           audit,
           events,
+          devices,
           policies,
           logger: logger.child({ module: 'sites' }),
           startCommand: (site, token) =>
@@ -331,6 +333,17 @@ export async function buildManager(givenConfig: ManagerConfig, deps: ManagerDeps
           onVersion: () => void detection.policyChanged(),
         });
   await hubBundles?.load();
+  const siteOverlays =
+    siteIdentity === undefined || hubBundles === undefined
+      ? undefined
+      : new SiteOverlayService({
+          store,
+          clock,
+          logger: logger.child({ module: 'overlay' }),
+          bundles: hubBundles,
+          siteId: siteIdentity.siteId,
+          overlayPrivateKeyPem: siteIdentity.overlayKey.privateKeyPem,
+        });
   let caNotAfter = () => siteIdentity?.caNotAfter ?? 0;
   const outages =
     siteIdentity === undefined
@@ -356,6 +369,7 @@ export async function buildManager(givenConfig: ManagerConfig, deps: ManagerDeps
           devices,
           bundles: hubBundles,
           outages,
+          ...(siteOverlays === undefined ? {} : { overlays: siteOverlays }),
           dataDir: config.dataDir,
           serverNames: serverNamesFor(config),
           syncMs: config.upstreamSyncMs,
@@ -370,6 +384,7 @@ export async function buildManager(givenConfig: ManagerConfig, deps: ManagerDeps
     policies,
     logger: logger.child({ module: 'compliance' }),
   });
+  sites?.useCompliance(compliance);
   const commandLogger = logger.child({ module: 'commands' });
   const commands = new DeviceCommandService({
     store,
@@ -453,6 +468,7 @@ export async function buildManager(givenConfig: ManagerConfig, deps: ManagerDeps
     deviceAudit,
     ...(sites === undefined ? {} : { sites }),
     ...(outages === undefined ? {} : { renewalAdvice: (deviceId: string) => outages.shouldRenew(deviceId) }),
+    ...(siteOverlays === undefined ? {} : { siteOverlay: () => siteOverlays.current() }),
     logger: logger.child({ module: 'device-api' }),
     bodyLimitBytes: config.bodyLimitBytes,
     pushPingMs: config.pushPingMs,
@@ -485,6 +501,8 @@ export async function buildManager(givenConfig: ManagerConfig, deps: ManagerDeps
           siteLink: {
             status: () => siteUplink.status(),
             declareOutage: (request) => outages.declare(request),
+            overlay: async () => siteOverlays?.current(),
+            publishOverlay: async (edits) => siteOverlays?.publish(edits),
           },
         }),
     get deviceApiUrl() {

@@ -962,6 +962,14 @@ export interface SiteRepository {
   recordUplinkAck(deviceId: string, ackedSeq: number): Promise<void>;
   /** The hub's acknowledgement of a device; 0 before any. */
   uplinkAck(deviceId: string): Promise<number>;
+  /** Devices whose latest inventory version here is newer than the one the hub holds, by id, at most `limit`. */
+  pendingInventories(limit: number): Promise<{ deviceId: string; version: number }[]>;
+  /** Records that the hub holds the device's inventory up to `version` (site's numbering); only moves forward. */
+  recordInventoryForwarded(deviceId: string, version: number): Promise<void>;
+  /** Devices whose latest compliance report here (by receipt) the hub does not hold, by id, at most `limit`. */
+  pendingCompliance(limit: number): Promise<{ deviceId: string; receivedAt: number }[]>;
+  /** Records that the hub holds the device's compliance report received here at `receivedAt`; only moves forward. */
+  recordComplianceForwarded(deviceId: string, receivedAt: number): Promise<void>;
   /** Stores a signed overlay (JSON) for the site, replacing an older version; false when not newer. */
   saveOverlay(siteId: string, version: number, overlayJson: string, at: number): Promise<boolean>;
   findOverlay(

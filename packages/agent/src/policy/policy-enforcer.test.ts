@@ -12,6 +12,7 @@ import {
   type PolicyBundle,
   policyDigest,
   signPolicyBundle,
+  signSiteOverlay,
 } from '@edgeward/core';
 import { silentLog } from '../collectors/collector-events.ts';
 import { type BaselineRunner, type CheckOutcome, PolicyEnforcer } from './policy-enforcer.ts';
@@ -278,4 +279,71 @@ test('an expired bundle stays in force and raises policy.stale once', async () =
   assert.equal(await policy.offer(bundle(compile(), 1, now)), 'refreshed');
   assert.equal(policy.pendingReport()?.stale, false);
   await policy.stop();
+});
+
+test('a site overlay authorized by the bundle tightens what the device enforces; a forged one is refused', async () => {
+  const siteKeys = generatePolicyKeyPair();
+  const changedAt = { wallMs: now - HOUR, counter: 0, node: 'hub' };
+  const policy = compile();
+  const federated = signPolicyBundle(
+    {
+      fleet: 'test',
+      version: 1,
+      issuedAt: now,
+      expiresAt: now + HOUR,
+      crlPems: [],
+      policyDigest: policyDigest(policy),
+      policy,
+      federation: {
+        settings: {
+          'settings.evaluationIntervalMs': { kind: 'maximum', mode: 'floor', value: HOUR, changedAt },
+        },
+        sites: [
+          {
+            site: 'plant-1',
+            overlayPublicKeyPem: siteKeys.publicKeyPem,
+            settings: ['settings.evaluationIntervalMs'],
+            maxOfflineMs: 24 * HOUR,
+          },
+        ],
+        maxClockAheadMs: 60_000,
+      },
+    },
+    keys.privateKeyPem,
+  );
+  const overlay = (value: number, signer = siteKeys.privateKeyPem) =>
+    signSiteOverlay(
+      {
+        kind: 'site-overlay',
+        fleet: 'test',
+        site: 'plant-1',
+        version: 1,
+        issuedAt: now,
+        expiresAt: now + HOUR,
+        edits: [
+          {
+            setting: 'settings.evaluationIntervalMs',
+            value,
+            at: { wallMs: now, counter: 0, node: 'site/plant-1' },
+            hubSeen: changedAt,
+            expiresAt: now + HOUR,
+          },
+        ],
+      },
+      signer,
+    );
+  const enforcing = enforcer();
+  await enforcing.start();
+  await enforcing.offer(federated);
+  assert.equal(enforcing.acceptsOverlay, true);
+  assert.equal(await enforcing.offerOverlay(overlay(600_000, otherKeys.privateKeyPem)), 'refused');
+  assert.equal(enforcing.effectiveSettings?.evaluationIntervalMs, HOUR);
+  assert.equal(await enforcing.offerOverlay(overlay(600_000)), 'applied');
+  assert.equal(enforcing.effectiveSettings?.evaluationIntervalMs, 600_000);
+  await enforcing.stop();
+  // Kept on disk and authorized again at the next start.
+  const restarted = enforcer();
+  await restarted.start();
+  assert.equal(restarted.effectiveSettings?.evaluationIntervalMs, 600_000);
+  await restarted.stop();
 });

@@ -4,17 +4,22 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import {
   activeMaintenanceWindow,
+  authorizeSiteOverlay,
   type CheckResult,
   type CheckStatus,
   type CompiledCheck,
+  type CompiledPolicy,
   type ComplianceReport,
   checksForSegment,
   evaluationIntervalFor,
   isBundleExpired,
+  isConflict,
   type NewDeviceEvent,
   type PolicyBundle,
   type PolicyBundlePayload,
+  type SiteOverlayPayload,
   segmentOf,
+  sitePolicyOf,
   verifyPolicyBundle,
 } from '@edgeward/core';
 import { CoalescingTask } from '../collectors/coalescing-task.ts';
@@ -83,6 +88,8 @@ export class PolicyEnforcer {
   readonly #options: PolicyEnforcerOptions;
   readonly #evaluation: CoalescingTask;
   #bundle: PolicyBundlePayload | undefined;
+  /** The overlay of this device's site, authorized by the delegation in the bundle in force. */
+  #overlay: SiteOverlayPayload | undefined;
   #state: PersistedResults | undefined;
   #timer: NodeJS.Timeout | undefined;
   #watchTimer: NodeJS.Timeout | undefined;
@@ -124,6 +131,8 @@ export class PolicyEnforcer {
       if (verification.ok) this.#bundle = verification.payload;
       else await this.#refused(verification.reason, verification.message, stored, 'disk');
     }
+    const overlay = await this.#readJson<unknown>('overlay.json');
+    if (overlay !== undefined) this.#overlay = this.#authorizeOverlay(overlay);
     const state = await this.#readJson<PersistedResults>('results.json');
     if (state !== undefined && state.version === this.#bundle?.version) this.#state = state;
     if (this.#bundle !== undefined) {
@@ -178,6 +187,62 @@ export class PolicyEnforcer {
     return 'applied';
   }
 
+  /** Whether the bundle in force governs settings that a site may override. */
+  get acceptsOverlay(): boolean {
+    return this.#bundle?.federation !== undefined;
+  }
+
+  /**
+   * Offers the overlay of this device's site. It counts only when it is authorized by the delegation in
+   * the bundle in force (signed by the site's delegated key, within its scope, unexpired, not older);
+   * the merge then decides, setting by setting, what it changes (docs/federation.md).
+   */
+  async offerOverlay(overlay: unknown): Promise<'applied' | 'unchanged' | 'refused'> {
+    const payload = this.#authorizeOverlay(overlay);
+    if (payload === undefined) return 'refused';
+    if (payload.version === this.#overlay?.version) return 'unchanged';
+    await this.#writeJson('overlay.json', overlay);
+    this.#overlay = payload;
+    await this.evaluateNow('overlay');
+    return 'applied';
+  }
+
+  #authorizeOverlay(overlay: unknown): SiteOverlayPayload | undefined {
+    const bundle = this.#bundle;
+    if (bundle?.federation === undefined) return undefined;
+    const verdict = authorizeSiteOverlay(overlay, {
+      fleet: bundle.fleet,
+      federation: bundle.federation,
+      nowMs: this.#options.now(),
+      ...(this.#overlay === undefined ? {} : { inForceVersion: this.#overlay.version }),
+    });
+    if (!verdict.ok) {
+      this.#options.log.warn({ reason: verdict.reason, detail: verdict.message }, 'site overlay refused');
+      return undefined;
+    }
+    return verdict.payload;
+  }
+
+  /** The bundle's policy with the site overlay merged in, by the one merge every tier uses. */
+  #effectivePolicy(bundle: PolicyBundlePayload, now: number): CompiledPolicy {
+    if (this.#overlay === undefined || bundle.federation === undefined) return bundle.policy;
+    const { policy, merge } = sitePolicyOf(bundle, this.#overlay, now);
+    const conflicts = merge.outcomes.filter(isConflict);
+    if (conflicts.length > 0) {
+      this.#options.log.warn(
+        { conflicts: conflicts.map((outcome) => `${outcome.setting}: ${outcome.kind}`) },
+        'site overlay conflicts with the hub policy; the merge rules decided',
+      );
+    }
+    return policy;
+  }
+
+  /** The policy-wide settings in effect, after any site overlay. */
+  get effectiveSettings(): CompiledPolicy['settings'] | undefined {
+    const bundle = this.#bundle;
+    return bundle === undefined ? undefined : this.#effectivePolicy(bundle, this.#options.now()).settings;
+  }
+
   /** Evaluates now (one run at a time; requests during a run share one follow-up run). */
   evaluateNow(reason: string): Promise<void> {
     this.#pendingReason = reason;
@@ -211,7 +276,7 @@ export class PolicyEnforcer {
     if (bundle === undefined || this.#stopped) return;
     const reason = this.#pendingReason;
     const now = this.#options.now();
-    const policy = bundle.policy;
+    const policy = this.#effectivePolicy(bundle, now);
     const segment = segmentOf(policy, this.#options.labels);
     const window = activeMaintenanceWindow(policy, segment, now);
     const previous = this.#state?.version === bundle.version ? this.#state.results : {};

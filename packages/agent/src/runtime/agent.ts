@@ -16,6 +16,7 @@ import {
   type NewDeviceEvent,
   NOT_ISOLATED,
   PROTOCOL_VERSION,
+  parseSpiffeId,
   pendingCommandsReplySchema,
   type RuleSignal,
   severityRank,
@@ -580,6 +581,11 @@ export class Agent {
       const reply = (await client.get<{ bundle?: unknown } | undefined>(`/v1/policy${query}`)).body;
       this.#contact();
       if (reply?.bundle !== undefined) await policy.offer(reply.bundle);
+      // At a site, the site's signed overlay merges with the hub's bundle (docs/federation.md).
+      if (policy.acceptsOverlay && parseSpiffeId(this.#enrollment?.spiffeId ?? '')?.site !== undefined) {
+        const overlay = (await client.get<{ overlay?: unknown } | undefined>('/v1/policy/overlay')).body;
+        if (overlay?.overlay !== undefined) await policy.offerOverlay(overlay.overlay);
+      }
       this.#nextPolicyAt = this.#clock.now() + this.#deps.config.policyPollMs;
     }
     const report = policy.pendingReport();

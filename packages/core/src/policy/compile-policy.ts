@@ -26,6 +26,8 @@ import {
   type CheckSource,
   type CheckSpecSource,
   checkSourceSchema,
+  type FederationSource,
+  federationSourceSchema,
   policyIdentifierSchema,
   type RemediationSource,
   type SegmentSource,
@@ -70,6 +72,12 @@ export function compilePolicy(files: readonly PolicySourceFile[]): PolicyCompile
   }
   const settings =
     settingsFiles[0] === undefined ? {} : validate(settingsFiles[0], settingsSourceSchema, problems);
+  const federationFile = sources.federation[0];
+  const federation =
+    federationFile === undefined ? undefined : validate(federationFile, federationSourceSchema, problems);
+  if (federationFile !== undefined && federation !== undefined) {
+    problems.push(...federationProblems(federationFile, federation));
+  }
   const segmentFiles = sources.segments.map((source) => ({
     source,
     data: validate(source, segmentsFileSchema, problems),
@@ -110,6 +118,7 @@ export function compilePolicy(files: readonly PolicySourceFile[]): PolicyCompile
     rules: folder.rules,
     // Only when there are any, so that a policy without playbooks keeps the digest it always had.
     ...(playbooks.length === 0 ? {} : { playbooks }),
+    ...(federation === undefined ? {} : { federation: compileFederation(federation) }),
   };
   // The source schemas take their fields from the contract, so this should never fail; if it does, the
   // problem still points at the entry it came from rather than at nothing.
@@ -154,6 +163,7 @@ function readFolder(files: readonly PolicySourceFile[]): Folder {
     baselines: [],
     windows: [],
     playbooks: [],
+    federation: [],
   };
   const rules: Folder['rules'] = [];
   const problems: PolicyProblem[] = [];
@@ -241,14 +251,14 @@ function crossFileProblems(
   return problems;
 }
 
-type YamlKind = 'settings' | 'segments' | 'baselines' | 'windows' | 'playbooks';
+type YamlKind = 'settings' | 'segments' | 'baselines' | 'windows' | 'playbooks' | 'federation';
 
 type Placement =
   | { readonly kind: YamlKind | 'rules' | 'ignored' }
   | { readonly kind: 'warning' | 'error'; readonly message: string };
 
 const yamlFolders = ['segments', 'baselines', 'windows', 'playbooks'] as const;
-const knownPlaces = 'settings.yaml, segments/, baselines/, windows/, playbooks/ or rules/';
+const knownPlaces = 'settings.yaml, segments/, baselines/, windows/, playbooks/, rules/ or federation.yaml';
 
 /** Where a file belongs in the folder layout, or why it is left out. */
 function placeFile(path: string): Placement {
@@ -266,6 +276,8 @@ function placeFile(path: string): Placement {
   const isYaml = /\.ya?ml$/i.test(name);
   if (parts.length === 1 && (name === 'settings.yaml' || name === 'settings.yml'))
     return { kind: 'settings' };
+  if (parts.length === 1 && (name === 'federation.yaml' || name === 'federation.yml'))
+    return { kind: 'federation' };
   const folder = yamlFolders.find((candidate) => candidate === top);
   if (folder !== undefined && parts.length > 1) {
     return isYaml
@@ -674,4 +686,62 @@ function sortProblems(problems: readonly PolicyProblem[]): PolicyProblem[] {
       compareText(a.field ?? '', b.field ?? '') ||
       compareText(a.message, b.message),
   );
+}
+
+function federationProblems(source: YamlSource, federation: FederationSource): PolicyProblem[] {
+  const problems: PolicyProblem[] = [];
+  for (const [key, setting] of Object.entries(federation.settings)) {
+    const fits =
+      setting.kind === 'maximum' || setting.kind === 'minimum'
+        ? typeof setting.value === 'number'
+        : setting.kind === 'required-flag'
+          ? typeof setting.value === 'boolean'
+          : setting.kind === 'value'
+            ? typeof setting.value === 'string'
+            : Array.isArray(setting.value);
+    if (!fits)
+      problems.push(problemAt(source, ['settings', key, 'value'], `a value of kind ${setting.kind}`));
+    if (setting.mode === 'floor' && setting.kind === 'value') {
+      problems.push(
+        problemAt(
+          source,
+          ['settings', key, 'mode'],
+          'a plain value has no order: lock it or make it site-owned',
+        ),
+      );
+    }
+  }
+  for (const [site, keys] of Object.entries(federation.delegate)) {
+    for (const [index, key] of keys.entries()) {
+      if (federation.settings[key] === undefined) {
+        problems.push(problemAt(source, ['delegate', site, index], `\`${key}\` is not a governed setting`));
+      } else if (federation.settings[key]?.mode === 'lock') {
+        problems.push(
+          problemAt(source, ['delegate', site, index], `\`${key}\` is locked: a site cannot edit it`),
+        );
+      }
+    }
+  }
+  return problems;
+}
+
+function compileFederation(federation: FederationSource): NonNullable<CompiledPolicy['federation']> {
+  const settings: NonNullable<CompiledPolicy['federation']>['settings'] = {};
+  for (const key of Object.keys(federation.settings).sort(compareText)) {
+    const setting = federation.settings[key];
+    if (setting === undefined) continue;
+    const value = Array.isArray(setting.value)
+      ? [...new Set(setting.value)].sort(compareText)
+      : setting.value;
+    settings[key] = { kind: setting.kind, mode: setting.mode, value };
+  }
+  const delegate: Record<string, string[]> = {};
+  for (const site of Object.keys(federation.delegate).sort(compareText)) {
+    delegate[site] = [...new Set(federation.delegate[site] ?? [])].sort(compareText);
+  }
+  return {
+    maxClockAheadMs: sourceDurationMs(federation.maxClockAhead ?? '5m') ?? 300_000,
+    settings,
+    delegate,
+  };
 }

@@ -160,3 +160,33 @@ export type WindowSource = z.infer<typeof windowSourceSchema>;
 export const windowsFileSchema = z.strictObject({ windows: z.array(windowSourceSchema) });
 
 export { identifier as policyIdentifierSchema };
+
+const governedKindNames = [
+  'deny-list',
+  'allow-list',
+  'revocations',
+  'maximum',
+  'minimum',
+  'required-flag',
+  'value',
+];
+
+/** `federation.yaml` (docs/federation.md). */
+export const federationSourceSchema = z.strictObject({
+  maxClockAhead: z.optional(
+    z.custom<string>(
+      (value) => typeof value === 'string' && sourceDurationMs(value) !== undefined,
+      'a duration with a unit, such as 5m',
+    ),
+  ),
+  settings: z.record(
+    z.string().check(z.regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'a dotted setting key')),
+    z.strictObject({
+      kind: z.enum(governedKindNames as [string, ...string[]]),
+      mode: z.enum(['lock', 'floor', 'site-owned']),
+      value: z.union([z.array(z.string()), z.number(), z.boolean(), z.string()]),
+    }),
+  ),
+  delegate: z._default(z.record(z.string(), z.array(z.string())), {}),
+});
+export type FederationSource = z.output<typeof federationSourceSchema>;

@@ -272,6 +272,26 @@ export const DEFAULT_POLICY_SETTINGS: PolicySettings = {
   },
 };
 
+/**
+ * What the hub governs across tiers (docs/federation.md): each governed setting's kind, mode and value,
+ * which settings each site may edit (`*` for every site), and how far ahead an edit's clock may run.
+ * Kinds, modes and values are checked where they are used (core/federation), to keep this file free of
+ * the federation model.
+ */
+export const compiledFederationSchema = z.strictObject({
+  maxClockAheadMs: positiveMs,
+  settings: z.record(
+    z.string(),
+    z.strictObject({
+      kind: z.string(),
+      mode: z.string(),
+      value: z.union([z.array(z.string()), z.number(), z.boolean(), z.string()]),
+    }),
+  ),
+  delegate: z.record(z.string(), z.array(z.string())),
+});
+export type CompiledFederation = z.infer<typeof compiledFederationSchema>;
+
 export const compiledPolicySchema = z.strictObject({
   segments: z.array(compiledSegmentSchema),
   checks: z.array(compiledCheckSchema),
@@ -281,6 +301,8 @@ export const compiledPolicySchema = z.strictObject({
   rules: z.array(z.strictObject({ path: z.string(), text: z.string() })),
   /** Incident playbooks (`playbooks/`); absent when the folder has none. */
   playbooks: z.optional(z.array(compiledPlaybookSchema)),
+  /** From `federation.yaml`; absent when the hub governs nothing across sites. */
+  federation: z.optional(compiledFederationSchema),
 });
 export type CompiledPolicy = z.infer<typeof compiledPolicySchema>;
 

@@ -1,5 +1,7 @@
 import * as z from 'zod/mini';
 import { deviceEventSchema } from '../events/event.schema.ts';
+import { inventorySchema } from '../inventory/inventory.schema.ts';
+import { complianceReportSchema } from '../policy/policy-bundle.schema.ts';
 import { labelsSchema } from './device-api.schema.ts';
 
 /**
@@ -65,6 +67,38 @@ export const siteEventsReplySchema = z.object({
 });
 export type SiteEventsReply = z.infer<typeof siteEventsReplySchema>;
 
+/** POST /v1/site/inventory — the latest inventory of site devices whose inventory changed since. */
+export const siteInventoryBatchSchema = z.object({
+  v: version,
+  devices: z
+    .array(
+      z.object({
+        deviceId: z.string().check(z.minLength(1), z.maxLength(128)),
+        name: z.string().check(z.maxLength(253)),
+        labels: labelsSchema,
+        inventory: inventorySchema,
+      }),
+    )
+    .check(z.maxLength(100)),
+});
+export type SiteInventoryBatch = z.infer<typeof siteInventoryBatchSchema>;
+
+/** POST /v1/site/compliance — each device's latest compliance report, as the device sent it to the site. */
+export const siteComplianceBatchSchema = z.object({
+  v: version,
+  devices: z
+    .array(
+      z.object({
+        deviceId: z.string().check(z.minLength(1), z.maxLength(128)),
+        name: z.string().check(z.maxLength(253)),
+        labels: labelsSchema,
+        report: complianceReportSchema,
+      }),
+    )
+    .check(z.maxLength(100)),
+});
+export type SiteComplianceBatch = z.infer<typeof siteComplianceBatchSchema>;
+
 /** POST /v1/site/status — how the site is doing, at every sync. */
 export const siteStatusReportSchema = z.object({
   v: version,
@@ -77,6 +111,13 @@ export const siteStatusReportSchema = z.object({
   overlay: z.optional(z.unknown()),
   /** Conflicts recorded by the site's last merge of hub settings and overlay. */
   conflicts: nonNegative,
+  /** When the site last heard from each of its devices that did since the previous report. */
+  seen: z._default(
+    z
+      .array(z.object({ deviceId: z.string().check(z.minLength(1)), lastSeenAt: z.number().check(z.int()) }))
+      .check(z.maxLength(100_000)),
+    [],
+  ),
 });
 export type SiteStatusReport = z.infer<typeof siteStatusReportSchema>;
 

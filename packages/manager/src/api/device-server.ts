@@ -92,6 +92,8 @@ export function buildDeviceServer(deps: {
   deviceAudit: DeviceAuditService;
   /** On a hub: what its sites call (`/v1/site/…`), for site identities only. */
   sites?: SiteService;
+  /** On a site: the overlay it signed, served beside the hub's bundle. */
+  siteOverlay?: () => Promise<unknown>;
   /** On a site: whether a device should renew now, its certificate ending within a declared outage. */
   renewalAdvice?: (deviceId: string) => Promise<boolean>;
   logger: Logger;
@@ -302,6 +304,15 @@ export function buildDeviceServer(deps: {
       .header('vary', 'accept-encoding')
       .send(body);
   });
+
+  const siteOverlay = deps.siteOverlay;
+  if (siteOverlay !== undefined) {
+    app.get('/v1/policy/overlay', async (request, reply) => {
+      await deps.devices.requireActive(authenticatedDevice(request));
+      const overlay = await siteOverlay();
+      return overlay === undefined ? reply.status(204).send() : { v: PROTOCOL_VERSION, overlay };
+    });
+  }
 
   if (deps.sites !== undefined) {
     registerSiteRoutes(app, {

@@ -65,6 +65,16 @@ import type { SiteService } from '../services/site.service.ts';
 import { type HttpsApp, parseInput, registerErrorReplies } from './http-errors.ts';
 import { registerUpdateOperatorRoutes, type UpdateServices } from './update-routes.ts';
 
+const overlayEditsSchema = z.object({
+  edits: z.array(
+    z.object({
+      setting: z.string().check(z.minLength(1), z.maxLength(200)),
+      value: z.union([z.array(z.string()), z.number(), z.boolean(), z.string()]),
+      expiresAt: z.number().check(z.int()),
+      reason: z.optional(z.string().check(z.maxLength(500))),
+    }),
+  ),
+});
 const declareOutageSchema = z.object({
   /** Epoch ms; default now. */
   startsAt: z.optional(z.number().check(z.int())),
@@ -139,6 +149,8 @@ export function buildOperatorServer(deps: {
       durationMs: number;
       reason: string;
     }): Promise<DeclaredOutage>;
+    overlay(): Promise<unknown>;
+    publishOverlay(edits: z.output<typeof overlayEditsSchema>['edits']): Promise<unknown>;
   };
   deviceApiUrl: string;
   logger: Logger;
@@ -381,6 +393,17 @@ export function buildOperatorServer(deps: {
       requireRole(request.operator, 'operator', 'declaring an outage');
       const body = parseInput(declareOutageSchema, request.body ?? {}, 'outage');
       return reply.status(201).send(await siteLink.declareOutage(body));
+    });
+
+    app.get('/api/v1/site/overlay', async (_request, reply) => {
+      const overlay = await siteLink.overlay();
+      return overlay === undefined ? reply.status(204).send() : { overlay };
+    });
+
+    app.put('/api/v1/site/overlay', async (request) => {
+      requireRole(request.operator, 'operator', 'publishing the site overlay');
+      const body = parseInput(overlayEditsSchema, request.body ?? {}, 'overlay');
+      return { overlay: await siteLink.publishOverlay(body.edits) };
     });
   }
 

@@ -1,4 +1,10 @@
-import { siteDelegationRequestSchema, siteEventsBatchSchema, siteStatusReportSchema } from '@edgeward/core';
+import {
+  siteComplianceBatchSchema,
+  siteDelegationRequestSchema,
+  siteEventsBatchSchema,
+  siteInventoryBatchSchema,
+  siteStatusReportSchema,
+} from '@edgeward/core';
 import type { FastifyRequest } from 'fastify';
 import type { SiteService } from '../services/site.service.ts';
 import { type HttpsApp, parseInput } from './http-errors.ts';
@@ -19,6 +25,20 @@ export function registerSiteRoutes(
     deps.sites.ingestEvents(
       deps.authenticatedSite(request),
       parseInput(siteEventsBatchSchema, request.body, 'site event batch'),
+    ),
+  );
+
+  app.post('/v1/site/inventory', async (request) =>
+    deps.sites.ingestInventory(
+      deps.authenticatedSite(request),
+      parseInput(siteInventoryBatchSchema, request.body, 'site inventory batch'),
+    ),
+  );
+
+  app.post('/v1/site/compliance', async (request) =>
+    deps.sites.ingestCompliance(
+      deps.authenticatedSite(request),
+      parseInput(siteComplianceBatchSchema, request.body, 'site compliance batch'),
     ),
   );
 

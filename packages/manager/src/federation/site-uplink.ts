@@ -8,8 +8,10 @@ import {
   type EventRecord,
   type PolicyBundleReply,
   PROTOCOL_VERSION,
+  type SiteComplianceBatch,
   type SiteEventsBatch,
   type SiteEventsReply,
+  type SiteInventoryBatch,
   type SiteStatusReply,
 } from '@edgeward/core';
 import type { Store } from '@edgeward/store';
@@ -21,6 +23,7 @@ import type { RevocationService } from '../services/revocation.service.ts';
 import type { DeclaredOutage, DeclaredOutages } from './declared-outage.ts';
 import type { HubBundleCache } from './hub-bundle-cache.ts';
 import { requestDelegation, type SiteIdentity } from './site-identity.ts';
+import type { SiteOverlayService } from './site-overlay.service.ts';
 import type { UpstreamClient } from './upstream-client.ts';
 
 /** Past this share of the offline budget without the hub, the site says it is near the end. */
@@ -62,6 +65,7 @@ export class SiteUplink {
   readonly #devices: DeviceService;
   readonly #bundles: HubBundleCache;
   readonly #outages: DeclaredOutages;
+  readonly #overlays: SiteOverlayService | undefined;
   readonly #options: {
     dataDir: string;
     serverNames: readonly string[];
@@ -81,6 +85,8 @@ export class SiteUplink {
   #forwarded = 0;
   #caNotAfter: number;
   #warnedNearEnd = false;
+  /** Device contact up to this time has been reported to the hub. */
+  #seenReportedUpTo = 0;
 
   constructor(deps: {
     store: Store;
@@ -92,6 +98,7 @@ export class SiteUplink {
     devices: DeviceService;
     bundles: HubBundleCache;
     outages: DeclaredOutages;
+    overlays?: SiteOverlayService;
     dataDir: string;
     serverNames: readonly string[];
     /** Pause between syncs while connected (ms). */
@@ -109,6 +116,7 @@ export class SiteUplink {
     this.#devices = deps.devices;
     this.#bundles = deps.bundles;
     this.#outages = deps.outages;
+    this.#overlays = deps.overlays;
     this.#options = deps;
     this.#caNotAfter = deps.identity.caNotAfter;
   }
@@ -155,6 +163,8 @@ export class SiteUplink {
   async syncOnce(): Promise<void> {
     const client = await this.#connected();
     await this.#forwardEvents(client);
+    await this.#forwardInventories(client);
+    await this.#forwardCompliance(client);
     await this.#reportStatus(client);
     await this.#refreshPolicy(client);
     await this.#renewDelegationIfDue(client);
@@ -236,6 +246,67 @@ export class SiteUplink {
     this.#backlog = await this.#store.sites.uplinkBacklog();
   }
 
+  /** The latest inventory of each device whose inventory changed since the hub last got it. */
+  async #forwardInventories(client: UpstreamClient): Promise<void> {
+    for (;;) {
+      const pending = await this.#store.sites.pendingInventories(20);
+      if (pending.length === 0) return;
+      const devices: SiteInventoryBatch['devices'] = [];
+      const versions = new Map<string, number>();
+      for (const { deviceId } of pending) {
+        const [device, snapshot] = await Promise.all([
+          this.#store.devices.findById(deviceId),
+          this.#store.inventory.latest(deviceId),
+        ]);
+        if (device === undefined || snapshot === undefined) continue;
+        devices.push({ deviceId, name: device.name, labels: device.labels, inventory: snapshot.inventory });
+        versions.set(deviceId, snapshot.version);
+      }
+      await client.post('/v1/site/inventory', { v: PROTOCOL_VERSION, devices });
+      for (const { deviceId, version } of pending) {
+        await this.#store.sites.recordInventoryForwarded(deviceId, versions.get(deviceId) ?? version);
+      }
+      if (pending.length < 20) return;
+    }
+  }
+
+  /** Each device's latest compliance report that the hub does not hold yet. */
+  async #forwardCompliance(client: UpstreamClient): Promise<void> {
+    for (;;) {
+      const pending = await this.#store.sites.pendingCompliance(20);
+      if (pending.length === 0) return;
+      const devices: SiteComplianceBatch['devices'] = [];
+      for (const { deviceId } of pending) {
+        const [device, state, results] = await Promise.all([
+          this.#store.devices.findById(deviceId),
+          this.#store.compliance.deviceState(deviceId),
+          this.#store.compliance.deviceResults(deviceId),
+        ]);
+        if (device === undefined || state === undefined) continue;
+        devices.push({
+          deviceId,
+          name: device.name,
+          labels: device.labels,
+          report: {
+            v: PROTOCOL_VERSION,
+            bundleVersion: state.bundleVersion,
+            segment: state.segment,
+            evaluatedAt: state.evaluatedAt,
+            stale: state.stale,
+            results: results.map(
+              ({ segment: _segment, bundleVersion: _version, statusSince: _since, ...result }) => result,
+            ),
+          },
+        });
+      }
+      await client.post('/v1/site/compliance', { v: PROTOCOL_VERSION, devices });
+      for (const { deviceId, receivedAt } of pending) {
+        await this.#store.sites.recordComplianceForwarded(deviceId, receivedAt);
+      }
+      if (pending.length < 20) return;
+    }
+  }
+
   async #batchOf(pending: readonly EventRecord[]): Promise<SiteEventsBatch> {
     const byDevice = new Map<string, DeviceEvent[]>();
     for (const record of pending) {
@@ -268,13 +339,23 @@ export class SiteUplink {
 
   async #reportStatus(client: UpstreamClient): Promise<void> {
     const status = this.status();
+    const overlay = await this.#overlays?.current();
+    const since = this.#seenReportedUpTo;
+    const seen = (await this.#store.devices.list({}, { limit: 100_000 }))
+      .filter((device) => device.lastSeenAt !== null && device.lastSeenAt > since)
+      .map((device) => ({ deviceId: device.id, lastSeenAt: device.lastSeenAt as number }));
+    const reportedAt = this.#clock.now();
     const reply = await client.post<SiteStatusReply>('/v1/site/status', {
       v: PROTOCOL_VERSION,
       backlog: this.#backlog,
       devices: await this.#store.devices.count({}),
       budgetEndsAt: Math.min(this.#clock.now() + this.#identity.maxOfflineMs, status.caNotAfter),
-      conflicts: 0,
+      conflicts: (await this.#overlays?.conflicts()) ?? 0,
+      seen,
+      ...(overlay === undefined ? {} : { overlay }),
     });
+    // Contact up to a little before this report is reported; a device seen meanwhile comes next time.
+    this.#seenReportedUpTo = reportedAt - 1000;
     for (const deviceId of reply.revokedDevices) {
       const device = await this.#store.devices.findById(deviceId);
       if (device === undefined || device.revokedAt !== null) continue;

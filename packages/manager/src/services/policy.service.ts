@@ -4,6 +4,8 @@ import {
   compilePolicy,
   EdgewardError,
   formatPolicyPlan,
+  type HybridTimestamp,
+  hubFederationOf,
   type PolicyBundle,
   type PolicyBundleReply,
   type PolicyPlanView,
@@ -231,7 +233,13 @@ export class PolicyService {
   ): Promise<PolicyVersionView> {
     const version = (latest?.version ?? 0) + 1;
     const now = this.#clock.now();
-    const signed = this.#sign({ version, policy: next.policy, digest: next.digest, issuedAt: now });
+    const signed = await this.#sign(store, {
+      version,
+      policy: next.policy,
+      digest: next.digest,
+      issuedAt: now,
+      changedAt: { wallMs: now, counter: 0, node: 'hub' },
+    });
     await store.policies.create({
       version,
       createdAt: now,
@@ -277,13 +285,27 @@ export class PolicyService {
     );
   }
 
-  #sign(input: {
-    version: number;
-    policy: CompiledPolicy;
-    digest: string;
-    issuedAt: number;
-  }): SignedPolicyBundle {
+  async #sign(
+    store: Store,
+    input: {
+      version: number;
+      policy: CompiledPolicy;
+      digest: string;
+      issuedAt: number;
+      /** When the version's governed settings changed (its creation), for the federation block. */
+      changedAt: HybridTimestamp;
+    },
+  ): Promise<SignedPolicyBundle> {
     const revocations = this.#revocations;
+    const sites =
+      input.policy.federation === undefined
+        ? []
+        : (await store.sites.list()).map((site) => ({
+            site: site.id,
+            overlayPublicKeyPem: site.overlayPublicKeyPem,
+            maxOfflineMs: site.maxOfflineMs,
+          }));
+    const federation = hubFederationOf(input.policy.federation, sites, input.changedAt);
     const bundle = this.#pki.signPolicyBundle({
       fleet: this.#pki.fleet,
       version: input.version,
@@ -292,8 +314,24 @@ export class PolicyService {
       crlPems: [...revocations.crls],
       policyDigest: input.digest,
       policy: input.policy,
+      ...(federation === undefined ? {} : { federation }),
     });
     return { bundle, crlDigest: revocations.revokedDigest, crlIssuedAt: revocations.issuedAt };
+  }
+
+  /**
+   * Re-signs the version in force now when it governs settings across sites, so that a site's new
+   * delegation (its overlay key) reaches the devices in a bundle they can verify.
+   */
+  async sitesChanged(): Promise<void> {
+    const head = await this.#store.policies.head();
+    if (head === undefined) return;
+    const current = await this.#store.policies.signedBundle(head.version);
+    if (current?.bundle.payload.policy.federation === undefined) return;
+    this.#resigning ??= this.#resign(head).finally(() => {
+      this.#resigning = undefined;
+    });
+    await this.#resigning;
   }
 
   /**
@@ -320,12 +358,18 @@ export class PolicyService {
     const current = await this.#store.policies.signedBundle(head.version);
     if (current === undefined) return;
     const { payload } = current.bundle;
-    const signed = this.#sign({
+    const signed = await this.#sign(this.#store, {
       version: payload.version,
       policy: payload.policy,
       digest: payload.policyDigest,
       // Later than the bundle it replaces even when clocks disagree: agents only take a later one.
       issuedAt: Math.max(this.#clock.now(), payload.issuedAt + 1),
+      // The same version: its settings did not change.
+      changedAt: Object.values(payload.federation?.settings ?? {})[0]?.changedAt ?? {
+        wallMs: head.issuedAt,
+        counter: 0,
+        node: 'hub',
+      },
     });
     const replaced = await this.#store.policies.replaceBundle(head.version, head.issuedAt, signed);
     this.#logger.info(

@@ -3,14 +3,18 @@ import {
   type Clock,
   type CreatedSiteView,
   type createSiteSchema,
+  type DeviceRecord,
   EdgewardError,
   type EnrollmentTokenRecord,
   hubFederationSchema,
+  isEdgewardError,
   PROTOCOL_VERSION,
+  type SiteComplianceBatch,
   type SiteDelegationGrant,
   type SiteDelegationRequest,
   type SiteEventsBatch,
   type SiteEventsReply,
+  type SiteInventoryBatch,
   type SiteStatusReply,
   type SiteStatusReport,
   type SiteView,
@@ -20,6 +24,8 @@ import type { Logger } from 'pino';
 import * as z from 'zod/mini';
 import type { FleetPki } from '../pki/fleet-pki.ts';
 import type { AuditTrail } from './audit-trail.ts';
+import type { ComplianceService } from './compliance.service.ts';
+import type { DeviceService } from './device.service.ts';
 import type { EventService } from './event.service.ts';
 import type { OperatorContext } from './operator-context.ts';
 import type { PolicyService } from './policy.service.ts';
@@ -44,7 +50,9 @@ export class SiteService {
   readonly #pki: FleetPki;
   readonly #audit: AuditTrail;
   readonly #events: Pick<EventService, 'ingest'>;
-  readonly #policies: Pick<PolicyService, 'currentBundle'>;
+  readonly #devices: Pick<DeviceService, 'ingestInventory'>;
+  #compliance: Pick<ComplianceService, 'ingest'> | undefined;
+  readonly #policies: Pick<PolicyService, 'currentBundle' | 'sitesChanged'>;
   readonly #logger: Logger;
   readonly #startCommand: (site: string, token: string) => string;
 
@@ -54,7 +62,8 @@ export class SiteService {
     pki: FleetPki;
     audit: AuditTrail;
     events: Pick<EventService, 'ingest'>;
-    policies: Pick<PolicyService, 'currentBundle'>;
+    devices: Pick<DeviceService, 'ingestInventory'>;
+    policies: Pick<PolicyService, 'currentBundle' | 'sitesChanged'>;
     logger: Logger;
     startCommand: (site: string, token: string) => string;
   }) {
@@ -63,6 +72,7 @@ export class SiteService {
     this.#pki = deps.pki;
     this.#audit = deps.audit;
     this.#events = deps.events;
+    this.#devices = deps.devices;
     this.#policies = deps.policies;
     this.#logger = deps.logger;
     this.#startCommand = deps.startCommand;
@@ -159,6 +169,8 @@ export class SiteService {
       });
     });
     this.#logger.info({ siteId, notAfter: new Date(ca.notAfter).toISOString() }, 'site CA delegated');
+    // The site's overlay key reaches devices only in a hub-signed bundle.
+    await this.#policies.sitesChanged();
     return {
       v: PROTOCOL_VERSION,
       siteId,
@@ -182,37 +194,99 @@ export class SiteService {
     const now = this.#clock.now();
     const acks: Record<string, number> = {};
     for (const entry of batch.devices) {
-      await this.#store.transaction(async (store) => {
-        const device = await store.devices.findById(entry.deviceId);
-        if (device === undefined) {
-          await store.devices.create({
-            id: entry.deviceId,
-            name: entry.name || entry.deviceId,
-            labels: { ...entry.labels, [SITE_LABEL]: siteId },
-            enrolledAt: now,
-            enrollmentTokenId: null,
-            lastSeenAt: now,
-            reportIntervalMs: 60_000,
-            agentVersion: 'via-site',
-            inventoryVersion: 0,
-            revokedAt: null,
-          });
-        } else if (device.labels[SITE_LABEL] !== siteId) {
-          throw new EdgewardError(
-            'EW_SITE_DEVICE_FOREIGN',
-            `device ${entry.deviceId} does not belong to site ${siteId}; it was not enrolled there`,
-          );
-        }
-      });
-      const reply = await this.#events.ingest(entry.deviceId, {
-        v: PROTOCOL_VERSION,
-        floorSeq: entry.floorSeq,
-        events: entry.events,
-      });
-      acks[entry.deviceId] = reply.ackedSeq;
+      await this.#ensureDevice(siteId, entry, now);
+      try {
+        const reply = await this.#events.ingest(entry.deviceId, {
+          v: PROTOCOL_VERSION,
+          floorSeq: entry.floorSeq,
+          events: entry.events,
+        });
+        acks[entry.deviceId] = reply.ackedSeq;
+      } catch (error) {
+        if (!isEdgewardError(error, 'EW_DEVICE_REVOKED')) throw error;
+        // Revoked here since the site took them: they are still the record of what the device did (kept,
+        // exactly once, without alerting), and refusing them would stall the site's whole uplink.
+        const stored = await this.#store.events.ingest(entry.deviceId, entry.events, now, entry.floorSeq);
+        acks[entry.deviceId] = stored.ackedSeq;
+      }
     }
     await this.#store.sites.update(siteId, { lastSyncAt: now });
     return { v: PROTOCOL_VERSION, acks };
+  }
+
+  /** The latest inventory of site devices, as if each device had reported it (versions, changes, drift). */
+  async ingestInventory(
+    siteId: string,
+    batch: SiteInventoryBatch,
+  ): Promise<{ v: 1; versions: Record<string, number> }> {
+    await this.#find(siteId);
+    const now = this.#clock.now();
+    const versions: Record<string, number> = {};
+    for (const entry of batch.devices) {
+      const device = await this.#ensureDevice(siteId, entry, now);
+      if (device.revokedAt !== null) continue;
+      const reply = await this.#devices.ingestInventory(entry.deviceId, {
+        kind: 'full',
+        inventory: entry.inventory,
+      });
+      versions[entry.deviceId] = reply.version;
+    }
+    return { v: PROTOCOL_VERSION, versions };
+  }
+
+  /** The hub's record of a site device, created on first news of it; a device of another owner is refused. */
+  async #ensureDevice(
+    siteId: string,
+    entry: { deviceId: string; name: string; labels: Record<string, string> },
+    now: number,
+  ): Promise<DeviceRecord> {
+    return this.#store.transaction(async (store) => {
+      const device = await store.devices.findById(entry.deviceId);
+      if (device === undefined) {
+        const created: DeviceRecord = {
+          id: entry.deviceId,
+          name: entry.name || entry.deviceId,
+          labels: { ...entry.labels, [SITE_LABEL]: siteId },
+          enrolledAt: now,
+          enrollmentTokenId: null,
+          lastSeenAt: now,
+          reportIntervalMs: 60_000,
+          agentVersion: 'via-site',
+          inventoryVersion: 0,
+          revokedAt: null,
+        };
+        await store.devices.create(created);
+        return created;
+      }
+      if (device.labels[SITE_LABEL] !== siteId) {
+        throw new EdgewardError(
+          'EW_SITE_DEVICE_FOREIGN',
+          `device ${entry.deviceId} does not belong to site ${siteId}; it was not enrolled there`,
+        );
+      }
+      await store.devices.update(entry.deviceId, { lastSeenAt: now });
+      return device;
+    });
+  }
+
+  /** Set once the compliance service exists (it is built after this service). */
+  useCompliance(compliance: Pick<ComplianceService, 'ingest'>): void {
+    this.#compliance = compliance;
+  }
+
+  /** Each device's latest compliance report, stored as if the device had sent it to the hub. */
+  async ingestCompliance(siteId: string, batch: SiteComplianceBatch): Promise<{ v: 1; stored: number }> {
+    await this.#find(siteId);
+    const compliance = this.#compliance;
+    if (compliance === undefined) throw new EdgewardError('EW_INTERNAL', 'the hub has no compliance service');
+    const now = this.#clock.now();
+    let stored = 0;
+    for (const entry of batch.devices) {
+      const device = await this.#ensureDevice(siteId, entry, now);
+      if (device.revokedAt !== null) continue;
+      stored += (await compliance.ingest(entry.deviceId, entry.report)).stored;
+    }
+    return { v: PROTOCOL_VERSION, stored };
   }
 
   /** Records what the site reports and tells it which of its devices the hub revoked. */
@@ -220,6 +294,18 @@ export class SiteService {
     await this.#find(siteId);
     const now = this.#clock.now();
     if (report.overlay !== undefined) await this.#acceptOverlay(siteId, report.overlay, now);
+    // The site's own device record: it is seen at every sync, not by heartbeats.
+    await this.#store.devices.update(siteId, { lastSeenAt: now });
+    // Its devices' contact, so the hub's online and offline views hold for them too.
+    if (report.seen.length > 0) {
+      await this.#store.transaction(async (store) => {
+        for (const { deviceId, lastSeenAt } of report.seen) {
+          const device = await store.devices.findById(deviceId);
+          if (device?.labels[SITE_LABEL] !== siteId) continue;
+          if ((device.lastSeenAt ?? 0) < lastSeenAt) await store.devices.update(deviceId, { lastSeenAt });
+        }
+      });
+    }
     await this.#store.sites.update(siteId, {
       lastSyncAt: now,
       backlog: report.backlog,

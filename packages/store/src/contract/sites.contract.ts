@@ -105,6 +105,55 @@ export function sitesContract(ctx: ContractContext): void {
       assert.equal(await store.sites.uplinkBacklog(), 6);
     });
 
+    it('lists devices whose inventory the hub does not hold yet, and forgets them once forwarded', async () => {
+      const store = ctx.store();
+      await store.devices.create(device('dev-a', { inventoryVersion: 2 }));
+      await store.devices.create(device('dev-b', { inventoryVersion: 0 }));
+      await store.devices.create(device('dev-c', { inventoryVersion: 1 }));
+      assert.deepEqual(await store.sites.pendingInventories(10), [
+        { deviceId: 'dev-a', version: 2 },
+        { deviceId: 'dev-c', version: 1 },
+      ]);
+      await store.sites.recordUplinkAck('dev-a', 7);
+      await store.sites.recordInventoryForwarded('dev-a', 2);
+      await store.sites.recordInventoryForwarded('dev-a', 1);
+      assert.deepEqual(await store.sites.pendingInventories(10), [{ deviceId: 'dev-c', version: 1 }]);
+      // Forwarding inventories and acknowledging events keep each other's progress.
+      assert.equal(await store.sites.uplinkAck('dev-a'), 7);
+      await store.sites.recordUplinkAck('dev-c', 3);
+      await store.sites.recordInventoryForwarded('dev-c', 1);
+      assert.equal(await store.sites.uplinkAck('dev-c'), 3);
+      assert.deepEqual(await store.sites.pendingInventories(10), []);
+    });
+
+    it('lists devices whose latest compliance report the hub does not hold yet', async () => {
+      const store = ctx.store();
+      await store.devices.create(device('dev-a'));
+      await store.devices.create(device('dev-b'));
+      const report = (receivedAt: number) => ({
+        bundleVersion: 1,
+        segment: 'default',
+        evaluatedAt: receivedAt - 10,
+        stale: false,
+        receivedAt,
+        results: [],
+      });
+      await store.compliance.saveReport('dev-a', report(5_000));
+      await store.compliance.saveReport('dev-b', report(6_000));
+      assert.deepEqual(await store.sites.pendingCompliance(10), [
+        { deviceId: 'dev-a', receivedAt: 5_000 },
+        { deviceId: 'dev-b', receivedAt: 6_000 },
+      ]);
+      await store.sites.recordComplianceForwarded('dev-a', 5_000);
+      await store.sites.recordComplianceForwarded('dev-a', 4_000);
+      assert.deepEqual(await store.sites.pendingCompliance(10), [{ deviceId: 'dev-b', receivedAt: 6_000 }]);
+      await store.compliance.saveReport('dev-a', report(7_000));
+      assert.deepEqual(
+        (await store.sites.pendingCompliance(10)).map((entry) => entry.deviceId),
+        ['dev-a', 'dev-b'],
+      );
+    });
+
     it('keeps the newest overlay of a site and ignores an older or equal version', async () => {
       const store = ctx.store();
       assert.equal(await store.sites.saveOverlay('plant-1', 2, '{"v":2}', 1_000), true);

@@ -624,11 +624,14 @@ export const migrations: readonly Migration[] = [
           budget_ends_at BIGINT,
           conflicts BIGINT NOT NULL
         )`,
-        // On a site: the hub's acknowledgement of each device's events, so forwarding resumes where it
-        // stopped across link cuts and restarts.
+        // On a site: the hub's acknowledgement of each device's events, the inventory version and the
+        // compliance report (by its receipt here) it holds,
+        // so forwarding resumes where it stopped across link cuts and restarts.
         `CREATE TABLE site_uplink (
           device_id ${key} PRIMARY KEY,
-          acked_seq BIGINT NOT NULL
+          acked_seq BIGINT NOT NULL,
+          inventory_version BIGINT NOT NULL DEFAULT 0,
+          compliance_received_at BIGINT NOT NULL DEFAULT 0
         )`,
         // Signed site overlays: on a hub the last one each site sent, on a site the one it publishes.
         `CREATE TABLE site_overlays (

@@ -169,6 +169,48 @@ export class SqlSiteRepository implements SiteRepository {
     );
   }
 
+  async pendingInventories(limit: number): Promise<{ deviceId: string; version: number }[]> {
+    const rows = await this.#db.query<{ id: string; inventory_version: number }>(
+      `SELECT d.id, d.inventory_version FROM devices d
+       LEFT JOIN site_uplink u ON u.device_id = d.id
+       WHERE d.inventory_version > COALESCE(u.inventory_version, 0)
+       ORDER BY d.id LIMIT $1`,
+      [limit],
+    );
+    return rows.map((row) => ({ deviceId: row.id, version: Number(row.inventory_version) }));
+  }
+
+  async recordInventoryForwarded(deviceId: string, version: number): Promise<void> {
+    await this.#db.run(
+      `INSERT INTO site_uplink (device_id, acked_seq, inventory_version) VALUES ($1, 0, $2)
+       ON CONFLICT (device_id) DO UPDATE SET inventory_version = CASE
+         WHEN excluded.inventory_version > site_uplink.inventory_version THEN excluded.inventory_version
+         ELSE site_uplink.inventory_version END`,
+      [deviceId, version],
+    );
+  }
+
+  async pendingCompliance(limit: number): Promise<{ deviceId: string; receivedAt: number }[]> {
+    const rows = await this.#db.query<{ device_id: string; received_at: number }>(
+      `SELECT c.device_id, c.received_at FROM compliance_state c
+       LEFT JOIN site_uplink u ON u.device_id = c.device_id
+       WHERE c.received_at > COALESCE(u.compliance_received_at, 0)
+       ORDER BY c.device_id LIMIT $1`,
+      [limit],
+    );
+    return rows.map((row) => ({ deviceId: row.device_id, receivedAt: Number(row.received_at) }));
+  }
+
+  async recordComplianceForwarded(deviceId: string, receivedAt: number): Promise<void> {
+    await this.#db.run(
+      `INSERT INTO site_uplink (device_id, acked_seq, compliance_received_at) VALUES ($1, 0, $2)
+       ON CONFLICT (device_id) DO UPDATE SET compliance_received_at = CASE
+         WHEN excluded.compliance_received_at > site_uplink.compliance_received_at
+         THEN excluded.compliance_received_at ELSE site_uplink.compliance_received_at END`,
+      [deviceId, receivedAt],
+    );
+  }
+
   async uplinkAck(deviceId: string): Promise<number> {
     const rows = await this.#db.query<{ acked_seq: number }>(
       'SELECT acked_seq FROM site_uplink WHERE device_id = $1',
