@@ -1,5 +1,5 @@
 import type { IncidentDetailView, IncidentListView, IncidentState } from '@edgeward/core';
-import { type FormEvent, useState } from 'react';
+import { type FormEvent, useEffect, useState } from 'react';
 import { api } from '../api.ts';
 import { ago, dateTime } from '../format.ts';
 import { navigate, useApi, useLive } from '../hooks.ts';
@@ -128,6 +128,14 @@ function IncidentDetail(props: { id: string }) {
   const [note, setNote] = useState('');
   const [resolution, setResolution] = useState('');
   const [error, setError] = useState<string | undefined>();
+  // A ticked box shows ticked at once; the incident read after the write replaces the guess.
+  const [ticking, setTicking] = useState<Readonly<Record<string, boolean>>>({});
+  // biome-ignore lint/correctness/useExhaustiveDependencies: fresh data is the reason to drop the guesses
+  useEffect(() => setTicking({}), [detail.data]);
+  const tick = async (stepId: string, done: boolean) => {
+    setTicking((previous) => ({ ...previous, [stepId]: done }));
+    if (!(await post(`steps/${encodeURIComponent(stepId)}`, { done }))) setTicking({});
+  };
   const post = async (path: string, body: unknown) => {
     setError(undefined);
     try {
@@ -240,7 +248,7 @@ function IncidentDetail(props: { id: string }) {
                 </select>
               </label>
               <label>
-                Note
+                Note on the change
                 <input
                   value={stateNote}
                   maxLength={4000}
@@ -305,11 +313,9 @@ function IncidentDetail(props: { id: string }) {
                   <label className="check-label">
                     <input
                       type="checkbox"
-                      checked={step.doneAt !== null}
+                      checked={ticking[step.id] ?? step.doneAt !== null}
                       disabled={!canAct || closed}
-                      onChange={(event) =>
-                        void post(`steps/${encodeURIComponent(step.id)}`, { done: event.target.checked })
-                      }
+                      onChange={(event) => void tick(step.id, event.target.checked)}
                     />
                     {step.title}
                   </label>
@@ -342,7 +348,7 @@ function IncidentDetail(props: { id: string }) {
       </div>
       {canAct && !closed && (
         <form
-          aria-label="Note"
+          aria-label="Add a note"
           className="comment"
           onSubmit={submit(
             'notes',
@@ -350,7 +356,7 @@ function IncidentDetail(props: { id: string }) {
             () => setNote(''),
           )}
         >
-          <label htmlFor="incident-note">Note</label>
+          <label htmlFor="incident-note">Note on the incident</label>
           <textarea
             id="incident-note"
             value={note}
