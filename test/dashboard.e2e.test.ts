@@ -365,6 +365,12 @@ test('capturing evidence asks for confirmation first, and the verified bundle ap
     .filter({ hasText: 'unknown binary in /tmp' });
   await bundle.filter({ hasText: 'verified' }).waitFor({ timeout: 60_000 });
   await screenshot(page, 'dashboard-device-capture');
+  // The incident open on the device lists the bundle with its evidence.
+  await page.getByRole('link', { name: 'Unknown binary in /tmp' }).click();
+  await page
+    .getByRole('region', { name: 'Evidence' })
+    .getByText(/verified .* unknown binary in \/tmp/)
+    .waitFor();
 });
 
 test('the device table and the isolate dialog work from the keyboard alone', async () => {
@@ -446,6 +452,43 @@ test('a viewer sees the same pages without any action button', async () => {
   } finally {
     await context.close();
   }
+});
+
+test('devices past the patch SLA are among those needing attention, and a device shows what it runs and its rollouts', async () => {
+  // A critical release published 49 hours ago (the starter policy gives critical patches 48 hours).
+  hub.clock.offsetMs = -49 * 3_600_000;
+  try {
+    await hub.manager.services.artifacts.upload(system, Buffer.from(`firmware 1.1\n${'y'.repeat(4096)}`), {
+      name: 'firmware',
+      version: '1.1',
+      severity: 'critical',
+      compat: {},
+    });
+  } finally {
+    hub.clock.offsetMs = 0;
+  }
+  const { breaches } = await hub.manager.services.versions.slaBreaches();
+  const late = new Set(breaches.map((breach) => breach.deviceId));
+  assert.ok(late.size > 0, 'some device runs less than firmware 1.1');
+  await page.goto(`${hub.operatorUrl}#/`);
+  await assertText(page.getByTestId('card-sla'), String(late.size));
+  for (const deviceId of late) {
+    await page.locator(`tr[data-device="${deviceId}"]`).getByText('patch-sla').waitFor();
+  }
+  await screenshot(page, 'dashboard-overview-sla');
+  // A canary that committed firmware 1.0: the device page shows it running, its rollout row and its breach.
+  const canary = (await hub.manager.services.rollouts.devices(rollout.id)).devices.find(
+    (row) => row.state === 'committed',
+  );
+  assert.ok(canary, 'a canary committed firmware 1.0');
+  await page.goto(`${hub.operatorUrl}#/devices/${encodeURIComponent(canary.deviceId)}`);
+  const updates = page.getByRole('region', { name: 'Updates' });
+  await updates.getByText(/^1\.0/).waitFor();
+  await updates.getByRole('link', { name: 'firmware 1.0' }).waitFor();
+  await assertText(
+    updates.getByTestId('sla-breach'),
+    /firmware 1\.1 \(critical\) was due .*; the device runs 1\.0/,
+  );
 });
 
 test('on a tablet width the overview, devices, a device and the alerts fit without scrolling sideways', async () => {

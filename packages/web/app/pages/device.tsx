@@ -32,8 +32,11 @@ export function DevicePage(props: { id: string }) {
   const events = useApi<EventListView>(`/api/v1/events?device=${id}&limit=25`, [live.alerts, live.devices]);
   const alerts = useApi<AlertListView>(`/api/v1/alerts?device=${id}&limit=25`, [live.alerts]);
   const commands = useApi<DeviceCommandListView>(`/api/v1/devices/${id}/commands`, [live.commands]);
-  // A bundle arrives after its command completes; the command's live update is the moment to look.
-  const evidence = useApi<EvidenceListView>(`/api/v1/evidence?device=${id}&limit=20`, [live.commands]);
+  // The manager announces a bundle's arrival and verification as a change to its device.
+  const evidence = useApi<EvidenceListView>(`/api/v1/evidence?device=${id}&limit=20`, [
+    live.commands,
+    live.devices,
+  ]);
   const incidents = useApi<IncidentListView>(`/api/v1/incidents?device=${id}&limit=20`, [live.alerts]);
   const updates = useApi<DeviceUpdatesView>(`/api/v1/devices/${id}/updates`, [live.devices]);
   const canAct = useCanAct();

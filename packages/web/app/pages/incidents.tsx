@@ -121,7 +121,11 @@ function IncidentDetail(props: { id: string }) {
   const live = useLive();
   const canAct = useCanAct();
   const id = encodeURIComponent(props.id);
-  const detail = useApi<IncidentDetailView>(`/api/v1/incidents/${id}`, [live.alerts, live.commands]);
+  const detail = useApi<IncidentDetailView>(`/api/v1/incidents/${id}`, [
+    live.alerts,
+    live.commands,
+    live.devices,
+  ]);
   const [next, setNext] = useState<IncidentState | ''>('');
   const [stateNote, setStateNote] = useState('');
   const [assignee, setAssignee] = useState('');
