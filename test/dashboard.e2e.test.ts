@@ -475,6 +475,7 @@ test('devices past the patch SLA are among those needing attention, and a device
   for (const deviceId of late) {
     await page.locator(`tr[data-device="${deviceId}"]`).getByText('patch-sla').waitFor();
   }
+  await page.getByRole('img', { name: /Hours since release, devices past the patch SLA: .* 49 h/ }).waitFor();
   await screenshot(page, 'dashboard-overview-sla');
   // A canary that committed firmware 1.0: the device page shows it running, its rollout row and its breach.
   const canary = (await hub.manager.services.rollouts.devices(rollout.id)).devices.find(
@@ -491,7 +492,7 @@ test('devices past the patch SLA are among those needing attention, and a device
   );
 });
 
-test('on a tablet width the overview, devices, a device and the alerts fit without scrolling sideways', async () => {
+test('on a tablet width the overview, devices, a device, the alerts, a rollout and an incident fit without scrolling sideways', async () => {
   const context = await browser.newContext({
     ignoreHTTPSErrors: true,
     viewport: { width: 768, height: 1024 },
@@ -515,6 +516,15 @@ test('on a tablet width the overview, devices, a device and the alerts fit witho
     await tablet.locator(`tr[data-rule="${RULE}"]`).waitFor();
     assert.ok((await overflow()) <= 0, `the alerts page is ${await overflow()}px wider than the screen`);
     await screenshot(tablet, 'dashboard-alerts-tablet');
+    await tablet.goto(`${hub.operatorUrl}#/rollouts/${encodeURIComponent(rollout.id)}`);
+    await tablet.locator('tr[data-phase="100%"]').waitFor();
+    assert.ok((await overflow()) <= 0, `the rollout page is ${await overflow()}px wider than the screen`);
+    await screenshot(tablet, 'dashboard-rollout-tablet');
+    await tablet.goto(`${hub.operatorUrl}#/incidents`);
+    await tablet.getByRole('link', { name: 'Unknown binary in /tmp' }).click();
+    await tablet.getByTestId('incident-timeline').waitFor();
+    assert.ok((await overflow()) <= 0, `the incident page is ${await overflow()}px wider than the screen`);
+    await screenshot(tablet, 'dashboard-incident-tablet');
   } finally {
     await context.close();
   }

@@ -235,6 +235,27 @@ export function OverviewPage() {
             }))}
           />
         </section>
+        {breaches.length > 0 && (
+          <section className="panel" aria-labelledby="patch-latency">
+            <h2 id="patch-latency">Hours since release, devices past the patch SLA</h2>
+            <p className="muted">
+              SLA:{' '}
+              {[...new Map(breaches.map((breach) => [breach.severity, breach.slaMs])).entries()]
+                .map(([severity, slaMs]) => `${severity} ${Math.round(slaMs / 3_600_000)} h`)
+                .join(', ')}
+            </p>
+            <BarList
+              label="Hours since release, devices past the patch SLA"
+              unit=" h"
+              bars={breaches.slice(0, 12).map((breach) => ({
+                label: attention.find((row) => row.id === breach.deviceId)?.name || breach.deviceId,
+                value: Math.round((Date.now() - breach.releasedAt) / 3_600_000),
+                tone: 'bad',
+                href: `#/devices/${encodeURIComponent(breach.deviceId)}`,
+              }))}
+            />
+          </section>
+        )}
       </div>
       <section className="panel" aria-labelledby="attention">
         <h2 id="attention">Devices needing attention</h2>
@@ -259,8 +280,8 @@ export function OverviewPage() {
                 {attention.map((device) => (
                   <tr key={device.id} data-device={device.id}>
                     <td>
-                      <a href={`#/devices/${encodeURIComponent(device.id)}`}>{device.name}</a>{' '}
-                      <span className="muted mono">{device.id}</span>
+                      <a href={`#/devices/${encodeURIComponent(device.id)}`}>{device.name || device.id}</a>{' '}
+                      {device.name !== '' && <span className="muted mono">{device.id}</span>}
                     </td>
                     <td>
                       {device.reasons.map((reason) => (
@@ -286,7 +307,7 @@ export function OverviewPage() {
 
 /**
  * The overview's devices needing attention, with the devices past the patch SLA among them: a device
- * already listed gains the reason, another is added (its name unknown here, its id shown).
+ * already listed gains the reason, another is added (its name unknown here: empty, its id shown).
  */
 function attentionRows(data: FleetOverviewView, breaches: PatchSlaView['breaches']): AttentionRow[] {
   const rows = new Map<string, AttentionRow>();
@@ -294,7 +315,7 @@ function attentionRows(data: FleetOverviewView, breaches: PatchSlaView['breaches
   for (const breach of breaches) {
     const row = rows.get(breach.deviceId) ?? {
       id: breach.deviceId,
-      name: breach.deviceId,
+      name: '',
       reasons: [],
       lastSeenAt: undefined,
       overdue: [],
