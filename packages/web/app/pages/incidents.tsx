@@ -197,10 +197,7 @@ function IncidentDetail(props: { id: string }) {
           <>
             <dt>Alert</dt>
             <dd>
-              <a
-                href={`#/alerts?state=all&selected=${encodeURIComponent(incident.alertId)}`}
-                className="mono"
-              >
+              <a href={`#/alerts?state=all&alert=${encodeURIComponent(incident.alertId)}`} className="mono">
                 {incident.alertId}
               </a>
             </dd>

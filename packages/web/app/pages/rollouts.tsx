@@ -1,4 +1,5 @@
 import type { RolloutPhaseView, RolloutView } from '@edgeward/core';
+import { useEffect, useState } from 'react';
 import { api } from '../api.ts';
 import { ConfirmAction } from '../confirm.tsx';
 import { ago, dateTime, labelsText } from '../format.ts';
@@ -87,12 +88,15 @@ function RolloutDetail(props: { id: string }) {
   const id = encodeURIComponent(props.id);
   const canAct = useCanAct();
   // Finished rollouts no longer change; only an active one is read again while the page is open.
-  const first = useApi<RolloutView>(`/api/v1/rollouts/${id}`);
-  const active = first.data === undefined || activeStates.includes(first.data.state);
+  const [active, setActive] = useState(true);
   const round = usePoll(ROLLOUT_POLL_MS, active);
   const rollout = useApi<RolloutView>(`/api/v1/rollouts/${id}`, [round]);
   const devices = useApi<{ devices: RolloutDeviceRow[] }>(`/api/v1/rollouts/${id}/devices`, [round]);
-  const data = rollout.data ?? first.data;
+  const state = rollout.data?.state;
+  useEffect(() => {
+    if (state !== undefined) setActive(activeStates.includes(state));
+  }, [state]);
+  const data = rollout.data;
   if (data === undefined) {
     return rollout.error === undefined ? (
       <p className="muted">Loading…</p>
@@ -102,8 +106,8 @@ function RolloutDetail(props: { id: string }) {
   }
   const act = (action: 'pause' | 'resume' | 'abort') => async (reason: string) => {
     await api(`/api/v1/rollouts/${id}/${action}`, { method: 'POST', body: { reason } });
-    first.reload();
     rollout.reload();
+    devices.reload();
   };
   const totals = sumPhases(data.phaseViews);
   const finished = totals.committed + totals.failed + totals.rolledBack;
