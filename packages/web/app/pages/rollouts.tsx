@@ -109,9 +109,12 @@ function RolloutDetail(props: { id: string }) {
     rollout.reload();
     devices.reload();
   };
-  const totals = sumPhases(data.phaseViews);
-  const finished = totals.committed + totals.failed + totals.rolledBack;
-  const successPercent = finished === 0 ? null : Math.round((totals.committed / finished) * 1000) / 10;
+  // The gates hold per phase: the current one's figures are what the manager weighs next.
+  const current = data.phaseViews[data.currentPhase];
+  const failed = current?.failed ?? 0;
+  const finished = (current?.committed ?? 0) + failed;
+  const successPercent =
+    finished === 0 ? null : Math.round(((current?.committed ?? 0) / finished) * 1000) / 10;
   return (
     <>
       <p>
@@ -184,7 +187,7 @@ function RolloutDetail(props: { id: string }) {
         </section>
       )}
       <section className="panel" aria-labelledby="gates">
-        <h2 id="gates">Gates</h2>
+        <h2 id="gates">Gates{current === undefined ? '' : ` of phase ${current.label}`}</h2>
         <div className="scroll">
           <table>
             <thead>
@@ -196,12 +199,12 @@ function RolloutDetail(props: { id: string }) {
             </thead>
             <tbody>
               <tr data-testid="gate-failures">
-                <td>Failed devices (failed install, health check, or a new alert)</td>
+                <td>Failed devices in the phase (install or health check)</td>
                 <td>at most {data.gates.maxFailures}</td>
-                <td className={totals.failed > data.gates.maxFailures ? 'bad' : 'good'}>{totals.failed}</td>
+                <td className={failed > data.gates.maxFailures ? 'bad' : 'good'}>{failed}</td>
               </tr>
               <tr data-testid="gate-success">
-                <td>Committed, of the devices that finished</td>
+                <td>Committed, of the phase's devices that finished</td>
                 <td>at least {data.gates.minSuccessPercent}%</td>
                 <td
                   className={
@@ -216,9 +219,9 @@ function RolloutDetail(props: { id: string }) {
                 </td>
               </tr>
               <tr>
-                <td>Alerts counted as failures</td>
+                <td>A new alert on an updated device counts as a failure</td>
                 <td>{data.gates.alertSeverity} and above</td>
-                <td>—</td>
+                <td className="muted">not shown; a breach names them</td>
               </tr>
             </tbody>
           </table>
