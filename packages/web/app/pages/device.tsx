@@ -201,18 +201,24 @@ export function DevicePage(props: { id: string }) {
           {(evidence.data?.evidence ?? []).length === 0 ? (
             <p className="muted">No evidence captured.</p>
           ) : (
-            <ul className="plain" data-testid="evidence-list">
-              {(evidence.data?.evidence ?? []).map((bundle) => (
-                <li key={bundle.id} data-evidence={bundle.id}>
-                  <span className={`badge evidence-${bundle.state}`}>{bundle.state}</span>{' '}
-                  <span className="mono">{bundle.id.slice(0, 8)}</span> · {bundle.trigger}
-                  {bundle.ruleId === null ? '' : ` (${bundle.ruleId})`} · {bundle.items} items ·{' '}
-                  {bytes(bundle.totalBytes)} · {bundle.reason}{' '}
-                  <span className="muted">{ago(bundle.createdAt)}</span>
-                  {bundle.problem !== null && <span className="bad"> — {bundle.problem}</span>}
-                </li>
-              ))}
-            </ul>
+            <>
+              <ul className="plain" data-testid="evidence-list">
+                {(evidence.data?.evidence ?? []).map((bundle) => (
+                  <li key={bundle.id} data-evidence={bundle.id}>
+                    <span className={`badge evidence-${bundle.state}`}>{bundle.state}</span>{' '}
+                    <span className="mono">{bundle.id.slice(0, 8)}</span> · {bundle.trigger}
+                    {bundle.ruleId === null ? '' : ` (${bundle.ruleId})`} · {bundle.items} items ·{' '}
+                    {bytes(bundle.totalBytes)} · {bundle.reason}{' '}
+                    <span className="muted">{ago(bundle.createdAt)}</span>
+                    {bundle.problem !== null && <span className="bad"> — {bundle.problem}</span>}
+                  </li>
+                ))}
+              </ul>
+              <p className="hint muted">
+                <code>npx edgeward evidence download ID --out DIR</code> fetches a verified bundle, checks its
+                signature and hashes, and unpacks it.
+              </p>
+            </>
           )}
         </section>
         <section className="panel" aria-labelledby="updates">
