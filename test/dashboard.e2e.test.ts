@@ -303,7 +303,7 @@ test("a rollout's page shows its phases filling without reloading, and the opera
   await assertText(page.getByTestId('card-rollouts'), '1');
 });
 
-test('an incident opened on a device shows its timeline, and a playbook step ticked in the page is recorded', async () => {
+test('an incident opened on a device shows its timeline, and a playbook step ticked, an assignment, a note and a state change made in the page are recorded', async () => {
   await page.goto(`${hub.operatorUrl}#/devices/${encodeURIComponent(isolatedDevice)}`);
   await page.getByRole('heading', { name: /sim-00003/ }).waitFor();
   const form = page.getByRole('form', { name: 'Open an incident' });
@@ -334,6 +334,11 @@ test('an incident opened on a device shows its timeline, and a playbook step tic
     .locator('li[data-kind="note"]')
     .filter({ hasText: 'hash sent to the malware team' })
     .waitFor();
+  const assign = page.getByRole('form', { name: 'Assign' });
+  await assign.getByLabel('Assignee').fill('vera');
+  await assign.getByRole('button', { name: 'Assign' }).click();
+  await assertText(page.getByTestId('incident-assignee'), 'vera');
+  await timeline.locator('li[data-kind="assigned"]').waitFor();
   await page.getByLabel('New state').selectOption('contained');
   await page.getByRole('button', { name: 'Change state' }).click();
   await assertText(page.getByTestId('incident-state'), 'contained');

@@ -1,9 +1,9 @@
-import type { IncidentDetailView, IncidentListView, IncidentState } from '@edgeward/core';
+import type { IncidentDetailView, IncidentListView, IncidentState, OperatorView } from '@edgeward/core';
 import { type FormEvent, useEffect, useState } from 'react';
 import { api } from '../api.ts';
 import { ago, dateTime } from '../format.ts';
-import { navigate, useApi, useLive } from '../hooks.ts';
-import { useCanAct } from '../session.ts';
+import { navigate, useApi, useLive, usePoll } from '../hooks.ts';
+import { useCanAct, useOperator } from '../session.ts';
 
 // The page bundles no runtime code of core (it would bring zod and Node's crypto): the states are
 // repeated here, in order (the typecheck holds each to one of core's).
@@ -20,6 +20,9 @@ function canMoveIncident(from: IncidentState, to: IncidentState): boolean {
   return incidentStates.indexOf(to) > incidentStates.indexOf(from);
 }
 
+/** Incidents change by other operators' hands without a live topic: an open page reads them this often. */
+const INCIDENT_POLL_MS = 5000;
+
 export function IncidentsPage(props: { id: string | undefined; params: URLSearchParams }) {
   return props.id === undefined ? <IncidentList params={props.params} /> : <IncidentDetail id={props.id} />;
 }
@@ -32,9 +35,11 @@ function IncidentList(props: { params: URLSearchParams }) {
   if (state === 'active') query.set('active', 'true');
   else if (state !== 'all') query.set('state', state);
   if (device !== undefined) query.set('device', device);
+  const round = usePoll(INCIDENT_POLL_MS, true);
   const list = useApi<IncidentListView>(`/api/v1/incidents?${query.toString()}`, [
     live.alerts,
     live.commands,
+    round,
   ]);
   const setState = (value: string) => {
     const params = new URLSearchParams(props.params);
@@ -121,11 +126,17 @@ function IncidentDetail(props: { id: string }) {
   const live = useLive();
   const canAct = useCanAct();
   const id = encodeURIComponent(props.id);
+  const round = usePoll(INCIDENT_POLL_MS, true);
   const detail = useApi<IncidentDetailView>(`/api/v1/incidents/${id}`, [
     live.alerts,
     live.commands,
     live.devices,
+    round,
   ]);
+  // Only admins may list operators: their assignee field suggests the names, others type one.
+  const operators = useApi<{ operators: OperatorView[] }>(
+    useOperator().role === 'admin' ? '/api/v1/operators' : null,
+  );
   const [next, setNext] = useState<IncidentState | ''>('');
   const [stateNote, setStateNote] = useState('');
   const [assignee, setAssignee] = useState('');
@@ -274,8 +285,14 @@ function IncidentDetail(props: { id: string }) {
                 required
                 maxLength={100}
                 placeholder="operator name"
+                list="incident-assignees"
                 onChange={(event) => setAssignee(event.target.value)}
               />
+              <datalist id="incident-assignees">
+                {(operators.data?.operators ?? []).map((operator) => (
+                  <option key={operator.id} value={operator.name} />
+                ))}
+              </datalist>
             </label>
             <button type="submit">Assign</button>
           </form>
