@@ -441,6 +441,7 @@ export async function buildManager(givenConfig: ManagerConfig, deps: ManagerDeps
     dir: join(config.dataDir, 'evidence'),
     maxBundleBytes: config.evidenceMaxBytes,
     logger: logger.child({ module: 'evidence' }),
+    changed: (deviceId) => relayLive({ topic: 'devices', deviceIds: [deviceId] }),
   });
   const incidents = new IncidentService({
     store,

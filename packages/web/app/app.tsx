@@ -5,9 +5,11 @@ import { AlertsPage } from './pages/alerts.tsx';
 import { AuditPage } from './pages/audit.tsx';
 import { DevicePage } from './pages/device.tsx';
 import { DevicesPage } from './pages/devices.tsx';
+import { IncidentsPage } from './pages/incidents.tsx';
 import { OptionalFeaturePage, useOptionalFeatures } from './pages/optional.tsx';
 import { OverviewPage } from './pages/overview.tsx';
 import { PolicyPage } from './pages/policy.tsx';
+import { RolloutsPage } from './pages/rollouts.tsx';
 import { type Operator, OperatorContext } from './session.ts';
 
 type SessionState =
@@ -184,9 +186,21 @@ function Page(props: {
       return <PolicyPage />;
     case 'audit':
       return <AuditPage />;
-    default: {
+    case 'rollouts':
+    case 'incidents': {
       const feature = props.optional.find((candidate) => candidate.path === `/${parts[0]}`);
-      if (feature !== undefined) return <OptionalFeaturePage feature={feature} />;
+      const id = parts[1] === undefined ? undefined : decodeURIComponent(parts[1]);
+      return (
+        <OptionalFeaturePage feature={feature}>
+          {parts[0] === 'rollouts' ? (
+            <RolloutsPage id={id} />
+          ) : (
+            <IncidentsPage id={id} params={props.params} />
+          )}
+        </OptionalFeaturePage>
+      );
+    }
+    default: {
       return (
         <section>
           <h1>Not found</h1>

@@ -99,3 +99,17 @@ export function navigate(path: string, params?: URLSearchParams): void {
   const search = params?.toString() ?? '';
   window.location.hash = search === '' ? path : `${path}?${search}`;
 }
+
+/**
+ * A counter that moves every `intervalMs` while `enabled`: a dependency for `useApi` on pages whose
+ * data changes without a live topic of its own (a running rollout is read again while it is shown).
+ */
+export function usePoll(intervalMs: number, enabled: boolean): number {
+  const [round, setRound] = useState(0);
+  useEffect(() => {
+    if (!enabled) return;
+    const timer = setInterval(() => setRound((value) => value + 1), intervalMs);
+    return () => clearInterval(timer);
+  }, [intervalMs, enabled]);
+  return round;
+}

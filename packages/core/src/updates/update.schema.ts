@@ -247,3 +247,30 @@ export interface PatchSlaBreachView {
 export interface PatchSlaView {
   readonly breaches: readonly PatchSlaBreachView[];
 }
+
+/** GET /api/v1/devices/:id/updates: what one device runs, its part in recent rollouts, its SLA breaches. */
+export interface DeviceUpdatesView {
+  readonly deviceId: string;
+  /** One line per artifact name the device reported running (signed report after each start). */
+  readonly running: readonly {
+    readonly name: string;
+    /** Null when the device runs none of the uploaded versions. */
+    readonly version: string | null;
+    readonly fellBackFrom: string | null;
+    readonly installedAt: number | null;
+    readonly reportedAt: number;
+  }[];
+  /** The device's row in each of the latest 50 rollouts that selected it, newest first. */
+  readonly rollouts: readonly {
+    readonly rolloutId: string;
+    readonly name: string;
+    readonly version: string;
+    readonly rolloutState: RolloutState;
+    readonly phase: number;
+    readonly state: DeviceRolloutState;
+    readonly detail: string;
+    readonly finishedAt: number | null;
+    readonly updatedAt: number;
+  }[];
+  readonly slaBreaches: readonly PatchSlaBreachView[];
+}

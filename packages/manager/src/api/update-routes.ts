@@ -34,6 +34,7 @@ export const ARTIFACT_MAX_BYTES = 256 * 1024 * 1024;
 const fileParams = z.object({ file: z.string().check(z.maxLength(64)) });
 const targetParams = z.object({ sha256: z.string().check(z.regex(/^[0-9a-f]{64}$/)) });
 const rolloutParams = z.object({ id: z.string().check(z.minLength(1), z.maxLength(100)) });
+const deviceParams = rolloutParams;
 const actionParams = z.object({
   id: z.string().check(z.minLength(1), z.maxLength(100)),
   action: z.enum(['start', 'pause', 'resume', 'abort', 'rollback']),
@@ -186,6 +187,11 @@ export function registerUpdateOperatorRoutes(app: HttpsApp, services: UpdateServ
   });
 
   app.get('/api/v1/patches/sla', async () => services.versions.slaBreaches());
+
+  app.get('/api/v1/devices/:id/updates', async (request) => {
+    const { id } = parseInput(deviceParams, request.params, 'path');
+    return services.versions.deviceUpdates(id);
+  });
 
   app.post('/api/v1/tuf/root-draft', async (request) => {
     requireRole(request.operator, 'admin', 'drafting a TUF root');

@@ -51,6 +51,7 @@ export class EvidenceService {
   readonly #dir: string;
   readonly #maxBundleBytes: number;
   readonly #logger: Logger;
+  readonly #changed: (deviceId: string) => void;
   /** One chunk of a bundle at a time in this process; replicas are kept apart by `advance`. */
   readonly #busy = new Map<string, Promise<unknown>>();
 
@@ -65,6 +66,8 @@ export class EvidenceService {
     /** Largest bundle accepted, bytes. */
     maxBundleBytes: number;
     logger: Logger;
+    /** Told when a device's bundle arrives or finishes (the dashboard's live updates). */
+    changed?: (deviceId: string) => void;
   }) {
     this.#store = deps.store;
     this.#clock = deps.clock;
@@ -74,6 +77,7 @@ export class EvidenceService {
     this.#dir = deps.dir;
     this.#maxBundleBytes = deps.maxBundleBytes;
     this.#logger = deps.logger;
+    this.#changed = deps.changed ?? (() => {});
   }
 
   /** Asks the device for a capture: a command, delivered like isolate (at once when connected). */
@@ -163,6 +167,7 @@ export class EvidenceService {
       { deviceId, evidenceId: manifest.id, totalBytes: manifest.totalBytes, created },
       'evidence bundle offered',
     );
+    if (created) this.#changed(deviceId);
     if (manifest.totalBytes === 0) return this.#complete(manifest.id);
     const stored = await this.#store.evidence.get(manifest.id);
     if (stored === undefined) throw new EdgewardError('EW_INTERNAL', `evidence ${manifest.id} vanished`);
@@ -311,6 +316,7 @@ export class EvidenceService {
       { evidenceId: id, deviceId: record.deviceId, verified: verdict.ok, bytes: manifest.totalBytes },
       verdict.ok ? 'evidence bundle verified' : 'evidence bundle rejected',
     );
+    this.#changed(record.deviceId);
     return uploadState(await this.#find(id));
   }
 

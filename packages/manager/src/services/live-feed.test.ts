@@ -53,6 +53,23 @@ test('a command result is sent at once, and its device as a device change after 
   live.close();
 });
 
+test('device changes heard from this process or another replica reach a listener as one device message', async () => {
+  const live = feed({ total: 2, online: 2, offline: 0 }, { count: 0 });
+  const heard: LiveUpdate[] = [];
+  live.subscribe(
+    (update) => heard.push(update),
+    () => {},
+  );
+  live.devicesChanged(['dev-1']);
+  live.receive({ topic: 'devices', deviceIds: ['dev-2', 'dev-1'] });
+  await sleep(200);
+  assert.deepEqual(
+    heard.filter((update) => update.topic === 'devices'),
+    [{ topic: 'devices', deviceIds: ['dev-1', 'dev-2'] }],
+  );
+  live.close();
+});
+
 test('the fleet counts are read only while someone listens, and sent again only when they change', async () => {
   const counts = { total: 2, online: 2, offline: 0 };
   const reads = { count: 0 };

@@ -16,7 +16,7 @@ interface Subscriber {
 }
 
 /**
- * What the dashboard hears without reloading: services publish alert and command changes here, and
+ * What the dashboard hears without reloading: services publish alert, command and device changes here, and
  * while anyone listens the feed polls the fleet's online/offline counts (a device goes offline by
  * staying silent, which no request announces). Changes are held for `coalesceMs` and sent as one
  * message per topic, so a burst of alerts is one refresh, and a listener that reads right after hearing
@@ -74,6 +74,14 @@ export class LiveFeed {
   receive(update: LiveUpdate): void {
     if (update.topic === 'alerts') this.alertsChanged(update.alertIds);
     else if (update.topic === 'commands') this.commandChanged(update);
+    else if (update.topic === 'devices') this.devicesChanged(update.deviceIds);
+  }
+
+  /** A change to devices that no command or alert announces (an evidence bundle arrived, say). */
+  devicesChanged(deviceIds: readonly string[]): void {
+    this.#pendingDevices ??= new Set();
+    for (const id of deviceIds) this.#pendingDevices.add(id);
+    this.#schedule();
   }
 
   alertsChanged(alertIds: readonly string[]): void {

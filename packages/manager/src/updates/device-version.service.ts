@@ -4,6 +4,7 @@ import {
   canonicalJson,
   compareArtifactVersions,
   DEFAULT_POLICY_SETTINGS,
+  type DeviceUpdatesView,
   EdgewardError,
   type PatchSlaBreachView,
   type PatchSlaView,
@@ -121,5 +122,48 @@ export class DeviceVersionService {
     }
     breaches.sort((a, b) => a.dueAt - b.dueAt || a.deviceId.localeCompare(b.deviceId));
     return { breaches };
+  }
+
+  /**
+   * One device's updates: the versions it reports running, its rows in the latest 50 rollouts and its
+   * patch SLA breaches. An unknown device has none of them.
+   */
+  async deviceUpdates(deviceId: string): Promise<DeviceUpdatesView> {
+    const names = new Set((await this.#store.artifacts.list()).map((artifact) => artifact.name));
+    const running: DeviceUpdatesView['running'][number][] = [];
+    for (const name of names) {
+      const record = await this.#store.artifacts.running(deviceId, name);
+      if (record === undefined) continue;
+      running.push({
+        name,
+        version: record.version,
+        fellBackFrom: record.fellBackFrom,
+        installedAt: record.installedAt,
+        reportedAt: record.reportedAt,
+      });
+    }
+    const rollouts: DeviceUpdatesView['rollouts'][number][] = [];
+    for (const rollout of await this.#store.rollouts.list(50)) {
+      const row = await this.#store.rollouts.device(rollout.id, deviceId);
+      if (row === undefined) continue;
+      rollouts.push({
+        rolloutId: rollout.id,
+        name: rollout.spec.artifact.name,
+        version: rollout.spec.artifact.version,
+        rolloutState: rollout.state,
+        phase: row.phase,
+        state: row.state,
+        detail: row.detail,
+        finishedAt: row.finishedAt,
+        updatedAt: row.updatedAt,
+      });
+    }
+    const { breaches } = await this.slaBreaches();
+    return {
+      deviceId,
+      running,
+      rollouts,
+      slaBreaches: breaches.filter((breach) => breach.deviceId === deviceId),
+    };
   }
 }

@@ -4,15 +4,20 @@ import type {
   DeviceCommandListView,
   DeviceComplianceView,
   DeviceDetailWithIsolationView,
+  DeviceUpdatesView,
   EventListView,
+  EvidenceListView,
+  IncidentListView,
 } from '@edgeward/core';
+import { type FormEvent, useState } from 'react';
 import { api } from '../api.ts';
 import { ConfirmAction } from '../confirm.tsx';
 import { diffLines, valueLines } from '../diff.ts';
 import { ago, dateTime, labelsText, percent } from '../format.ts';
-import { useApi, useLive } from '../hooks.ts';
+import { navigate, useApi, useLive } from '../hooks.ts';
 import { useCanAct } from '../session.ts';
 import { AlertTable } from './alerts.tsx';
+import { bytes, IncidentTable } from './incidents.tsx';
 
 export function DevicePage(props: { id: string }) {
   const live = useLive();
@@ -27,6 +32,13 @@ export function DevicePage(props: { id: string }) {
   const events = useApi<EventListView>(`/api/v1/events?device=${id}&limit=25`, [live.alerts, live.devices]);
   const alerts = useApi<AlertListView>(`/api/v1/alerts?device=${id}&limit=25`, [live.alerts]);
   const commands = useApi<DeviceCommandListView>(`/api/v1/devices/${id}/commands`, [live.commands]);
+  // The manager announces a bundle's arrival and verification as a change to its device.
+  const evidence = useApi<EvidenceListView>(`/api/v1/evidence?device=${id}&limit=20`, [
+    live.commands,
+    live.devices,
+  ]);
+  const incidents = useApi<IncidentListView>(`/api/v1/incidents?device=${id}&limit=20`, [live.alerts]);
+  const updates = useApi<DeviceUpdatesView>(`/api/v1/devices/${id}/updates`, [live.devices]);
   const canAct = useCanAct();
   const data = device.data;
   if (data === undefined) {
@@ -42,6 +54,7 @@ export function DevicePage(props: { id: string }) {
   const refresh = () => {
     device.reload();
     commands.reload();
+    evidence.reload();
   };
   return (
     <>
@@ -104,6 +117,20 @@ export function DevicePage(props: { id: string }) {
             </ConfirmAction>
           )}
           <ConfirmAction
+            label="Capture"
+            title={`Capture evidence from ${data.name}?`}
+            confirmLabel="Capture evidence"
+            onConfirm={async (reason) => {
+              await api(`/api/v1/devices/${id}/capture`, { method: 'POST', body: { reason } });
+              refresh();
+            }}
+          >
+            <p>
+              The device collects its volatile state (processes, connections, sessions) and the files its
+              policy names, signs the bundle and uploads it here. It keeps running as it is.
+            </p>
+          </ConfirmAction>
+          <ConfirmAction
             label="Revoke"
             title={`Revoke ${data.name}?`}
             confirmLabel="Revoke device"
@@ -159,6 +186,46 @@ export function DevicePage(props: { id: string }) {
         <h2 id="alerts">Alerts</h2>
         <AlertTable alerts={alerts.data?.alerts ?? []} onChanged={alerts.reload} />
       </section>
+      <section className="panel" aria-labelledby="device-incidents">
+        <h2 id="device-incidents">Incidents</h2>
+        {canAct && data.status !== 'revoked' && <OpenIncident deviceId={data.id} />}
+        {(incidents.data?.incidents ?? []).length === 0 ? (
+          <p className="muted">No incident on this device.</p>
+        ) : (
+          <IncidentTable incidents={incidents.data?.incidents ?? []} />
+        )}
+      </section>
+      <div className="grid">
+        <section className="panel" aria-labelledby="evidence">
+          <h2 id="evidence">Evidence</h2>
+          {(evidence.data?.evidence ?? []).length === 0 ? (
+            <p className="muted">No evidence captured.</p>
+          ) : (
+            <>
+              <ul className="plain" data-testid="evidence-list">
+                {(evidence.data?.evidence ?? []).map((bundle) => (
+                  <li key={bundle.id} data-evidence={bundle.id}>
+                    <span className={`badge evidence-${bundle.state}`}>{bundle.state}</span>{' '}
+                    <span className="mono">{bundle.id.slice(0, 8)}</span> · {bundle.trigger}
+                    {bundle.ruleId === null ? '' : ` (${bundle.ruleId})`} · {bundle.items} items ·{' '}
+                    {bytes(bundle.totalBytes)} · {bundle.reason}{' '}
+                    <span className="muted">{ago(bundle.createdAt)}</span>
+                    {bundle.problem !== null && <span className="bad"> — {bundle.problem}</span>}
+                  </li>
+                ))}
+              </ul>
+              <p className="hint muted">
+                <code>npx edgeward evidence download ID --out DIR</code> fetches a verified bundle, checks its
+                signature and hashes, and unpacks it.
+              </p>
+            </>
+          )}
+        </section>
+        <section className="panel" aria-labelledby="updates">
+          <h2 id="updates">Updates</h2>
+          <DeviceUpdates updates={updates.data} />
+        </section>
+      </div>
       <section className="panel" aria-labelledby="changes">
         <h2 id="changes">Changes</h2>
         {(history.data?.changes ?? []).length === 0 ? (
@@ -223,6 +290,94 @@ export function DevicePage(props: { id: string }) {
           </ul>
         </section>
       </div>
+    </>
+  );
+}
+
+function OpenIncident(props: { deviceId: string }) {
+  const [title, setTitle] = useState('');
+  const [type, setType] = useState('');
+  const [error, setError] = useState<string | undefined>();
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    setError(undefined);
+    try {
+      const incident = await api<{ id: string }>('/api/v1/incidents', {
+        method: 'POST',
+        body: { deviceId: props.deviceId, title, ...(type === '' ? {} : { type }) },
+      });
+      navigate(`/incidents/${encodeURIComponent(incident.id)}`);
+    } catch (failure) {
+      setError((failure as Error).message);
+    }
+  };
+  return (
+    <form className="forms" aria-label="Open an incident" onSubmit={submit}>
+      <label>
+        Title
+        <input value={title} required maxLength={200} onChange={(event) => setTitle(event.target.value)} />
+      </label>
+      <label>
+        Type (chooses the playbook)
+        <input
+          value={type}
+          maxLength={64}
+          pattern="[a-z0-9][a-z0-9._\-]*"
+          placeholder="malware, brute-force…"
+          onChange={(event) => setType(event.target.value)}
+        />
+      </label>
+      <button type="submit">Open incident</button>
+      {error !== undefined && (
+        <p role="alert" className="error">
+          {error}
+        </p>
+      )}
+    </form>
+  );
+}
+
+function DeviceUpdates(props: { updates: DeviceUpdatesView | undefined }) {
+  const { updates } = props;
+  if (updates === undefined) return <p className="muted">Loading…</p>;
+  if (updates.running.length === 0 && updates.rollouts.length === 0)
+    return <p className="muted">No update reported or offered.</p>;
+  return (
+    <>
+      {updates.slaBreaches.map((breach) => (
+        <p key={breach.name} className="notice bad" data-testid="sla-breach">
+          {breach.name} {breach.version} ({breach.severity}) was due {dateTime(breach.dueAt)}; the device runs{' '}
+          {breach.running ?? 'an unknown version'}.
+        </p>
+      ))}
+      <dl className="facts">
+        {updates.running.map((entry) => (
+          <div key={entry.name} className="fact">
+            <dt>{entry.name}</dt>
+            <dd>
+              {entry.version ?? 'unknown version'}
+              {entry.fellBackFrom === null ? '' : ` (fell back from ${entry.fellBackFrom})`}{' '}
+              <span className="muted">since {dateTime(entry.installedAt ?? entry.reportedAt)}</span>
+            </dd>
+          </div>
+        ))}
+      </dl>
+      {updates.rollouts.length > 0 && (
+        <ul className="plain">
+          {updates.rollouts.map((entry) => (
+            <li key={entry.rolloutId}>
+              <a href={`#/rollouts/${encodeURIComponent(entry.rolloutId)}`}>
+                {entry.name} {entry.version}
+              </a>{' '}
+              <span className={`badge device-${entry.state}`}>{entry.state}</span>{' '}
+              <span className="muted">
+                rollout {entry.rolloutState} · {ago(entry.finishedAt ?? entry.updatedAt)}
+              </span>
+              {entry.detail === '' ? '' : ` — ${entry.detail}`}
+            </li>
+          ))}
+        </ul>
+      )}
     </>
   );
 }

@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { type ReactNode, useEffect, useState } from 'react';
 import { ApiError, api } from '../api.ts';
 
 /**
@@ -36,70 +36,22 @@ export function useOptionalFeatures(): OptionalFeature[] {
   return features.map((feature) => ({ ...feature, available: found[feature.path] }));
 }
 
-export function OptionalFeaturePage(props: { feature: OptionalFeature }) {
+/**
+ * What a link to an optional part shows until the manager has answered, and when it does not offer it;
+ * once it does, `children` (the part's own page).
+ */
+export function OptionalFeaturePage(props: { feature: OptionalFeature | undefined; children: ReactNode }) {
   const { feature } = props;
-  const [rows, setRows] = useState<Record<string, unknown>[] | undefined>();
-  useEffect(() => {
-    if (feature.available !== true) return;
-    api<Record<string, unknown>>(feature.api).then(
-      (body) => {
-        const list = Object.values(body).find((value) => Array.isArray(value));
-        setRows((list as Record<string, unknown>[] | undefined) ?? []);
-      },
-      () => setRows([]),
-    );
-  }, [feature]);
+  if (feature === undefined || feature.available === true) return props.children;
   if (feature.available === undefined)
     return <p className="muted">Checking whether this manager offers {feature.title.toLowerCase()}…</p>;
-  if (!feature.available) {
-    return (
-      <section>
-        <h1>{feature.title}</h1>
-        <p className="notice">
-          {feature.title} are not available on this manager: it has no <code>{feature.api}</code> API. Upgrade
-          the manager to a release that has them.
-        </p>
-      </section>
-    );
-  }
-  const columns =
-    rows === undefined || rows.length === 0
-      ? []
-      : Object.keys(rows[0] ?? {})
-          .filter((key) => typeof rows[0]?.[key] !== 'object')
-          .slice(0, 6);
   return (
     <section>
       <h1>{feature.title}</h1>
-      {rows === undefined ? (
-        <p className="muted">Loading…</p>
-      ) : rows.length === 0 ? (
-        <p className="muted">None yet.</p>
-      ) : (
-        <div className="scroll">
-          <table>
-            <thead>
-              <tr>
-                {columns.map((column) => (
-                  <th key={column} scope="col">
-                    {column}
-                  </th>
-                ))}
-              </tr>
-            </thead>
-            <tbody>
-              {rows.map((row, index) => (
-                // biome-ignore lint/suspicious/noArrayIndexKey: rows of an API this page does not know the key of
-                <tr key={index}>
-                  {columns.map((column) => (
-                    <td key={column}>{String(row[column] ?? '')}</td>
-                  ))}
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <p className="notice">
+        {feature.title} are not available on this manager: it has no <code>{feature.api}</code> API. Upgrade
+        the manager to a release that has them.
+      </p>
     </section>
   );
 }
