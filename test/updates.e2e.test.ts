@@ -569,3 +569,30 @@ describe('on the device', () => {
     await manager.services.rollouts.act(operator, rollout.id, 'abort', 'end of test');
   });
 });
+
+describe('operator actions', () => {
+  test('rolling back a completed rollout returns its devices to the version they ran before', async () => {
+    await upload('1.7');
+    const index = 30;
+    const before = await slotsOf(index).currentVersion('firmware');
+    const view = await runRollout(
+      {
+        artifact: { name: 'firmware', version: '1.7' },
+        selector: { idx: String(index) },
+        phases: '100%',
+        gates: { maxFailures: 0, minSuccessPercent: 100 },
+      },
+      ['completed', 'aborted'],
+    );
+    assert.equal(view.state, 'completed');
+    assert.equal(await slotsOf(index).currentVersion('firmware'), '1.7');
+    await manager.services.rollouts.act(operator, view.id, 'rollback', 'regression found in the field');
+    const [row] = await eventually('the device rolled back', async () => {
+      const devices = await rows(view.id);
+      return devices[0]?.state === 'rolled-back' ? devices : undefined;
+    });
+    assert.equal(row?.state, 'rolled-back');
+    assert.equal(await slotsOf(index).currentVersion('firmware'), before);
+    assert.equal((await manager.services.rollouts.status(view.id)).state, 'rolled-back');
+  });
+});
