@@ -9,12 +9,9 @@ export const exitCodes = { ok: 0, usage: 2, ...exitCodeByCategory } as const;
 
 /** A command tree that writes through `io` and reports errors by return value instead of exiting. */
 export function newProgram(io: CliIo, name: string, description: string): Command {
-  // Program options (--version) are read only before a command, so a command may have its own --version
-  // (`artifacts upload --version 2.4.1`).
   return new Command(name)
     .description(description)
     .version(EDGEWARD_VERSION)
-    .enablePositionalOptions()
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: io.out, writeErr: io.err });
 }

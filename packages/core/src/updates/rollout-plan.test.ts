@@ -93,7 +93,7 @@ describe('phase gates', () => {
         (states, alerted, maxFailures) => {
           const counts = countPhase(states, alerted);
           const decision = evaluatePhaseGates(counts, { maxFailures, minSuccessPercent: 0 }, idle);
-          assert.equal(decision.kind === 'breach', counts.failed + alerted > maxFailures);
+          assert.equal(decision.kind === 'breach', counts.failed + counts.alerted > maxFailures);
         },
       ),
     );
