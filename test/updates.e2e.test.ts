@@ -596,3 +596,42 @@ describe('operator actions', () => {
     assert.equal((await manager.services.rollouts.status(view.id)).state, 'rolled-back');
   });
 });
+
+describe('push', () => {
+  test('devices that poll rarely are told over their push connection when their turn comes', async () => {
+    const rare = startFleetSimulation({
+      devices: 3,
+      firstIndex: 800,
+      managerUrl: deviceUrl,
+      caFingerprint: manager.pki.caFingerprint,
+      logger,
+      dataRoot: join(dir, 'rare'),
+      reportIntervalMs: 60_000,
+      // Ten minutes between polls: only the push nudge can make this rollout finish in time.
+      updates: { pollMs: 600_000 },
+      agentSettings: { requestTimeoutMs: 5000, shutdownGraceMs: 1000 },
+      createEnrollmentToken: async (_index, labels) =>
+        (await manager.services.tokens.create(operator, { ...labels, group: 'rare' }, 600_000)).token,
+    });
+    try {
+      assert.equal((await rare.ready()).running, 3);
+      await eventually('every push connection is up', async () =>
+        [...rare.agents].every((agent) => manager.deviceServer.push.isConnected(agent.deviceId ?? '')),
+      );
+      await upload('3.0', firmware('3.0'), 'rarefw');
+      const view = await runRollout(
+        {
+          artifact: { name: 'rarefw', version: '3.0' },
+          selector: { group: 'rare' },
+          phases: 'canary:1,100%',
+          gates: { maxFailures: 0, minSuccessPercent: 100 },
+        },
+        ['completed', 'aborted'],
+        20_000,
+      );
+      assert.equal(view.state, 'completed');
+    } finally {
+      await rare.stop();
+    }
+  });
+});
