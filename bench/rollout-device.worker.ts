@@ -23,6 +23,16 @@ export interface RolloutWorkerData {
   readonly concurrency: number;
   /** A device that was not offered anything asks again after this long. */
   readonly pollMs: number;
+  /**
+   * `poll`: every device polls until it has committed. `nudge`: a device contacts the manager only when
+   * the manager tells it its turn came (the push nudge, relayed by the benchmark as a thread message).
+   */
+  readonly mode: 'poll' | 'nudge';
+}
+
+/** Benchmark → worker in `nudge` mode: the manager nudged this device. */
+export interface RolloutNudge {
+  readonly deviceId: string;
 }
 
 export type RolloutWorkerReply =
@@ -121,7 +131,36 @@ async function contact(device: RolloutDevice): Promise<boolean> {
   }
 }
 
+/** `nudge` mode: contacts only nudged devices, `concurrency` at a time, until every device committed. */
+async function runNudged(): Promise<void> {
+  const byId = new Map(data.devices.map((device) => [device.deviceId, device]));
+  const queue: RolloutDevice[] = [];
+  let committed = 0;
+  let wake: (() => void) | undefined;
+  parentPort?.on('message', (message: RolloutNudge) => {
+    const device = byId.get(message.deviceId);
+    if (device === undefined) return;
+    queue.push(device);
+    wake?.();
+  });
+  const workers = Array.from({ length: data.concurrency }, async () => {
+    while (committed < data.devices.length) {
+      const device = queue.shift();
+      if (device === undefined) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          setTimeout(resolve, 50);
+        });
+        continue;
+      }
+      if (await contact(device)) committed += 1;
+    }
+  });
+  await Promise.all(workers);
+}
+
 async function run(): Promise<void> {
+  if (data.mode === 'nudge') return runNudged();
   const waiting = [...data.devices];
   const nextContactAt = new Map<string, number>();
   const workers = Array.from({ length: data.concurrency }, async () => {

@@ -15,7 +15,12 @@ import {
 } from '@edgeward/core';
 import { buildManager, resolveManagerConfig } from '@edgeward/manager';
 import pino from 'pino';
-import type { RolloutDevice, RolloutWorkerData, RolloutWorkerReply } from './rollout-device.worker.ts';
+import type {
+  RolloutDevice,
+  RolloutNudge,
+  RolloutWorkerData,
+  RolloutWorkerReply,
+} from './rollout-device.worker.ts';
 
 const operator = { id: 'bench', name: 'bench', role: 'admin' as const };
 
@@ -34,6 +39,7 @@ export interface RolloutRate {
   readonly polls: number;
   readonly concurrency: number;
   readonly pollMs: number;
+  readonly mode: 'poll' | 'nudge';
   readonly setupSeconds: number;
 }
 
@@ -42,6 +48,8 @@ export async function measureRolloutRate(options: {
   concurrency: number;
   pollMs: number;
   phases: string;
+  /** `nudge`: devices contact the manager when its push nudge says their turn came (see the worker). */
+  mode: 'poll' | 'nudge';
 }): Promise<RolloutRate> {
   const dir = await mkdtemp(join(tmpdir(), 'edgeward-bench-rollout-'));
   const setupStarted = performance.now();
@@ -101,11 +109,21 @@ export async function measureRolloutRate(options: {
       devices,
       concurrency: options.concurrency,
       pollMs: options.pollMs,
+      mode: options.mode,
     };
     const cpuBefore = process.threadCpuUsage();
     const started = performance.now();
-    await manager.services.rollouts.act(operator, rollout.id, 'start');
     worker = new Worker(new URL('./rollout-device.worker.ts', import.meta.url), { workerData });
+    if (options.mode === 'nudge') {
+      // The devices hold no WebSocket here: the nudge the device listener would send on a device's push
+      // connection is handed to the device thread instead.
+      const devicesThread = worker;
+      manager.services.rollouts.usePush((deviceId) => {
+        devicesThread.postMessage({ deviceId } satisfies RolloutNudge);
+        return true;
+      });
+    }
+    await manager.services.rollouts.act(operator, rollout.id, 'start');
     const reply = await new Promise<RolloutWorkerReply>((resolve, reject) => {
       worker?.once('message', resolve);
       worker?.once('error', reject);
@@ -131,6 +149,7 @@ export async function measureRolloutRate(options: {
       polls: reply.polls,
       concurrency: options.concurrency,
       pollMs: options.pollMs,
+      mode: options.mode,
       setupSeconds,
     };
   } finally {

@@ -57,7 +57,7 @@ const flagsOf: Record<Section, string[]> = {
   'policy-bundle': ['bundle-checks', 'policy-rounds'],
   rules: ['rule-events', 'rule-rounds'],
   isolate: ['isolate-devices', 'isolate-commands', 'isolate-burst'],
-  rollout: ['rollout-devices', 'rollout-concurrency', 'rollout-poll-ms'],
+  rollout: ['rollout-devices', 'rollout-concurrency', 'rollout-poll-ms', 'rollout-mode'],
   'device-list': ['list-devices', 'list-requests'],
 };
 
@@ -89,6 +89,8 @@ const { values } = parseArgs({
     'rollout-devices': { type: 'string', default: '10000' },
     'rollout-concurrency': { type: 'string', default: '64' },
     'rollout-poll-ms': { type: 'string', default: '2000' },
+    // `nudge`: devices contact the manager when its push nudge says their turn came; `poll`: they poll.
+    'rollout-mode': { type: 'string', default: 'nudge' },
     'isolate-commands': { type: 'string', default: '200' },
     'isolate-burst': { type: 'string', default: '100' },
     'list-devices': { type: 'string', default: '100000' },
@@ -437,17 +439,22 @@ if (chosen.has('rollout')) {
     concurrency: number('rollout-concurrency'),
     pollMs: number('rollout-poll-ms'),
     phases: 'canary:50,10%,100%',
+    mode: values['rollout-mode'] === 'poll' ? 'poll' : 'nudge',
   });
   const verdict = (rate: number) => (rate >= 10_000 ? 'met' : 'missed');
   lines.push(
     '',
     `### A rollout to ${thousands(rollout.devices)} devices through three phases, no soak (manager on SQLite)`,
     '',
-    `A real manager (SQLite, port 0) on the main thread; ${thousands(rollout.devices)} devices registered with a certificate each (setup ${rollout.setupSeconds.toFixed(0)} s, not timed) speak the device protocol over mutual TLS from a worker thread, ${rollout.concurrency} at a time: each contact polls \`GET /v1/update\` (again after ${rollout.pollMs} ms when nothing is offered); an offered device fetches timestamp, snapshot and targets metadata, reports downloading, verified, installing, awaiting-health and committed, and posts its running version signed with its key (the artifact's bytes are not downloaded: control traffic only). Phases \`${rollout.phases}\`, gates max-failures 0 and min-success 100 %, rollout tick every 1 s and after results. Manager CPU is the main thread's (process.threadCpuUsage): TLS, HTTP, the rollout state machine and SQLite; SQLite commits wait for fsync on that thread, which shows in wall time, not CPU.`,
+    `A real manager (SQLite, port 0) on the main thread; ${thousands(rollout.devices)} devices registered with a certificate each (setup ${rollout.setupSeconds.toFixed(0)} s, not timed) speak the device protocol over mutual TLS from a worker thread, ${rollout.concurrency} at a time. ${
+      rollout.mode === 'poll'
+        ? `Each device polls \`GET /v1/update\` (again after ${rollout.pollMs} ms when nothing is offered) until it has committed.`
+        : "Each device contacts the manager once, when the manager's push nudge says its turn came (the nudge is handed to the device thread instead of a WebSocket, which these devices do not hold): it polls `GET /v1/update`."
+    } An offered device fetches timestamp, snapshot and targets metadata, reports downloading, verified, installing, awaiting-health and committed, and posts its running version signed with its key (the artifact's bytes are not downloaded: control traffic only); one TLS handshake per contact. Phases \`${rollout.phases}\`, gates max-failures 0 and min-success 100 %, rollout tick every 1 s and after results. Manager CPU is the main thread's (process.threadCpuUsage): TLS, HTTP, the rollout state machine and SQLite (whose commits also wait for fsync on that thread).`,
     '',
-    '| devices | wall s | updates / min (wall) | manager CPU s | updates / CPU-min | requests | polls |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
-    `| ${thousands(rollout.devices)} | ${rollout.wallSeconds.toFixed(1)} | ${thousands(rollout.updatesPerMinute)} | ${rollout.managerCpuSeconds.toFixed(1)} | **${thousands(rollout.updatesPerCpuMinute)}** | ${thousands(rollout.requests)} | ${thousands(rollout.polls)} |`,
+    '| devices | devices learn by | wall s | updates / min (wall) | manager CPU s | updates / CPU-min | requests | polls |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    `| ${thousands(rollout.devices)} | ${rollout.mode} | ${rollout.wallSeconds.toFixed(1)} | ${thousands(rollout.updatesPerMinute)} | ${rollout.managerCpuSeconds.toFixed(1)} | **${thousands(rollout.updatesPerCpuMinute)}** | ${thousands(rollout.requests)} | ${thousands(rollout.polls)} |`,
     '',
     `Target ≥ 10,000 device updates per minute: per minute of manager CPU **${verdict(rollout.updatesPerCpuMinute)}**; per minute of wall time on this machine (devices and manager sharing its cores) **${verdict(rollout.updatesPerMinute)}**.`,
   );

@@ -300,6 +300,27 @@ test('a device that reports it fell back from a committed version is no longer c
   await manager.services.rollouts.act(operator, rollout.id, 'abort', 'end of test');
 });
 
+test('a paused rollout starts no new device but lets those under way finish; resumed, it goes on', async () => {
+  const artifact = await freshArtifact();
+  const view = await started(
+    { selector: { site: 's1' }, phases: '100%', gates: { maxFailures: 0, minSuccessPercent: 100 } },
+    artifact.version,
+  );
+  const [busy, idle] = await devicesIn(view.id, 'assigned');
+  assert.ok(busy && idle);
+  await report(view, busy.deviceId, 'downloading');
+  await manager.services.rollouts.act(operator, view.id, 'pause', 'change freeze');
+  assert.equal((await manager.services.rollouts.assignmentFor(idle.deviceId)).update, null);
+  assert.equal((await manager.services.rollouts.assignmentFor(busy.deviceId)).update?.action, 'install');
+  await assert.rejects(manager.services.rollouts.act(operator, view.id, 'start'), {
+    code: 'EW_ROLLOUT_STATE_CONFLICT',
+  });
+  await manager.services.rollouts.act(operator, view.id, 'resume');
+  assert.equal((await manager.services.rollouts.assignmentFor(idle.deviceId)).update?.action, 'install');
+  await manager.services.rollouts.act(operator, view.id, 'abort', 'end of test');
+  assert.notEqual((await manager.services.rollouts.assignmentFor(idle.deviceId)).update?.rolloutId, view.id);
+});
+
 test('the TUF timestamp is re-signed once half its lifetime passed', async () => {
   const before = JSON.parse((await manager.services.tuf.metadataFile('timestamp.json')) ?? '{}');
   assert.equal(

@@ -569,3 +569,69 @@ describe('on the device', () => {
     await manager.services.rollouts.act(operator, rollout.id, 'abort', 'end of test');
   });
 });
+
+describe('operator actions', () => {
+  test('rolling back a completed rollout returns its devices to the version they ran before', async () => {
+    await upload('1.7');
+    const index = 30;
+    const before = await slotsOf(index).currentVersion('firmware');
+    const view = await runRollout(
+      {
+        artifact: { name: 'firmware', version: '1.7' },
+        selector: { idx: String(index) },
+        phases: '100%',
+        gates: { maxFailures: 0, minSuccessPercent: 100 },
+      },
+      ['completed', 'aborted'],
+    );
+    assert.equal(view.state, 'completed');
+    assert.equal(await slotsOf(index).currentVersion('firmware'), '1.7');
+    await manager.services.rollouts.act(operator, view.id, 'rollback', 'regression found in the field');
+    const [row] = await eventually('the device rolled back', async () => {
+      const devices = await rows(view.id);
+      return devices[0]?.state === 'rolled-back' ? devices : undefined;
+    });
+    assert.equal(row?.state, 'rolled-back');
+    assert.equal(await slotsOf(index).currentVersion('firmware'), before);
+    assert.equal((await manager.services.rollouts.status(view.id)).state, 'rolled-back');
+  });
+});
+
+describe('push', () => {
+  test('devices that poll rarely are told over their push connection when their turn comes', async () => {
+    const rare = startFleetSimulation({
+      devices: 3,
+      firstIndex: 800,
+      managerUrl: deviceUrl,
+      caFingerprint: manager.pki.caFingerprint,
+      logger,
+      dataRoot: join(dir, 'rare'),
+      reportIntervalMs: 60_000,
+      // Ten minutes between polls: only the push nudge can make this rollout finish in time.
+      updates: { pollMs: 600_000 },
+      agentSettings: { requestTimeoutMs: 5000, shutdownGraceMs: 1000 },
+      createEnrollmentToken: async (_index, labels) =>
+        (await manager.services.tokens.create(operator, { ...labels, group: 'rare' }, 600_000)).token,
+    });
+    try {
+      assert.equal((await rare.ready()).running, 3);
+      await eventually('every push connection is up', async () =>
+        [...rare.agents].every((agent) => manager.deviceServer.push.isConnected(agent.deviceId ?? '')),
+      );
+      await upload('3.0', firmware('3.0'), 'rarefw');
+      const view = await runRollout(
+        {
+          artifact: { name: 'rarefw', version: '3.0' },
+          selector: { group: 'rare' },
+          phases: 'canary:1,100%',
+          gates: { maxFailures: 0, minSuccessPercent: 100 },
+        },
+        ['completed', 'aborted'],
+        20_000,
+      );
+      assert.equal(view.state, 'completed');
+    } finally {
+      await rare.stop();
+    }
+  });
+});

@@ -45,6 +45,10 @@ export function buildEdgewardProgram(io: CliIo): Command {
   registerRolloutCommands(program, io);
   registerPatchCommands(program, io);
   registerTufCommands(program, io);
+  // The program's own options (--version) are read only before a command, so `artifacts upload` can have
+  // its own --version. Set after the commands exist, so they do not inherit it: their parents' options
+  // stay accepted after them, as before.
+  program.enablePositionalOptions();
   return program;
 }
 

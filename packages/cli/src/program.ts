@@ -9,16 +9,11 @@ export const exitCodes = { ok: 0, usage: 2, ...exitCodeByCategory } as const;
 
 /** A command tree that writes through `io` and reports errors by return value instead of exiting. */
 export function newProgram(io: CliIo, name: string, description: string): Command {
-  return (
-    new Command(name)
-      .description(description)
-      .version(EDGEWARD_VERSION)
-      // The program's own options (--version) only before a command, so that a command may have its own
-      // --version (`artifacts upload --version 2.4.1`).
-      .enablePositionalOptions()
-      .showHelpAfterError('(run with --help for usage)')
-      .configureOutput({ writeOut: io.out, writeErr: io.err })
-  );
+  return new Command(name)
+    .description(description)
+    .version(EDGEWARD_VERSION)
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ writeOut: io.out, writeErr: io.err });
 }
 
 /** Runs one command line; returns the exit code instead of exiting, so tests can call it in-process. */

@@ -11,6 +11,8 @@ export interface PushClientOptions {
   readonly onCommand: (command: DeviceCommand) => void;
   /** Called each time the connection is up: a chance to poll for what was missed while it was down. */
   readonly onConnected: () => void;
+  /** A rollout has news for the device: poll for its update now. */
+  readonly onUpdate?: () => void;
   readonly retryInitialMs: number;
   readonly retryMaxMs: number;
   /**
@@ -95,6 +97,7 @@ export class PushClient {
         return;
       }
       if (message.data.type === 'command') this.#options.onCommand(message.data.command);
+      if (message.data.type === 'update') this.#options.onUpdate?.();
     });
     socket.on('unexpected-response', (_request, response) => {
       log.warn({ status: response.statusCode }, 'push connection refused by the manager');

@@ -530,6 +530,7 @@ export class Agent {
       },
       onCommand: (command) => void commands.offer([command]),
       onConnected: () => void commands.flushResults(),
+      onUpdate: () => void this.#updater?.pollNow(),
       retryInitialMs: config.retryInitialMs,
       retryMaxMs: config.retryMaxMs,
       log,

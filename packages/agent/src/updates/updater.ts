@@ -153,18 +153,23 @@ export class Updater {
     this.#running = undefined;
   }
 
-  /** One poll now (tests, and after a push nudge). */
-  async pollNow(): Promise<void> {
-    await this.#running;
-    this.#running = this.#poll();
-    await this.#running;
+  /** One poll now (after a push nudge, and tests), after the one under way. */
+  pollNow(): Promise<void> {
+    return this.#enqueuePoll();
+  }
+
+  /** Polls run one after another, never two at once on the same record. */
+  #enqueuePoll(): Promise<void> {
+    const next = (this.#running ?? Promise.resolve()).then(() => this.#poll());
+    this.#running = next;
+    return next;
   }
 
   #schedule(delayMs: number): void {
     if (this.#stopped) return;
     clearTimeout(this.#timer);
     this.#timer = setTimeout(() => {
-      this.#running = this.#poll().finally(() => this.#schedule(this.#options.pollMs));
+      void this.#enqueuePoll().finally(() => this.#schedule(this.#options.pollMs));
     }, delayMs);
     this.#timer.unref?.();
   }

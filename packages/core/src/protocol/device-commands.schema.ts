@@ -92,6 +92,8 @@ export type HeartbeatReplyWithCommands = z.infer<typeof heartbeatReplyWithComman
 export const pushMessageSchema = z.discriminatedUnion('type', [
   z.object({ v: version, type: z.literal('command'), command: deviceCommandSchema }),
   z.object({ v: version, type: z.literal('hello'), serverTime: z.number().check(z.int()) }),
+  /** A rollout has something new for the device (its turn came, or a rollback): poll `GET /v1/update` now. */
+  z.object({ v: version, type: z.literal('update'), rolloutId: z.string() }),
 ]);
 export type PushMessage = z.infer<typeof pushMessageSchema>;
 

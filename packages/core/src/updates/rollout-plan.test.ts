@@ -95,7 +95,7 @@ describe('phase gates', () => {
           const alerted = Math.min(alerts, states.filter((state) => state === 'committed').length);
           const counts = countPhase(states, alerted);
           const decision = evaluatePhaseGates(counts, { maxFailures, minSuccessPercent: 0 }, idle);
-          assert.equal(decision.kind === 'breach', counts.failed + alerted > maxFailures);
+          assert.equal(decision.kind === 'breach', counts.failed + counts.alerted > maxFailures);
         },
       ),
     );

@@ -130,7 +130,10 @@ export function evaluatePhaseGates(
   return { kind: 'advance' };
 }
 
-/** Counts the states of a phase's devices for the gates (alerts are counted by the caller). */
+/**
+ * Counts the states of a phase's devices for the gates; `alerted` (committed devices with a new alert,
+ * counted by the caller) is capped at the committed count.
+ */
 export function countPhase(states: readonly DeviceRolloutState[], alerted = 0): PhaseCounts {
   let committed = 0;
   let failed = 0;
@@ -144,7 +147,8 @@ export function countPhase(states: readonly DeviceRolloutState[], alerted = 0): 
     else if (state === 'skipped' || state === 'cancelled') skipped += 1;
     else inProgress += 1;
   }
-  return { committed, failed, alerted, inProgress, pending, skipped };
+  // Only committed devices can have alerted since they updated.
+  return { committed, failed, alerted: Math.min(alerted, committed), inProgress, pending, skipped };
 }
 
 /** Artifact versions compare like Debian package versions: `1.10` is after `1.9`, `1.0~rc1` before `1.0`. */

@@ -189,6 +189,7 @@ export function buildDeviceServer(deps: {
   });
   push.attach(app.server as unknown as HttpServer);
   deps.commands.usePush((command) => push.send(command));
+  deps.updates?.rollouts.usePush((deviceId, rolloutId) => push.nudgeUpdate(deviceId, rolloutId));
 
   registerErrorReplies(app);
   acceptCompressedBodies(app);

@@ -54,6 +54,15 @@ export class PushHub {
     return true;
   }
 
+  /** Tells a connected device that a rollout has news for it; false when it has no live connection. */
+  nudgeUpdate(deviceId: string, rolloutId: string): boolean {
+    const socket = this.#sockets.get(deviceId);
+    if (socket === undefined || socket.readyState !== socket.OPEN) return false;
+    const message: PushMessage = { v: PROTOCOL_VERSION, type: 'update', rolloutId };
+    socket.send(JSON.stringify(message));
+    return true;
+  }
+
   isConnected(deviceId: string): boolean {
     return this.#sockets.get(deviceId)?.readyState === 1;
   }

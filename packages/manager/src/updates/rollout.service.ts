@@ -96,6 +96,7 @@ export class RolloutService {
   #tickAgain = false;
   #wakeTimer: NodeJS.Timeout | undefined;
   #lastTickAt = 0;
+  #nudge: (deviceId: string, rolloutId: string) => boolean = () => false;
 
   constructor(deps: {
     store: Store;
@@ -112,6 +113,14 @@ export class RolloutService {
     this.#artifacts = deps.artifacts;
     this.#policy = deps.policy;
     this.#logger = deps.logger;
+  }
+
+  /**
+   * Set by the device listener: tells a connected device to poll now when its turn comes or it must roll
+   * back. Devices without a push connection (or on another replica) learn it at their next poll.
+   */
+  usePush(nudge: (deviceId: string, rolloutId: string) => boolean): void {
+    this.#nudge = nudge;
   }
 
   /** Creates a rollout (state `created`), or with `dryRun` only shows its plan. */
@@ -228,6 +237,7 @@ export class RolloutService {
       });
     });
     this.#logger.info({ rolloutId: id, action, by: operator.name }, 'rollout state changed');
+    if (action === 'abort' || action === 'rollback') await this.#nudgeRollbacks(id);
     this.wake();
     return this.status(id);
   }
@@ -476,6 +486,14 @@ export class RolloutService {
       now,
       { assigned: true },
     );
+    for (const device of eligible) this.#nudge(device.deviceId, rollout.id);
+  }
+
+  /** Tells the connected devices asked to roll back. */
+  async #nudgeRollbacks(rolloutId: string): Promise<void> {
+    for (const device of await this.#store.rollouts.devices(rolloutId, { states: ['rollback'] })) {
+      this.#nudge(device.deviceId, rolloutId);
+    }
   }
 
   async #abortOnBreach(
@@ -505,6 +523,7 @@ export class RolloutService {
       });
     });
     this.#logger.warn({ rolloutId: rollout.id, phase, reason }, 'rollout aborted: a gate was breached');
+    await this.#nudgeRollbacks(rollout.id);
   }
 
   /** Aborting: devices that have not installed never start; those that took the update go back. */
