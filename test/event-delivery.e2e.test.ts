@@ -7,7 +7,6 @@
  */
 import assert from 'node:assert/strict';
 import { appendFile, copyFile, mkdir, mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -15,6 +14,7 @@ import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FaultProxy } from '@edgeward/sim';
 import { type LongRunning, runEdgeward, startEdgeward } from './support/cli-process.ts';
+import { freePort, ManagerProcess } from './support/manager-process.ts';
 import { eventually } from './support/test-manager.ts';
 
 /** Short intervals so that batches, polls and retries happen many times a second. */
@@ -32,106 +32,29 @@ const agentEnv = {
 };
 
 let work: string;
-let hub: ManagerProcess;
+let hub: DeliveryManager;
 const agents: TestAgent[] = [];
-
-/** A free TCP port on 127.0.0.1: the manager keeps its ports across restarts, so the proxy's target holds. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (typeof address !== 'object' || address === null) throw new Error('no port');
-  return address.port;
-}
 
 const random = (from: number, to: number) => from + Math.floor(Math.random() * (to - from));
 
-/** `edgeward manager start` on fixed ports of 127.0.0.1, restartable with the same data. */
-class ManagerProcess {
-  readonly dataDir: string;
-  readonly devicePort: number;
-  readonly operatorPort: number;
-  operatorUrl = '';
-  fingerprint = '';
-  #process: LongRunning | undefined;
-
-  constructor(dataDir: string, devicePort: number, operatorPort: number) {
-    this.dataDir = dataDir;
-    this.devicePort = devicePort;
-    this.operatorPort = operatorPort;
-  }
-
-  async start(): Promise<void> {
-    this.#process = startEdgeward([
-      'manager',
-      'start',
-      '--data-dir',
-      this.dataDir,
-      '--host',
-      '127.0.0.1',
-      '--device-port',
-      String(this.devicePort),
-      '--operator-port',
-      String(this.operatorPort),
-      '--log-level',
-      'warn',
-    ]);
-    this.operatorUrl = (await this.#process.waitFor(/operator API\s+(\S+)/))[1] ?? '';
-    this.fingerprint = (await this.#process.waitFor(/fleet CA fingerprint (\S+)/))[1] ?? '';
-  }
-
-  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
-    const running = this.#process;
-    this.#process = undefined;
-    return (await running?.stop(signal)) ?? null;
-  }
-
+/** The manager of these tests, with what they ask of its store. */
+class DeliveryManager extends ManagerProcess {
   async createToken(): Promise<string> {
-    const created = await runEdgeward([
-      'tokens',
-      'create',
-      '--label',
-      'test=event-delivery',
-      '--json',
-      '--api',
-      this.operatorUrl,
-      '--data-dir',
-      this.dataDir,
-    ]);
-    assert.equal(created.code, 0, created.stderr);
-    return (JSON.parse(created.stdout) as { token: string }).token;
+    const created = await this.cli(['tokens', 'create', '--label', 'test=event-delivery', '--json']);
+    return (JSON.parse(created) as { token: string }).token;
   }
 
   /** The device's highest acknowledged sequence number, and how many of its events are stored. */
   deliveryCounts(deviceId: string): { acknowledged: number; stored: number } {
-    const db = new DatabaseSync(join(this.dataDir, 'edgeward.db'), { readOnly: true });
-    try {
-      const acked = db.prepare('SELECT acked_seq FROM event_delivery WHERE device_id = ?').get(deviceId);
-      const stored = db.prepare('SELECT count(*) AS n FROM events WHERE device_id = ?').get(deviceId);
-      return { acknowledged: Number(acked?.acked_seq ?? 0), stored: Number(stored?.n ?? 0) };
-    } finally {
-      db.close();
-    }
-  }
-
-  /**
-   * How often the manager stored each marker of `deviceId`'s auth.login_failed events, read from its
-   * SQLite database (read-only, so this works while the manager runs and while it is down).
-   */
-  storedMarkers(deviceId: string): Map<string, number> {
-    const db = new DatabaseSync(join(this.dataDir, 'edgeward.db'), { readOnly: true });
-    try {
-      const rows = db
-        .prepare(
-          `SELECT json_extract(data, '$.user') AS user, count(*) AS n FROM events
-           WHERE device_id = ? AND type = 'auth.login_failed' GROUP BY user`,
-        )
-        .all(deviceId) as { user: string; n: number }[];
-      return new Map(rows.map((row) => [String(row.user), Number(row.n)]));
-    } finally {
-      db.close();
-    }
+    const [acked] = this.query<{ n: number }>(
+      'SELECT acked_seq AS n FROM event_delivery WHERE device_id = ?',
+      deviceId,
+    );
+    const [stored] = this.query<{ n: number }>(
+      'SELECT count(*) AS n FROM events WHERE device_id = ?',
+      deviceId,
+    );
+    return { acknowledged: Number(acked?.n ?? 0), stored: Number(stored?.n ?? 0) };
   }
 }
 
@@ -312,7 +235,7 @@ class TestAgent {
 
 before(async () => {
   work = await mkdtemp(join(tmpdir(), 'edgeward-delivery-'));
-  hub = new ManagerProcess(join(work, 'manager'), await freePort(), await freePort());
+  hub = new DeliveryManager(join(work, 'manager'), await freePort(), await freePort());
   await hub.start();
 });
 

@@ -6,10 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { appendFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
 import { after, before, test } from 'node:test';
 import {
   type CertificateGrant,
@@ -22,6 +20,7 @@ import {
 import { FaultProxy } from '@edgeward/sim';
 import { type LongRunning, runEdgeward, startEdgeward } from './support/cli-process.ts';
 import { httpsJson } from './support/https-json.ts';
+import { freePort, ManagerProcess } from './support/manager-process.ts';
 import { eventually } from './support/test-manager.ts';
 
 const agentEnv = {
@@ -44,95 +43,10 @@ const siteEnv = {
 };
 
 let work: string;
-let hub: Manager;
-let site: Manager;
+let hub: ManagerProcess;
+let site: ManagerProcess;
 let link: FaultProxy;
 const agents: Agent[] = [];
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (typeof address !== 'object' || address === null) throw new Error('no port');
-  return address.port;
-}
-
-class Manager {
-  readonly dataDir: string;
-  readonly devicePort: number;
-  readonly operatorPort: number;
-  operatorUrl = '';
-  fingerprint = '';
-  #process: LongRunning | undefined;
-
-  constructor(dataDir: string, devicePort: number, operatorPort: number) {
-    this.dataDir = dataDir;
-    this.devicePort = devicePort;
-    this.operatorPort = operatorPort;
-  }
-
-  get deviceUrl(): string {
-    return `https://127.0.0.1:${this.devicePort}`;
-  }
-
-  async start(extra: readonly string[] = [], env: Record<string, string> = {}): Promise<void> {
-    this.#process = startEdgeward(
-      [
-        'manager',
-        'start',
-        '--data-dir',
-        this.dataDir,
-        '--host',
-        '127.0.0.1',
-        '--device-port',
-        String(this.devicePort),
-        '--operator-port',
-        String(this.operatorPort),
-        '--log-level',
-        'warn',
-        ...extra,
-      ],
-      env,
-    );
-    this.operatorUrl = (await this.#process.waitFor(/operator API\s+(\S+)/))[1] ?? '';
-    this.fingerprint = (await this.#process.waitFor(/fleet CA fingerprint (\S+)/))[1] ?? '';
-  }
-
-  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-    await this.#process?.stop(signal);
-    this.#process = undefined;
-  }
-
-  output(): string {
-    return this.#process?.output() ?? '';
-  }
-
-  async cli(args: readonly string[]): Promise<string> {
-    const run = await runEdgeward([...args, '--api', this.operatorUrl, '--data-dir', this.dataDir]);
-    assert.equal(run.code, 0, `${args.join(' ')}: ${run.stderr}`);
-    return run.stdout;
-  }
-
-  query<T>(sql: string, ...params: string[]): T[] {
-    const db = new DatabaseSync(join(this.dataDir, 'edgeward.db'), { readOnly: true });
-    try {
-      return db.prepare(sql).all(...params) as T[];
-    } finally {
-      db.close();
-    }
-  }
-
-  /** How often each marker of the device's failed logins is stored here. */
-  markers(deviceId: string): Map<string, number> {
-    const rows = this.query<{ user: string; n: number }>(
-      `SELECT json_extract(data, '$.user') AS user, count(*) AS n FROM events
-       WHERE device_id = ? AND type = 'auth.login_failed' GROUP BY user`,
-      deviceId,
-    );
-    return new Map(rows.map((row) => [String(row.user), Number(row.n)]));
-  }
-}
 
 class Agent {
   readonly name: string;
@@ -216,13 +130,13 @@ class Agent {
   }
 
   /** Every written marker stored exactly once by `manager`, nothing else. */
-  async assertStoredExactlyOnce(manager: Manager, timeoutMs = 30_000): Promise<void> {
+  async assertStoredExactlyOnce(manager: ManagerProcess, timeoutMs = 30_000): Promise<void> {
     await eventually(
-      () => this.written.every((marker) => manager.markers(this.deviceId).has(marker)),
+      () => this.written.every((marker) => manager.storedMarkers(this.deviceId).has(marker)),
       `${this.name}: every event at ${manager === hub ? 'the hub' : 'the site'}\n${this.output()}`,
       timeoutMs,
     ).catch(() => undefined);
-    const stored = manager.markers(this.deviceId);
+    const stored = manager.storedMarkers(this.deviceId);
     const missing = this.written.filter((marker) => !stored.has(marker));
     const duplicated = [...stored].filter(([, n]) => n > 1).map(([marker]) => marker);
     const unexpected = [...stored.keys()].filter((marker) => !this.written.includes(marker));
@@ -240,10 +154,10 @@ class Agent {
 
 before(async () => {
   work = await mkdtemp(join(tmpdir(), 'edgeward-federation-'));
-  hub = new Manager(join(work, 'hub'), await freePort(), await freePort());
+  hub = new ManagerProcess(join(work, 'hub'), await freePort(), await freePort());
   await hub.start();
   link = await FaultProxy.start({ target: { host: '127.0.0.1', port: hub.devicePort } });
-  site = new Manager(join(work, 'site'), await freePort(), await freePort());
+  site = new ManagerProcess(join(work, 'site'), await freePort(), await freePort());
 });
 
 after(async () => {
@@ -380,7 +294,7 @@ test('a site cut off from its hub keeps enrolling, renewing, enforcing and colle
     (error: Error & { code?: string }) => error.code ?? error.message,
   );
   assert.match(refused, /ECONNRESET|EPIPE|socket hang up|ERR_SSL|answered 403/, refused);
-  assert.equal(hub.markers(first.deviceId).size, 20, 'nothing reached the hub while cut off');
+  assert.equal(hub.storedMarkers(first.deviceId).size, 20, 'nothing reached the hub while cut off');
 
   // The link returns: every event reaches the hub exactly once.
   link.restore();
