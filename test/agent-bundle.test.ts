@@ -21,6 +21,15 @@ test('the device bundle holds none of the manager, the database drivers, the X.5
   assert.deepEqual(forbidden, []);
 });
 
+test('the device bundle is ASCII, so V8 holds its source as a one-byte string (half the memory of two-byte)', async () => {
+  const { path } = await buildAgentBundle();
+  const { readFile } = await import('node:fs/promises');
+  const bytes = await readFile(path);
+  const at = bytes.findIndex((byte) => byte > 0x7f);
+  const near = bytes.subarray(Math.max(0, at - 40), at + 10).toString('latin1');
+  assert.equal(at, -1, `a non-ASCII byte near: ${JSON.stringify(near)}`);
+});
+
 test('the device launcher runs the bundle with its memory settings', async () => {
   await buildAgentBundle();
   const dataDir = await mkdtemp(join(tmpdir(), 'edgeward-bundle-'));
