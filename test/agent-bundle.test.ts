@@ -45,6 +45,10 @@ test('the device launcher runs the bundle with its memory settings', async () =>
       await readFile(agentLauncherPath, 'utf8'),
       /exec "\$\{EDGEWARD_NODE:-node\}" --max-semi-space-size=1 --lite-mode /,
     );
+    assert.match(
+      await readFile(agentLauncherPath, 'utf8'),
+      /export MALLOC_MMAP_THRESHOLD_="\$\{MALLOC_MMAP_THRESHOLD_:-131072\}"/,
+    );
   } finally {
     await rm(dataDir, { recursive: true, force: true });
   }
