@@ -414,7 +414,12 @@ describe('a bundle damaged on the device', () => {
 
 describe('capture as a local rule response', () => {
   test('a rule asking for isolate and capture captures first, then isolates, without the manager', async () => {
-    const { agent, deviceId, dataDir } = await startAgent({ policyPollMs: 1000 });
+    // Rules evaluate soon after an event arrives, so the wait below is the response, not the rule engine's slack.
+    const { agent, deviceId, dataDir } = await startAgent({
+      policyPollMs: 1000,
+      ruleLatenessMs: 200,
+      ruleFlushMs: 200,
+    });
     const rule = [
       'title: Dropper started',
       'id: test-dropper-started',
@@ -449,12 +454,16 @@ describe('capture as a local rule response', () => {
         },
       ]);
       const isolation = JSON.parse(
-        await eventually(async () => {
-          const text = await readFile(join(dataDir, 'isolation.json'), 'utf8').catch(() => undefined);
-          return text !== undefined && (JSON.parse(text) as { isolation: unknown }).isolation !== null
-            ? text
-            : undefined;
-        }, 'the isolation'),
+        await eventually(
+          async () => {
+            const text = await readFile(join(dataDir, 'isolation.json'), 'utf8').catch(() => undefined);
+            return text !== undefined && (JSON.parse(text) as { isolation: unknown }).isolation !== null
+              ? text
+              : undefined;
+          },
+          'the isolation',
+          60_000,
+        ),
       ) as { isolation: { since: number } };
       proxy.restore();
       const evidence = await eventually(
