@@ -231,6 +231,14 @@ describe('policy and compliance endpoints', () => {
     }
   });
 
+  test('enrollment pins the TUF root the manager serves as the one its update client starts from', async () => {
+    const { dataDir } = await enroll();
+    const served = (await hub.manager.store.artifacts.latestTufMetadata('root'))?.body;
+    assert.ok(served !== undefined, 'the manager has a TUF root');
+    assert.equal((JSON.parse(served) as { signed: { _type: string } }).signed._type, 'root');
+    assert.equal(await readFile(join(dataDir, 'updates', 'tuf', 'root.json'), 'utf8'), served);
+  });
+
   test('policy and compliance need a fleet device certificate', async () => {
     const anonymous = new ManagerClient({
       managerUrl: hub.deviceUrl,

@@ -12,6 +12,7 @@ import {
   PROTOCOL_VERSION,
 } from '@edgeward/core';
 import { ManagerClient } from '../transport/manager-client.ts';
+import { pinTufRoot } from '../updates/tuf-trust.ts';
 import { AgentFiles, type Enrollment } from './agent-files.ts';
 
 export interface EnrollOptions {
@@ -111,6 +112,7 @@ export async function enrollAgent(options: EnrollOptions): Promise<Enrollment> {
   await files.write('cert.pem', grant.certificatePem);
   await files.write('chain.pem', grant.chainPem);
   await files.write('ca.pem', grant.rootCaPem);
+  if (grant.tufRootJson !== undefined) await pinTufRoot(options.dataDir, grant.tufRootJson);
   await files.write('enrollment.json', enrollment);
   return enrollment;
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { EdgewardError } from '@edgeward/core';
 import { type DeviceTls, mtlsGet, readBody } from './mtls-request.ts';
+import { trustedTufDir } from './tuf-trust.ts';
 
 /** A target as the signed targets metadata describes it. */
 export interface VerifiedTargetInfo {
@@ -17,8 +18,9 @@ export interface VerifiedTargetInfo {
  * TUF verification with the tuf-js client, loaded only when an update is pending (it is the agent's
  * largest dependency). The client works on a copy of the trusted metadata (`tuf-work/`); only after a
  * refresh fully verified are its files moved into `tuf/`, each written then renamed, so a crash or a
- * refused update never leaves the trusted set half-updated. The first root comes over the mutually
- * authenticated connection to the manager, whose certificate chains to the CA pinned at enrollment.
+ * refused update never leaves the trusted set half-updated. The first root is the one pinned at enrollment
+ * (`pinTufRoot`); an agent enrolled with a manager that gave none fetches it over the mutually authenticated
+ * connection to the manager, whose certificate chains to the CA pinned at enrollment.
  */
 export class TufVerifier {
   readonly #trustedDir: string;
@@ -28,7 +30,7 @@ export class TufVerifier {
   readonly #timeoutMs: number;
 
   constructor(options: { dir: string; managerUrl: string; tls: DeviceTls; timeoutMs: number }) {
-    this.#trustedDir = join(options.dir, 'tuf');
+    this.#trustedDir = trustedTufDir(options.dir);
     this.#workDir = join(options.dir, 'tuf-work');
     this.#baseUrl = new URL('/v1/tuf/', options.managerUrl).toString();
     this.#tls = options.tls;

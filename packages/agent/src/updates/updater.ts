@@ -17,6 +17,7 @@ import type { Logger } from 'pino';
 import type { InstallHandler, InstallTarget } from './install-handler.ts';
 import type { DeviceTls } from './mtls-request.ts';
 import { downloadResumable } from './resumable-download.ts';
+import { updatesDir } from './tuf-trust.ts';
 import type { VerifiedTargetInfo } from './tuf-verifier.ts';
 
 export type UpdaterPhase = 'idle' | UpdaterState;
@@ -120,7 +121,7 @@ export class Updater {
 
   constructor(options: UpdaterOptions) {
     this.#options = options;
-    this.#dir = join(options.dataDir, 'updates');
+    this.#dir = updatesDir(options.dataDir);
   }
 
   get record(): UpdaterRecord {

@@ -52,6 +52,11 @@ export const certificateGrantSchema = z.object({
   labels: labelsSchema,
   /** The fleet's policy signing key (Ed25519, SPKI PEM): pinned by the agent, which trusts no other. */
   policyPublicKeyPem: z.string(),
+  /**
+   * The manager's current TUF root (signed metadata, JSON text), pinned by the agent at enrollment as the
+   * root its update client starts from; later roots must be signed by it. Absent from a manager without one.
+   */
+  tufRootJson: z.optional(z.string()),
 });
 export type CertificateGrant = z.infer<typeof certificateGrantSchema>;
 

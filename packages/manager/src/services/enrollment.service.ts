@@ -82,7 +82,7 @@ export class EnrollmentService {
         deviceId,
         { token: token.id, serial: issued.serial, hostname: request.hostname },
       );
-      return this.#grant(deviceId, issued, token.labels, site !== undefined);
+      return this.#grant(deviceId, issued, token.labels, site !== undefined, await tufRoot(store));
     });
     this.#logger.info({ deviceId: grant.deviceId, hostname: request.hostname }, 'device enrolled');
     return grant;
@@ -111,7 +111,7 @@ export class EnrollmentService {
         { deviceId, notAfter: new Date(issued.notAfter).toISOString() },
         'certificate renewed',
       );
-      return this.#grant(deviceId, issued, device.labels, isSite);
+      return this.#grant(deviceId, issued, device.labels, isSite, await tufRoot(store));
     });
   }
 
@@ -143,6 +143,7 @@ export class EnrollmentService {
     issued: IssuedDeviceCertificate,
     labels: Labels,
     isSite: boolean,
+    tufRootJson: string | undefined,
   ): CertificateGrant {
     return {
       v: PROTOCOL_VERSION,
@@ -155,8 +156,14 @@ export class EnrollmentService {
       notAfter: issued.notAfter,
       labels,
       policyPublicKeyPem: this.#pki.policyPublicKeyPem,
+      ...(tufRootJson === undefined ? {} : { tufRootJson }),
     };
   }
+}
+
+/** The TUF root devices start from: the newest this manager serves as `root.json`. */
+async function tufRoot(store: Store): Promise<string | undefined> {
+  return (await store.artifacts.latestTufMetadata('root'))?.body;
 }
 
 /** Enrollment and renewal are recorded as actions of the device itself. */
