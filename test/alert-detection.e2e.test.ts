@@ -35,7 +35,7 @@ import {
 } from '@edgeward/core';
 import { FaultProxy } from '@edgeward/sim';
 import { connectAsync, type MqttClient } from 'mqtt';
-import { type LongRunning, runEdgeward, startEdgeward } from './support/cli-process.ts';
+import { enrollWithCli, type LongRunning, runEdgeward, startEdgeward } from './support/cli-process.ts';
 import { eventually, startTestManager, type TestManager } from './support/test-manager.ts';
 
 const RULE = 'ew-auth-brute-force-user';
@@ -256,23 +256,13 @@ function mqttOf(alertId: string): Published[] {
 test('an enrolled agent puts the bundle with the starter rules in force', async () => {
   const token = await runEdgeward(['tokens', 'create', '--label', 'function=gateway', '--json', ...api()]);
   assert.equal(token.code, 0, token.stderr);
-  const enrolled = await runEdgeward([
-    'agent',
-    'enroll',
-    '--manager',
-    proxy.url,
-    '--token',
-    (JSON.parse(token.stdout) as { token: string }).token,
-    '--ca-fingerprint',
-    await certificateFingerprint(await readFile(join(hub.dir, 'pki', 'root-ca.crt'), 'utf8')),
-    '--data-dir',
+  deviceId = await enrollWithCli({
+    managerUrl: proxy.url,
+    token: (JSON.parse(token.stdout) as { token: string }).token,
+    caFingerprint: await certificateFingerprint(await readFile(join(hub.dir, 'pki', 'root-ca.crt'), 'utf8')),
     dataDir,
-    '--hostname',
-    'gw-e2e',
-    '--json',
-  ]);
-  assert.equal(enrolled.code, 0, enrolled.stderr);
-  deviceId = (JSON.parse(enrolled.stdout) as { deviceId: string }).deviceId;
+    hostname: 'gw-e2e',
+  });
   agent = startEdgeward(['agent', 'run', '--data-dir', dataDir, '--root', root], agentEnv);
 
   // The report follows the rules' loading; the saved log position means new lines are news to the agent.

@@ -13,7 +13,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FaultProxy } from '@edgeward/sim';
-import { type LongRunning, runEdgeward, startEdgeward } from './support/cli-process.ts';
+import { enrollWithCli, type LongRunning, startEdgeward } from './support/cli-process.ts';
 import { freePort, ManagerProcess } from './support/manager-process.ts';
 import { eventually } from './support/test-manager.ts';
 
@@ -92,23 +92,13 @@ class TestAgent {
     agents.push(agent);
     await mkdir(join(agent.root, 'var', 'log'), { recursive: true });
     await writeFile(agent.#logFile, firstLine);
-    const enrolled = await runEdgeward([
-      'agent',
-      'enroll',
-      '--manager',
-      proxy.url,
-      '--token',
-      await hub.createToken(),
-      '--ca-fingerprint',
-      hub.fingerprint,
-      '--data-dir',
-      agent.dataDir,
-      '--hostname',
-      name,
-      '--json',
-    ]);
-    assert.equal(enrolled.code, 0, enrolled.stderr);
-    agent.deviceId = (JSON.parse(enrolled.stdout) as { deviceId: string }).deviceId;
+    agent.deviceId = await enrollWithCli({
+      managerUrl: proxy.url,
+      token: await hub.createToken(),
+      caFingerprint: hub.fingerprint,
+      dataDir: agent.dataDir,
+      hostname: name,
+    });
     return agent;
   }
 

@@ -18,7 +18,7 @@ import {
   type SiteView,
 } from '@edgeward/core';
 import { FaultProxy } from '@edgeward/sim';
-import { type LongRunning, runEdgeward, startEdgeward } from './support/cli-process.ts';
+import { enrollWithCli, type LongRunning, startEdgeward } from './support/cli-process.ts';
 import { httpsJson } from './support/https-json.ts';
 import { freePort, ManagerProcess } from './support/manager-process.ts';
 import { eventually } from './support/test-manager.ts';
@@ -68,24 +68,14 @@ class Agent {
     await mkdir(join(agent.root, 'var', 'log'), { recursive: true });
     await writeFile(join(agent.root, 'var', 'log', 'auth.log'), '');
     const token = (JSON.parse(await site.cli(['tokens', 'create', '--json'])) as { token: string }).token;
-    const enrolled = await runEdgeward([
-      'agent',
-      'enroll',
-      '--manager',
-      site.deviceUrl,
-      '--token',
+    agent.deviceId = await enrollWithCli({
+      managerUrl: site.deviceUrl,
       token,
       // The fleet root: the same at the hub and at every site.
-      '--ca-fingerprint',
-      hub.fingerprint,
-      '--data-dir',
-      agent.dataDir,
-      '--hostname',
-      name,
-      '--json',
-    ]);
-    assert.equal(enrolled.code, 0, enrolled.stderr);
-    agent.deviceId = (JSON.parse(enrolled.stdout) as { deviceId: string }).deviceId;
+      caFingerprint: hub.fingerprint,
+      dataDir: agent.dataDir,
+      hostname: name,
+    });
     return agent;
   }
 

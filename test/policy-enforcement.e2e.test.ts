@@ -17,7 +17,7 @@ import {
   type PolicyVersionListView,
 } from '@edgeward/core';
 import { FaultProxy } from '@edgeward/sim';
-import { type LongRunning, runEdgeward, startEdgeward } from './support/cli-process.ts';
+import { enrollWithCli, type LongRunning, runEdgeward, startEdgeward } from './support/cli-process.ts';
 import { eventually, startTestManager, type TestManager } from './support/test-manager.ts';
 
 const agentEnv = {
@@ -128,21 +128,12 @@ test('a policy applied from git reaches the agent, which enforces it online and 
   const fingerprint = await certificateFingerprint(
     await readFile(join(hub.dir, 'pki', 'root-ca.crt'), 'utf8'),
   );
-  const enrolled = await runEdgeward([
-    'agent',
-    'enroll',
-    '--manager',
-    proxy.url,
-    '--token',
-    (JSON.parse(token.stdout) as { token: string }).token,
-    '--ca-fingerprint',
-    fingerprint,
-    '--data-dir',
+  deviceId = await enrollWithCli({
+    managerUrl: proxy.url,
+    token: (JSON.parse(token.stdout) as { token: string }).token,
+    caFingerprint: fingerprint,
     dataDir,
-    '--json',
-  ]);
-  assert.equal(enrolled.code, 0, enrolled.stderr);
-  deviceId = (JSON.parse(enrolled.stdout) as { deviceId: string }).deviceId;
+  });
   agent = startEdgeward(['agent', 'run', '--data-dir', dataDir, '--root', root], agentEnv);
 
   // The banner is missing: auto remediation writes it; the root login stays failing (manual).

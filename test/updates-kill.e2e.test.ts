@@ -3,7 +3,7 @@ import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { createRolloutRequestSchema, type RolloutView } from '@edgeward/core';
-import { type LongRunning, runEdgeward, startEdgeward } from './support/cli-process.ts';
+import { enrollWithCli, type LongRunning, startEdgeward } from './support/cli-process.ts';
 import { eventually, startTestManager, type TestManager } from './support/test-manager.ts';
 
 /**
@@ -39,20 +39,12 @@ test('an agent killed with SIGKILL during the install ends committed or rolled b
   await mkdir(marks, { recursive: true });
   await mkdir(join(root, 'var', 'log'), { recursive: true });
   const token = (await hub.manager.services.tokens.create(operator, { kill: 'yes' }, 600_000)).token;
-  const enrolled = await runEdgeward([
-    'agent',
-    'enroll',
-    '--manager',
-    hub.deviceUrl,
-    '--token',
+  await enrollWithCli({
+    managerUrl: hub.deviceUrl,
     token,
-    '--ca-fingerprint',
-    hub.manager.pki.caFingerprint,
-    '--data-dir',
+    caFingerprint: hub.manager.pki.caFingerprint,
     dataDir,
-    '--json',
-  ]);
-  assert.equal(enrolled.code, 0, enrolled.stderr);
+  });
   // The first install hangs (it is where the kill lands); run again after the restart, it finishes.
   const env = {
     EDGEWARD_UPDATE_HANDLER: 'command',

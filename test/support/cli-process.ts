@@ -92,3 +92,33 @@ export function startEdgeward(args: readonly string[], env: Record<string, strin
     },
   };
 }
+
+/**
+ * `edgeward agent enroll … --json` as a real process; returns the device id. A failed enrollment fails
+ * the test with what the command printed.
+ */
+export async function enrollWithCli(options: {
+  readonly managerUrl: string;
+  readonly token: string;
+  readonly caFingerprint: string;
+  readonly dataDir: string;
+  readonly hostname?: string;
+}): Promise<string> {
+  const enrolled = await runEdgeward([
+    'agent',
+    'enroll',
+    '--manager',
+    options.managerUrl,
+    '--token',
+    options.token,
+    '--ca-fingerprint',
+    options.caFingerprint,
+    '--data-dir',
+    options.dataDir,
+    ...(options.hostname === undefined ? [] : ['--hostname', options.hostname]),
+    '--json',
+  ]);
+  if (enrolled.code !== 0)
+    throw new Error(`edgeward agent enroll exited with ${enrolled.code}: ${enrolled.stderr}`);
+  return (JSON.parse(enrolled.stdout) as { deviceId: string }).deviceId;
+}

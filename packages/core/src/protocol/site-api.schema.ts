@@ -67,35 +67,24 @@ export const siteEventsReplySchema = z.object({
 });
 export type SiteEventsReply = z.infer<typeof siteEventsReplySchema>;
 
+/** A site device as the site's batches name it: the hub creates or updates its record from these. */
+const siteDeviceFields = {
+  deviceId: z.string().check(z.minLength(1), z.maxLength(128)),
+  name: z.string().check(z.maxLength(253)),
+  labels: labelsSchema,
+};
+
 /** POST /v1/site/inventory — the latest inventory of site devices whose inventory changed since. */
 export const siteInventoryBatchSchema = z.object({
   v: version,
-  devices: z
-    .array(
-      z.object({
-        deviceId: z.string().check(z.minLength(1), z.maxLength(128)),
-        name: z.string().check(z.maxLength(253)),
-        labels: labelsSchema,
-        inventory: inventorySchema,
-      }),
-    )
-    .check(z.maxLength(100)),
+  devices: z.array(z.object({ ...siteDeviceFields, inventory: inventorySchema })).check(z.maxLength(100)),
 });
 export type SiteInventoryBatch = z.infer<typeof siteInventoryBatchSchema>;
 
 /** POST /v1/site/compliance — each device's latest compliance report, as the device sent it to the site. */
 export const siteComplianceBatchSchema = z.object({
   v: version,
-  devices: z
-    .array(
-      z.object({
-        deviceId: z.string().check(z.minLength(1), z.maxLength(128)),
-        name: z.string().check(z.maxLength(253)),
-        labels: labelsSchema,
-        report: complianceReportSchema,
-      }),
-    )
-    .check(z.maxLength(100)),
+  devices: z.array(z.object({ ...siteDeviceFields, report: complianceReportSchema })).check(z.maxLength(100)),
 });
 export type SiteComplianceBatch = z.infer<typeof siteComplianceBatchSchema>;
 
