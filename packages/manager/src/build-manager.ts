@@ -343,6 +343,8 @@ export async function buildManager(givenConfig: ManagerConfig, deps: ManagerDeps
           bundles: hubBundles,
           siteId: siteIdentity.siteId,
           overlayPrivateKeyPem: siteIdentity.overlayKey.privateKeyPem,
+          linkConnected: (): boolean => siteUplink?.status().link === 'connected',
+          alerts,
         });
   let caNotAfter = () => siteIdentity?.caNotAfter ?? 0;
   const outages =

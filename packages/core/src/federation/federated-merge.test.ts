@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { canonicalJson } from '../policy/canonical-json.ts';
-import { type FederatedMergeInput, isConflict, mergeFederatedSettings } from './federated-merge.ts';
+import {
+  type FederatedMergeInput,
+  isConflict,
+  isOfflineEdit,
+  mergeFederatedSettings,
+} from './federated-merge.ts';
 import {
   type GovernedKind,
   type GovernedValue,
@@ -10,7 +15,7 @@ import {
   isAtLeastAsStrict,
   normalizeGovernedValue,
 } from './governed-setting.ts';
-import type { HybridTimestamp } from './hybrid-clock.ts';
+import { compareHybrid, formatHybrid, type HybridTimestamp } from './hybrid-clock.ts';
 import type { SiteEdit } from './site-overlay.schema.ts';
 
 const NOW = 1_800_000_000_000;
@@ -88,8 +93,16 @@ const scenario: fc.Arbitrary<FederatedMergeInput> = fc
           { weight: 1, arbitrary: valueArbitrary('maximum') },
         ),
         at: stamp(nearNow),
-        hubSeen: fc.option(fc.constant((hub[setting] as HubSetting).changedAt), { nil: undefined }),
+        // What the site saw of the hub: its current change, an older one (the hub changed since), or nothing.
+        hubSeen: fc.option(
+          fc.constantFrom((hub[setting] as HubSetting).changedAt, {
+            ...(hub[setting] as HubSetting).changedAt,
+            wallMs: NOW - 100_000,
+          }),
+          { nil: undefined },
+        ),
         expiresAt: fc.integer({ min: NOW - 1000, max: NOW + 86_400_000 }),
+        link: fc.constantFrom('connected' as const, 'offline' as const, undefined),
       }),
     );
     return fc.array(edit, { maxLength: 12 }).chain((raw) =>
@@ -104,6 +117,7 @@ const scenario: fc.Arbitrary<FederatedMergeInput> = fc
             at: candidate.at,
             expiresAt: candidate.expiresAt,
             ...(candidate.hubSeen === undefined ? {} : { hubSeen: candidate.hubSeen }),
+            ...(candidate.link === undefined ? {} : { link: candidate.link }),
             ...(chained[index] === true && previous !== undefined
               ? { basedOn: previous.at, at: { ...previous.at, counter: previous.at.counter + 1 } }
               : {}),
@@ -113,7 +127,36 @@ const scenario: fc.Arbitrary<FederatedMergeInput> = fc
         return { hub, edits, nowMs: NOW, maxClockAheadMs: MAX_AHEAD };
       }),
     );
-  });
+  })
+  .chain((input) =>
+    // The site's offline budget, when the verifier knows its delegation.
+    fc
+      .option(fc.integer({ min: 1000, max: 86_400_000 }), { nil: undefined })
+      .map((budget) => (budget === undefined ? input : { ...input, maxOfflineOverrideMs: budget })),
+  );
+
+/** The edits that decided each setting (applied, shadowed or floor-limited), by setting. */
+function deciding(input: FederatedMergeInput): Map<string, SiteEdit> {
+  const result = mergeFederatedSettings(input);
+  const decided = new Map<string, SiteEdit>();
+  for (const outcome of result.outcomes) {
+    if (outcome.kind !== 'applied' && outcome.kind !== 'shadowed' && outcome.kind !== 'loosens-floor')
+      continue;
+    const edit = input.edits.find(
+      (candidate) =>
+        candidate.setting === outcome.setting &&
+        formatHybrid(candidate.at) === formatHybrid(outcome.at) &&
+        canonicalJson(candidate.value) === canonicalJson(outcome.value),
+    );
+    if (edit !== undefined) decided.set(outcome.setting, edit);
+  }
+  return decided;
+}
+
+const outlivesBudget = (input: FederatedMergeInput, edit: SiteEdit): boolean =>
+  input.maxOfflineOverrideMs !== undefined &&
+  isOfflineEdit(edit) &&
+  edit.expiresAt - edit.at.wallMs > input.maxOfflineOverrideMs;
 
 const shuffled = <T>(items: readonly T[]): fc.Arbitrary<T[]> =>
   fc.array(fc.integer(), { minLength: items.length, maxLength: items.length }).map((keys) =>
@@ -191,15 +234,100 @@ describe('federated merge', () => {
     );
   });
 
-  it('never lets an edit stamped too far ahead, or expired, change a value', () => {
+  it('never lets an edit stamped too far ahead, expired, or made offline to outlive the budget change a value', () => {
     fc.assert(
       fc.property(scenario, (input) => {
-        const valid = input.edits.filter((edit) => edit.at.wallMs - NOW <= MAX_AHEAD && edit.expiresAt > NOW);
+        const valid = input.edits.filter(
+          (edit) => edit.at.wallMs - NOW <= MAX_AHEAD && edit.expiresAt > NOW && !outlivesBudget(input, edit),
+        );
         const withoutBad = mergeFederatedSettings({ ...input, edits: valid });
         assert.deepEqual(mergeFederatedSettings(input).settings, withoutBad.settings);
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('never lets an offline override loosen a site-owned setting the hub changed concurrently', () => {
+    fc.assert(
+      fc.property(scenario, (input) => {
+        const result = mergeFederatedSettings(input);
+        for (const [key, edit] of deciding(input)) {
+          const hub = input.hub[key] as HubSetting;
+          if (hub.mode !== 'site-owned' || hub.kind === 'value' || !isOfflineEdit(edit)) continue;
+          const concurrent = edit.hubSeen === undefined || compareHybrid(hub.changedAt, edit.hubSeen) > 0;
+          const loosens = !isAtLeastAsStrict(hub.kind, edit.value, hub.value);
+          if (!concurrent || !loosens) continue;
+          // The hub value holds, and the override is kept as shadowed, with an alert.
+          assert.deepEqual(result.settings[key], normalizeGovernedValue(hub.kind, hub.value));
+          const outcome = result.outcomes.find(
+            (candidate) => candidate.setting === key && formatHybrid(candidate.at) === formatHybrid(edit.at),
+          );
+          assert.equal(outcome?.kind, 'shadowed');
+          assert.equal(outcome?.alert, true);
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('lets a connected edit decide a site-owned setting whatever the hub changed since', () => {
+    fc.assert(
+      fc.property(scenario, (input) => {
+        const result = mergeFederatedSettings(input);
+        for (const [key, edit] of deciding(input)) {
+          const hub = input.hub[key] as HubSetting;
+          if (hub.mode !== 'site-owned' || isOfflineEdit(edit)) continue;
+          assert.deepEqual(result.settings[key], normalizeGovernedValue(hub.kind, edit.value));
+          assert.ok(
+            result.outcomes.some(
+              (outcome) =>
+                outcome.setting === key &&
+                outcome.kind === 'applied' &&
+                formatHybrid(outcome.at) === formatHybrid(edit.at),
+            ),
+          );
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('tells an offline override from a connected edit of the same value', () => {
+    const hub: Record<string, HubSetting> = {
+      'settings.evaluationIntervalMs': {
+        kind: 'maximum',
+        mode: 'site-owned',
+        value: 600_000,
+        changedAt: { wallMs: NOW - 1000, counter: 0, node: 'hub' },
+      },
+    };
+    const edit: SiteEdit = {
+      setting: 'settings.evaluationIntervalMs',
+      value: 1_800_000,
+      at: { wallMs: NOW - 5000, counter: 0, node: 'site/a' },
+      hubSeen: { wallMs: NOW - 90_000, counter: 0, node: 'hub' },
+      expiresAt: NOW + 3_600_000,
+    };
+    const merge = (link: 'connected' | 'offline', budgetMs?: number) =>
+      mergeFederatedSettings({
+        hub,
+        edits: [{ ...edit, link }],
+        nowMs: NOW,
+        maxClockAheadMs: MAX_AHEAD,
+        ...(budgetMs === undefined ? {} : { maxOfflineOverrideMs: budgetMs }),
+      });
+    assert.equal(merge('connected').settings['settings.evaluationIntervalMs'], 1_800_000);
+    assert.equal(merge('offline').settings['settings.evaluationIntervalMs'], 600_000);
+    assert.equal(merge('offline').outcomes[0]?.kind, 'shadowed');
+    // Made offline to last past the site's offline budget: it does not count at all, and says so.
+    const beyond = merge('offline', 60_000);
+    assert.equal(beyond.settings['settings.evaluationIntervalMs'], 600_000);
+    assert.deepEqual(
+      beyond.outcomes.map((outcome) => [outcome.kind, outcome.alert]),
+      [['outlives-budget', true]],
+    );
+    // A connected edit is not bound by the offline budget.
+    assert.equal(merge('connected', 60_000).outcomes[0]?.kind, 'applied');
   });
 
   it('refuses a loosening of a floor and keeps the floor', () => {

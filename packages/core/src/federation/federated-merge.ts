@@ -22,8 +22,12 @@ import type { SiteEdit } from './site-overlay.schema.ts';
  *    winner replaced (through `basedOn`) is superseded, any other is a concurrent conflict.
  * 4. On a `floor`, the winner is merged with the hub value toward the stricter (union, intersection,
  *    minimum of maxima, …): the result is at least as strict as the floor whatever the site said.
- * 5. On a `site-owned` setting, the winner is taken, unless it loosens the hub value while the hub changed
- *    the setting after the site last saw it: then the hub wins and the edit is kept as shadowed.
+ * 5. On a `site-owned` setting, the winner is taken. An override made offline is told apart: it must end
+ *    within the site's offline budget of being made (else it does not count), and if it loosens the hub
+ *    value while the hub changed the setting after the site last saw it (a concurrent hub change), the hub
+ *    wins and the edit is kept as shadowed, with an alert. A connected edit was made with the hub's value
+ *    in view and reached the hub at the next sync, so a later hub version does not retract it (a hub that
+ *    must prevail uses `floor` or `lock`).
  *
  * Every edit ends in exactly one outcome; all but `applied` and `superseded` are conflicts.
  */
@@ -35,6 +39,7 @@ export type MergeOutcomeKind =
   | 'locked'
   | 'loosens-floor'
   | 'shadowed'
+  | 'outlives-budget'
   | 'expired'
   | 'clock-ahead'
   | 'unknown-setting'
@@ -57,6 +62,11 @@ export interface FederatedMergeInput {
   /** The verifier's time (epoch ms): for expiries and the clock-ahead bound. */
   readonly nowMs: number;
   readonly maxClockAheadMs: number;
+  /**
+   * The site's declared offline budget (its delegation's `maxOfflineMs`): an override made offline may
+   * last no longer than this from when it was made. Absent: not checked.
+   */
+  readonly maxOfflineOverrideMs?: number;
 }
 
 export interface FederatedMergeResult {
@@ -67,7 +77,17 @@ export interface FederatedMergeResult {
 }
 
 const NOT_CONFLICTS: ReadonlySet<MergeOutcomeKind> = new Set(['applied', 'superseded']);
-const ALERTING: ReadonlySet<MergeOutcomeKind> = new Set(['shadowed', 'clock-ahead', 'loosens-floor']);
+const ALERTING: ReadonlySet<MergeOutcomeKind> = new Set([
+  'shadowed',
+  'outlives-budget',
+  'clock-ahead',
+  'loosens-floor',
+]);
+
+/** Whether the site was cut off from its hub when it made the edit (absent counts as offline). */
+export function isOfflineEdit(edit: SiteEdit): boolean {
+  return edit.link !== 'connected';
+}
 
 export function isConflict(outcome: MergeOutcome): boolean {
   return !NOT_CONFLICTS.has(outcome.kind);
@@ -114,6 +134,15 @@ export function mergeFederatedSettings(input: FederatedMergeInput): FederatedMer
       record(edit, 'locked', `the hub locks ${edit.setting}`);
       continue;
     }
+    const budgetMs = input.maxOfflineOverrideMs;
+    if (budgetMs !== undefined && isOfflineEdit(edit) && edit.expiresAt - edit.at.wallMs > budgetMs) {
+      record(
+        edit,
+        'outlives-budget',
+        `made offline to last ${edit.expiresAt - edit.at.wallMs} ms, longer than the site's offline budget of ${budgetMs} ms`,
+      );
+      continue;
+    }
     const list = bySetting.get(edit.setting) ?? [];
     list.push(edit);
     bySetting.set(edit.setting, list);
@@ -158,12 +187,12 @@ export function mergeFederatedSettings(input: FederatedMergeInput): FederatedMer
       continue;
     }
     const hubChangedSince = winner.hubSeen === undefined || compareHybrid(hub.changedAt, winner.hubSeen) > 0;
-    if (hub.kind !== 'value' && loosens && hubChangedSince) {
+    if (hub.kind !== 'value' && loosens && hubChangedSince && isOfflineEdit(winner)) {
       settings[key] = hubValue;
       record(
         winner,
         'shadowed',
-        `loosens ${key} while the hub changed it at ${formatHybrid(hub.changedAt)}; the hub value holds`,
+        `made offline, loosens ${key} while the hub changed it at ${formatHybrid(hub.changedAt)}; the hub value holds`,
       );
       continue;
     }

@@ -44,6 +44,12 @@ export const siteEditSchema = z.strictObject({
   hubSeen: z.optional(hybridTimestampSchema),
   /** Every override ends: past this time (epoch ms) it no longer counts. */
   expiresAt: z.number().check(z.int()),
+  /**
+   * Whether the site reached its hub when the edit was made. Absent counts as `offline`, the side on which
+   * a loosening edit can only lose: an offline edit has not been seen by the hub, so any hub change after
+   * its `hubSeen` is concurrent with it.
+   */
+  link: z.optional(z.enum(['connected', 'offline'])),
   reason: z.optional(z.string().check(z.maxLength(500))),
 });
 export type SiteEdit = z.infer<typeof siteEditSchema>;

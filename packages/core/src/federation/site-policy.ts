@@ -26,6 +26,16 @@ export function sitePolicyOf(
     edits: overlay?.edits ?? [],
     nowMs,
     maxClockAheadMs: federation?.maxClockAheadMs ?? 0,
+    ...offlineBudgetOf(hub, overlay),
   });
   return { policy: applyGovernedSettings(hub.policy, merge.settings), merge };
+}
+
+/** The offline budget the hub delegated to the overlay's site: what its offline overrides may last. */
+export function offlineBudgetOf(
+  hub: PolicyBundlePayload,
+  overlay: SiteOverlayPayload | undefined,
+): { maxOfflineOverrideMs?: number } {
+  const delegation = hub.federation?.sites.find((site) => site.site === overlay?.site);
+  return delegation === undefined ? {} : { maxOfflineOverrideMs: delegation.maxOfflineMs };
 }

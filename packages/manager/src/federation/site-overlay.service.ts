@@ -2,10 +2,13 @@ import {
   authorizeSiteOverlay,
   type Clock,
   EdgewardError,
+  type FederatedMergeResult,
+  formatHybrid,
   type GovernedValue,
   type HybridTimestamp,
   isConflict,
   mergeFederatedSettings,
+  offlineBudgetOf,
   type SiteEdit,
   type SiteOverlay,
   type SiteOverlayPayload,
@@ -14,7 +17,11 @@ import {
 } from '@edgeward/core';
 import type { Store } from '@edgeward/store';
 import type { Logger } from 'pino';
+import type { AlertService } from '../services/alert.service.ts';
 import type { HubBundleCache } from './hub-bundle-cache.ts';
+
+/** The rule id of the alert a site raises when the hub's concurrent change shadows an offline override. */
+export const SHADOWED_OVERRIDE_RULE = 'edgeward.site.override-shadowed';
 
 export interface OverlayEditRequest {
   readonly setting: string;
@@ -32,6 +39,7 @@ const REFUSED_AT_PUBLISH = new Set([
   'unknown-setting',
   'expired',
   'clock-ahead',
+  'outlives-budget',
 ]);
 
 /**
@@ -47,6 +55,8 @@ export class SiteOverlayService {
   readonly #bundles: HubBundleCache;
   readonly #siteId: string;
   readonly #privateKeyPem: string;
+  readonly #linkConnected: () => boolean;
+  readonly #alerts: Pick<AlertService, 'raise'>;
 
   constructor(deps: {
     store: Store;
@@ -55,7 +65,12 @@ export class SiteOverlayService {
     bundles: HubBundleCache;
     siteId: string;
     overlayPrivateKeyPem: string;
+    /** Whether the site reaches its hub now: edits made otherwise are offline overrides. */
+    linkConnected: () => boolean;
+    alerts: Pick<AlertService, 'raise'>;
   }) {
+    this.#linkConnected = deps.linkConnected;
+    this.#alerts = deps.alerts;
     this.#store = deps.store;
     this.#clock = deps.clock;
     this.#logger = deps.logger;
@@ -71,16 +86,58 @@ export class SiteOverlayService {
 
   /** Conflicts the overlay in force has with the hub's settings now (for the status the hub sees). */
   async conflicts(): Promise<number> {
+    const merge = await this.#mergeInForce();
+    return merge === undefined ? 0 : merge.outcomes.filter(isConflict).length;
+  }
+
+  /**
+   * Raises an alert at the site for each override in force that the hub's bundle now shadows: an override
+   * made offline that loosens a setting the hub changed meanwhile (called whenever a hub bundle arrives, so
+   * at reconnection). An alert raised again for the same override merges into the one already open.
+   */
+  async alertShadowed(): Promise<number> {
+    const merge = await this.#mergeInForce();
+    const shadowed = merge?.outcomes.filter((outcome) => outcome.kind === 'shadowed') ?? [];
+    for (const outcome of shadowed) {
+      const madeAt = formatHybrid(outcome.at);
+      this.#logger.error(
+        { setting: outcome.setting, madeAt, detail: outcome.detail },
+        'an override made offline is shadowed by a concurrent hub change; the hub value holds',
+      );
+      await this.#alerts.raise({
+        ruleId: SHADOWED_OVERRIDE_RULE,
+        ruleTitle: 'Offline site override shadowed by a concurrent hub change',
+        kind: 'detection',
+        groupKey: JSON.stringify([outcome.setting, madeAt]),
+        groupFields: { setting: outcome.setting, madeAt },
+        severity: 'high',
+        tier: 'high',
+        firstSeen: outcome.at.wallMs,
+        lastSeen: outcome.at.wallMs,
+        count: 1,
+        eventRefs: [],
+        deviceIds: [],
+        response: [],
+        route: [],
+        update: false,
+        source: 'site',
+      });
+    }
+    return shadowed.length;
+  }
+
+  async #mergeInForce(): Promise<FederatedMergeResult | undefined> {
     const overlay = await this.current();
-    const federation = this.#bundles.bundle?.payload.federation;
-    if (overlay === undefined || federation === undefined) return 0;
-    const merge = mergeFederatedSettings({
+    const hub = this.#bundles.bundle?.payload;
+    const federation = hub?.federation;
+    if (overlay === undefined || hub === undefined || federation === undefined) return undefined;
+    return mergeFederatedSettings({
       hub: federation.settings,
       edits: overlay.payload.edits,
       nowMs: this.#clock.now(),
       maxClockAheadMs: federation.maxClockAheadMs,
+      ...offlineBudgetOf(hub, overlay.payload),
     });
-    return merge.outcomes.filter(isConflict).length;
   }
 
   /** Signs and keeps a new overlay holding exactly `edits` (the site's whole set of overrides). */
@@ -96,6 +153,7 @@ export class SiteOverlayService {
     const now = this.#clock.now();
     const previous = await this.current();
     const node = `site/${this.#siteId}`;
+    const link = this.#linkConnected() ? 'connected' : 'offline';
     let clock: HybridTimestamp | undefined = previous?.payload.edits
       .map((edit) => edit.at)
       .reduce<HybridTimestamp | undefined>(
@@ -118,6 +176,7 @@ export class SiteOverlayService {
         ...(replaced === undefined ? {} : { basedOn: replaced.at }),
         ...(hubSeen === undefined ? {} : { hubSeen }),
         expiresAt: edit.expiresAt,
+        link,
         ...(edit.reason === undefined ? {} : { reason: edit.reason }),
       };
     });
@@ -138,6 +197,7 @@ export class SiteOverlayService {
       edits: built,
       nowMs: now,
       maxClockAheadMs: federation.maxClockAheadMs,
+      ...offlineBudgetOf(bundle.payload, payload),
     });
     const refused = merge.outcomes.filter((outcome) => REFUSED_AT_PUBLISH.has(outcome.kind));
     if (refused.length > 0) {

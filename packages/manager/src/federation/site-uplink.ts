@@ -166,8 +166,12 @@ export class SiteUplink {
     await this.#forwardInventories(client);
     await this.#forwardCompliance(client);
     await this.#reportStatus(client);
-    await this.#refreshPolicy(client);
+    const newBundle = await this.#refreshPolicy(client);
     await this.#renewDelegationIfDue(client);
+    // Offline overrides meet the hub's concurrent changes here: at reconnection, or when a new bundle came.
+    if (newBundle || this.#offlineSince !== null || this.#lastSyncAt === null) {
+      await this.#overlays?.alertShadowed();
+    }
     this.#lastSyncAt = this.#clock.now();
     await this.#writeLastSync(this.#lastSyncAt);
   }
@@ -364,11 +368,12 @@ export class SiteUplink {
     }
   }
 
-  async #refreshPolicy(client: UpstreamClient): Promise<void> {
+  /** Whether a new bundle was taken. */
+  async #refreshPolicy(client: UpstreamClient): Promise<boolean> {
     const held = this.#bundles.held;
     const query = held === undefined ? '' : `?version=${held.version}&issuedAt=${held.issuedAt}`;
     const reply = await client.get<PolicyBundleReply>(`/v1/policy${query}`);
-    if (reply !== undefined) await this.#bundles.offer(reply.bundle);
+    return reply !== undefined && (await this.#bundles.offer(reply.bundle));
   }
 
   /** The CA end, for certificates issued here; it only moves when the hub renews the delegation. */
