@@ -6,7 +6,8 @@
  * Proves that Node's TLS (OpenSSL) accepts the chain a site serves while cut off from its hub — fleet root,
  * the site's delegated, name-constrained CA, leaves it issued — with CRLs for every level, and that the
  * name constraints hold at the handshake: a site CA cannot mint an identity of another trust domain or a
- * server certificate for a name outside its delegation.
+ * server certificate for a name outside its delegation. The same holds three levels deep (root, a region's
+ * CA, a lower site's CA under it), where the path length constraints hold too.
  */
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
@@ -16,10 +17,12 @@ import {
   type CertificateIssuer,
   createCrl,
   createCsr,
+  createIssuingCa,
   createRootCa,
   createSiteCa,
   exportPrivateKeyPem,
   generateDeviceKeyPair,
+  isEdgewardError,
   issueDeviceCertificate,
   issueServerCertificate,
   parseCertificate,
@@ -44,7 +47,7 @@ async function newSiteCa(now: number, validityMs: number): Promise<CertificateIs
   const issued = await createSiteCa({
     fleet: FLEET,
     siteId: SITE,
-    root,
+    issuer: root,
     csrPem: await createCsr({ keys, commonName: `site CA ${SITE}` }),
     dnsNames: [SITE_NAME, 'localhost'],
     ipAddresses: ['127.0.0.1'],
@@ -54,7 +57,7 @@ async function newSiteCa(now: number, validityMs: number): Promise<CertificateIs
   return { certPem: issued.certPem, privateKey: keys.privateKey };
 }
 
-async function leaf(issuer: CertificateIssuer, spiffeId: string, id: string) {
+async function leaf(issuer: CertificateIssuer, spiffeId: string, id: string, chain = issuer.certPem) {
   const keys = await generateDeviceKeyPair();
   const issued = await issueDeviceCertificate({
     csrPem: await createCsr({ keys, commonName: id }),
@@ -66,7 +69,7 @@ async function leaf(issuer: CertificateIssuer, spiffeId: string, id: string) {
   });
   return {
     key: await exportPrivateKeyPem(keys.privateKey),
-    cert: issued.certPem + issuer.certPem,
+    cert: issued.certPem + chain,
     serial: issued.serial,
   };
 }
@@ -82,7 +85,12 @@ async function crl(issuer: CertificateIssuer, serials: readonly string[] = []): 
   });
 }
 
-async function serverFor(issuer: CertificateIssuer, dnsNames: string[], ipAddresses: string[]) {
+async function serverFor(
+  issuer: CertificateIssuer,
+  dnsNames: string[],
+  ipAddresses: string[],
+  chain = issuer.certPem,
+) {
   const keys = await generateDeviceKeyPair();
   const cert = await issueServerCertificate({
     issuer,
@@ -92,7 +100,7 @@ async function serverFor(issuer: CertificateIssuer, dnsNames: string[], ipAddres
     now: Date.now(),
     validityDays: 2,
   });
-  return { key: await exportPrivateKeyPem(keys.privateKey), cert: cert + issuer.certPem };
+  return { key: await exportPrivateKeyPem(keys.privateKey), cert: cert + chain };
 }
 
 before(async () => {
@@ -223,5 +231,140 @@ describe('Node TLS with a delegated site CA', { timeout: 30_000 }, () => {
     const outcome = await exchange({ key: serverKey, cert: serverCert, crls: [rootCrl] }, device);
     assert.equal(outcome.accepted, false);
     assert.equal(outcome.refusedBecause, 'UNABLE_TO_GET_CRL');
+  });
+});
+
+describe('Node TLS three levels deep: a region and a lower site under it', { timeout: 30_000 }, () => {
+  const REGION = 'region-1';
+  const REGION_NAME = 'region-1.acme.example';
+  const LOWER = 'plant-7';
+  // Under the region's DNS name: a DNS constraint permits the name and every name below it.
+  const LOWER_NAME = 'plant-7.region-1.acme.example';
+  let regionCa: CertificateIssuer;
+  let lowerCa: CertificateIssuer;
+  let regionCrl: string;
+  let lowerCrl: string;
+  let lowerServer: { key: string; cert: string };
+
+  async function delegated(
+    issuer: CertificateIssuer,
+    siteId: string,
+    dnsNames: string[],
+    pathLength: number,
+  ): Promise<CertificateIssuer> {
+    const keys = await generateDeviceKeyPair();
+    const issued = await createSiteCa({
+      fleet: FLEET,
+      siteId,
+      issuer,
+      pathLength,
+      csrPem: await createCsr({ keys, commonName: `site CA ${siteId}` }),
+      dnsNames,
+      ipAddresses: ['127.0.0.1'],
+      now: Date.now(),
+      validityMs: 3 * DAY_MS,
+    });
+    return { certPem: issued.certPem, privateKey: keys.privateKey };
+  }
+
+  const lowerChain = () => lowerCa.certPem + regionCa.certPem;
+  const lowerDevice = (id: string) =>
+    leaf(lowerCa, siteDeviceSpiffeId(FLEET, `${REGION}/${LOWER}`, id), id, lowerChain());
+
+  before(async () => {
+    regionCa = await delegated(root, REGION, [REGION_NAME], 1);
+    lowerCa = await delegated(regionCa, `${REGION}/${LOWER}`, [LOWER_NAME], 0);
+    regionCrl = await crl(regionCa);
+    lowerCrl = await crl(lowerCa);
+    lowerServer = await serverFor(lowerCa, [LOWER_NAME], ['127.0.0.1'], lowerChain());
+  });
+
+  it('accepts a lower site device and server with only the root pinned, CRLs at every level', async () => {
+    const device = await lowerDevice('dev-31');
+    const outcome = await exchange(
+      { ...lowerServer, crls: [rootCrl, regionCrl, lowerCrl] },
+      device,
+      LOWER_NAME,
+    );
+    assert.equal(outcome.clientError, undefined);
+    assert.equal(outcome.greeting, `hello URI:spiffe://${FLEET}/site/${REGION}/site/${LOWER}/device/dev-31`);
+    assert.deepEqual(parseSpiffeId(`spiffe://${FLEET}/site/${REGION}/site/${LOWER}/device/dev-31`), {
+      fleet: FLEET,
+      kind: 'device',
+      id: 'dev-31',
+      site: `${REGION}/${LOWER}`,
+    });
+  });
+
+  it("fails every handshake without the region's CRL: the lower site holds one from its delegation", async () => {
+    const device = await lowerDevice('dev-32');
+    const outcome = await exchange({ ...lowerServer, crls: [rootCrl, lowerCrl] }, device, LOWER_NAME);
+    assert.equal(outcome.accepted, false);
+    assert.equal(outcome.refusedBecause, 'UNABLE_TO_GET_CRL');
+  });
+
+  it('refuses a device the lower site revoked, a lower site CA the region revoked, a region CA the root revoked', async () => {
+    const device = await lowerDevice('dev-33');
+    const byLower = await crl(lowerCa, [device.serial]);
+    const byRegion = await crl(regionCa, [(await parseCertificate(lowerCa.certPem)).serial]);
+    const byRoot = await crl(root, [(await parseCertificate(regionCa.certPem)).serial]);
+    for (const crls of [
+      [rootCrl, regionCrl, byLower],
+      [rootCrl, byRegion, lowerCrl],
+      [byRoot, regionCrl, lowerCrl],
+    ]) {
+      const outcome = await exchange({ ...lowerServer, crls }, device, LOWER_NAME);
+      assert.equal(outcome.accepted, false);
+      assert.equal(outcome.refusedBecause, 'CERT_REVOKED');
+    }
+  });
+
+  it('refuses a CA a lower site minted below its own: path length 0 holds at the handshake', async () => {
+    const rogueKeys = await generateDeviceKeyPair();
+    const rogue: CertificateIssuer = {
+      certPem: await createIssuingCa({ fleet: FLEET, root: lowerCa, keys: rogueKeys, now: Date.now() }),
+      privateKey: rogueKeys.privateKey,
+    };
+    const device = await leaf(
+      rogue,
+      siteDeviceSpiffeId(FLEET, `${REGION}/${LOWER}`, 'dev-34'),
+      'dev-34',
+      rogue.certPem + lowerChain(),
+    );
+    const outcome = await exchange(
+      { ...lowerServer, crls: [rootCrl, regionCrl, lowerCrl, await crl(rogue)] },
+      device,
+      LOWER_NAME,
+    );
+    assert.equal(outcome.accepted, false);
+    assert.equal(outcome.refusedBecause, 'PATH_LENGTH_EXCEEDED');
+    // Edgeward itself never makes one: a site CA delegates no deeper than the CA above it allows.
+    await assert.rejects(delegated(lowerCa, `${REGION}/${LOWER}/deeper`, [LOWER_NAME], 0), (error) =>
+      isEdgewardError(error, 'EW_SITE_TIER_NOT_ALLOWED'),
+    );
+    await assert.rejects(
+      delegated(regionCa, `${REGION}/other`, ['other.region-1.acme.example'], 1),
+      (error) => isEdgewardError(error, 'EW_SITE_TIER_NOT_ALLOWED'),
+    );
+  });
+
+  it("holds the region's name constraints below it: a lower site cannot serve a name outside the region's", async () => {
+    const stray = await delegated(regionCa, `${REGION}/stray`, ['stray.elsewhere.example'], 0);
+    const server = await serverFor(stray, ['stray.elsewhere.example'], [], stray.certPem + regionCa.certPem);
+    const device = await lowerDevice('dev-35');
+    const outcome = await exchange(
+      { ...server, crls: [rootCrl, regionCrl, await crl(stray)] },
+      device,
+      'stray.elsewhere.example',
+    );
+    assert.equal(outcome.accepted, false);
+    assert.equal(outcome.clientError?.code, 'UNSPECIFIED');
+    // The lower site's own name, under the region's, is accepted from the same region.
+    const inside = await exchange(
+      { ...lowerServer, crls: [rootCrl, regionCrl, lowerCrl] },
+      device,
+      LOWER_NAME,
+    );
+    assert.equal(inside.accepted, true);
   });
 });

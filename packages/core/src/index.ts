@@ -78,17 +78,21 @@ export {
 } from './pki/keys.ts';
 export { CRL_PEM_LABEL, splitPemChain } from './pki/pem.ts';
 export {
+  childSitePath,
   deviceSpiffeId,
   formatSpiffeId,
   isValidFleetName,
   isValidIdentityId,
   MAX_IDENTITY_ID_LENGTH,
+  MAX_SITE_DEPTH,
   parseSpiffeId,
   type SpiffeIdentity,
   type SpiffeKind,
   siteDeviceSpiffeId,
+  sitePathSpiffeId,
   siteSpiffeId,
   spiffeId,
+  splitSitePath,
 } from './pki/spiffe.ts';
 export * from './policy/canonical-json.ts';
 export { compilePolicy } from './policy/compile-policy.ts';

@@ -101,7 +101,7 @@ export interface Manager {
     readonly evidence: EvidenceService;
     readonly incidents: IncidentService;
     readonly deviceAudit: DeviceAuditService;
-    /** On a hub: its sites. */
+    /** A hub's sites, a region's lower sites (a plain site refuses to create any). */
     readonly sites: SiteService | undefined;
   };
   /** On a site: its link to the hub (runs between listen and close). */
@@ -306,21 +306,6 @@ export async function buildManager(givenConfig: ManagerConfig, deps: ManagerDeps
     logger: logger.child({ module: 'policy' }),
     onVersion: () => void detection.policyChanged(),
   });
-  const sites =
-    siteIdentity === undefined
-      ? new SiteService({
-          store,
-          clock,
-          pki,
-          audit,
-          events,
-          devices,
-          policies,
-          logger: logger.child({ module: 'sites' }),
-          startCommand: (site, token) =>
-            `npx edgeward manager start --role site --upstream ${deviceApiUrl} --upstream-token ${token} --upstream-ca-fingerprint ${pki.caFingerprint} --data-dir ./site-${site}`,
-        })
-      : undefined;
   // A site serves its hub's bundle, kept on disk, to its devices.
   const hubBundles =
     siteIdentity === undefined
@@ -333,6 +318,23 @@ export async function buildManager(givenConfig: ManagerConfig, deps: ManagerDeps
           onVersion: () => void detection.policyChanged(),
         });
   await hubBundles?.load();
+  // A hub's sites; on a region, its lower sites, under the hub's bundle it holds (it signs none itself).
+  const sites = new SiteService({
+    store,
+    clock,
+    pki,
+    audit,
+    events,
+    devices,
+    policies:
+      hubBundles === undefined
+        ? policies
+        : { currentBundle: async () => hubBundles.bundle, sitesChanged: async () => {} },
+    logger: logger.child({ module: 'sites' }),
+    startCommand: (site, token) =>
+      `npx edgeward manager start --role site --upstream ${deviceApiUrl} --upstream-token ${token} --upstream-ca-fingerprint ${pki.caFingerprint} --data-dir ./site-${site}`,
+    ...(siteIdentity === undefined ? {} : { ownMaxOfflineMs: siteIdentity.maxOfflineMs }),
+  });
   const siteOverlays =
     siteIdentity === undefined || hubBundles === undefined
       ? undefined

@@ -6,7 +6,9 @@ import { json, table, when } from '../output.ts';
 import { withApiOptions } from './api-options.ts';
 
 export function registerSiteCommands(program: Command, io: CliIo): void {
-  const sites = program.command('sites').description('site managers of this hub (federation)');
+  const sites = program
+    .command('sites')
+    .description('site managers of this hub, or the lower sites of a region (federation)');
 
   withApiOptions(sites.command('create'))
     .description('declare a site and print the one-time token it starts with')
@@ -14,16 +16,27 @@ export function registerSiteCommands(program: Command, io: CliIo): void {
     .option('--name <text>', 'a readable name')
     .option('--max-offline <duration>', 'offline budget: how long it may run cut off (default 3d)', '3d')
     .option('--ttl <duration>', 'lifetime of the token (default 24h)', '24h')
+    .option('--region', 'on the hub: a region, which may create lower sites of its own')
     .option('--json', 'print as JSON')
-    .addHelpText('after', '\nExample:\n  $ edgeward sites create plant-1 --name "Plant 1" --max-offline 7d')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ edgeward sites create plant-1 --name "Plant 1" --max-offline 7d\n  $ edgeward sites create north --region --max-offline 7d\n  $ edgeward sites create plant-7 --max-offline 3d --data-dir ./site-north  # on the region',
+    )
     .action(
       async (
         id: string,
-        flags: ApiFlags & { name?: string; maxOffline: string; ttl: string; json?: boolean },
+        flags: ApiFlags & {
+          name?: string;
+          maxOffline: string;
+          ttl: string;
+          region?: boolean;
+          json?: boolean;
+        },
       ) => {
         const created = await operatorApiFrom(flags, io).createSite({
           id,
           ...(flags.name === undefined ? {} : { name: flags.name }),
+          ...(flags.region === true ? { region: true } : {}),
           maxOfflineMs: parseDuration(flags.maxOffline, '--max-offline'),
           ttlMs: parseDuration(flags.ttl, '--ttl'),
         });

@@ -454,6 +454,13 @@ export const errorCatalog = {
     action:
       'Read the reason in the message; edit only delegated settings, never loosen a floor, give every override an expiry, and sign with the site key.',
   },
+  EW_SITE_TIER_NOT_ALLOWED: {
+    category: 'forbidden',
+    meaning:
+      'A site may not have lower sites, or a lower site asked for more than its region allows (tiers deeper than the fleet root permits, or a longer offline budget than the region has).',
+    action:
+      "Create lower sites only on a region (`edgeward sites create ID --region` on the hub), give them an offline budget no longer than the region's, and nest no deeper than hub, region, site.",
+  },
   EW_SITE_NOT_ENROLLED: {
     category: 'invalid-input',
     meaning: 'A site manager has no identity at its hub yet and was given no way to get one.',

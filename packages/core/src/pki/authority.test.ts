@@ -39,7 +39,7 @@ describe('fleet CA certificates', () => {
     assert.equal(await root.certificate.isSelfSigned(), true);
     assert.equal(root.constraints?.ca, true);
     assert.equal(root.constraints?.critical, true);
-    assert.equal(root.constraints?.pathLength, 1);
+    assert.equal(root.constraints?.pathLength, 2);
     assert.equal(root.usage?.usages, x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign);
     assert.ok(root.ski?.keyId);
     assert.equal(root.certificate.notAfter.getTime() - NOW, 3650 * DAY_MS);

@@ -46,7 +46,13 @@ export interface CreateRootCaParams {
   readonly validityDays?: number;
 }
 
-/** A self-signed root CA certificate (PEM): `CN=Edgeward fleet root CA, O=<fleet>`, path length 1. */
+/**
+ * How many CAs may stand between the root and a leaf: the hub's issuing CA or a site's delegated CA (1), a
+ * lower site's CA under a region's (2).
+ */
+export const ROOT_PATH_LENGTH = 2;
+
+/** A self-signed root CA certificate (PEM): `CN=Edgeward fleet root CA, O=<fleet>`, path length 2. */
 export async function createRootCa(params: CreateRootCaParams): Promise<string> {
   const { fleet, keys, now, validityDays = 3650 } = params;
   requireFleetOrganisation(fleet);
@@ -59,8 +65,8 @@ export async function createRootCa(params: CreateRootCaParams): Promise<string> 
     keys,
     signingAlgorithm: SIGNING_ALGORITHM,
     extensions: [
-      // Path length 1: the root signs issuing CAs, which sign only leaves.
-      new x509.BasicConstraintsExtension(true, 1, true),
+      // Path length 2: the root signs issuing CAs and regions' CAs; a region's CA signs its lower sites'.
+      new x509.BasicConstraintsExtension(true, ROOT_PATH_LENGTH, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
@@ -201,9 +207,18 @@ export async function issueDeviceCertificate(
 
 export interface CreateSiteCaParams {
   readonly fleet: string;
+  /** The site's path: its id, or `<region>/<id>` for a site under a region. */
   readonly siteId: string;
-  /** The fleet root: a site CA hangs directly under it, beside the hub's issuing CA. */
-  readonly root: CertificateIssuer;
+  /**
+   * The CA that delegates: the fleet root for a site of the hub (beside the hub's issuing CA), or a region's
+   * own delegated CA for a lower site.
+   */
+  readonly issuer: CertificateIssuer;
+  /**
+   * How many tiers of CAs the site may delegate below itself: 0 (default) for a site that signs only
+   * leaves, 1 for a region that delegates to lower sites. Never more than the issuer's own allows.
+   */
+  readonly pathLength?: number;
   /** The site's request for its CA key; only its (verified, P-256) public key is used. */
   readonly csrPem: string;
   /** DNS names and IP addresses the site's own TLS server may carry. */
@@ -215,14 +230,27 @@ export interface CreateSiteCaParams {
 }
 
 /**
- * A delegated, name-constrained issuing CA for one site (path length 0: it signs leaves only). Its
- * critical name constraints permit URI names in the fleet's trust domain only, and DNS names and IP
- * addresses only those of the site's own server, so a stolen site CA cannot mint a server certificate for
- * the hub or identities of another fleet. X.509 constrains a URI by its host alone, so that the path stays
- * under `site/<id>/` is checked by every verifier (see `parseSpiffeId` and docs/federation.md).
+ * A delegated, name-constrained issuing CA for one site (path length 0: it signs leaves only; 1 for a
+ * region, which delegates to lower sites in turn). Its critical name constraints permit URI names in the
+ * fleet's trust domain only, and DNS names and IP addresses only those of the site's own server, so a
+ * stolen site CA cannot mint a server certificate for the hub or identities of another fleet; under a
+ * region, OpenSSL applies the region's constraints too. X.509 constrains a URI by its host alone, so that
+ * the path stays under `site/<id>/` is checked by every verifier (see `parseSpiffeId` and
+ * docs/federation.md).
  */
 export async function createSiteCa(params: CreateSiteCaParams): Promise<IssuedCertificate> {
   requireFleetOrganisation(params.fleet);
+  const pathLength = params.pathLength ?? 0;
+  const issuer = readCertificate(params.issuer.certPem, 'issuer certificate');
+  const allowed = issuer.getExtension(x509.BasicConstraintsExtension)?.pathLength;
+  if (!Number.isInteger(pathLength) || pathLength < 0 || (allowed !== undefined && pathLength >= allowed)) {
+    throw new EdgewardError(
+      'EW_SITE_TIER_NOT_ALLOWED',
+      `site ${params.siteId} cannot delegate ${pathLength} tier(s) below itself: the CA above it allows ${
+        allowed === undefined ? 'any' : Math.max(0, allowed - 1)
+      }. Create lower sites only on a region (\`edgeward sites create ID --region\` on the hub)`,
+    );
+  }
   const { publicKey } = await checkCsr(params.csrPem);
   const permitted = [
     new GeneralName({ uniformResourceIdentifier: params.fleet }),
@@ -235,13 +263,13 @@ export async function createSiteCa(params: CreateSiteCaParams): Promise<IssuedCe
     permittedSubtrees: new GeneralSubtrees(permitted.map((base) => new GeneralSubtree({ base }))),
   });
   return signCertificate({
-    issuer: params.root,
+    issuer: params.issuer,
     publicKey,
     subject: [{ CN: [requireCommonName(`Edgeward site CA ${params.siteId}`)] }, { O: [params.fleet] }],
     now: params.now,
     validityMs: positive(params.validityMs, 'validityMs'),
     extensions: [
-      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.BasicConstraintsExtension(true, pathLength, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
       new x509.Extension(id_ce_nameConstraints, true, AsnConvert.serialize(constraints)),
     ],

@@ -18,6 +18,8 @@ export interface ParsedCertificate {
   readonly dnsNames: readonly string[];
   /** IPv4 dotted quads and RFC 5952 IPv6. */
   readonly ipAddresses: readonly string[];
+  /** Of a CA: how many CAs it allows below itself, when constrained. */
+  readonly pathLength?: number;
 }
 
 /** Reads the fields Edgeward uses from one PEM certificate; throws EW_CERTIFICATE_INVALID. */
@@ -36,7 +38,15 @@ export async function parseCertificate(certPem: string): Promise<ParsedCertifica
     uris: valuesOf('url'),
     dnsNames: valuesOf('dns'),
     ipAddresses: valuesOf('ip'),
+    ...pathLengthOf(certificate),
   };
+}
+
+function pathLengthOf(certificate: x509.X509Certificate): { pathLength?: number } {
+  const constraints = certificate.getExtension(x509.BasicConstraintsExtension);
+  return constraints?.ca === true && constraints.pathLength !== undefined
+    ? { pathLength: constraints.pathLength }
+    : {};
 }
 
 export interface VerifyCertificateChainParams {

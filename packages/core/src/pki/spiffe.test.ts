@@ -7,8 +7,11 @@ import {
   formatSpiffeId,
   isValidFleetName,
   isValidIdentityId,
+  MAX_SITE_DEPTH,
   parseSpiffeId,
+  type SpiffeIdentity,
   siteDeviceSpiffeId,
+  sitePathSpiffeId,
   siteSpiffeId,
   spiffeId,
 } from './spiffe.ts';
@@ -58,8 +61,31 @@ describe('SPIFFE ids', () => {
         assert.equal(formatSpiffeId({ fleet: f, kind: 'device', id: device, site }), uri);
       }),
     );
-    assert.equal(parseSpiffeId('spiffe://acme.example/site/s/site/d'), undefined);
     assert.equal(parseSpiffeId('spiffe://acme.example/site/../device/d'), undefined);
+  });
+
+  it('reads nested tiers by prefix: a lower site under its region, and its devices under both', () => {
+    fc.assert(
+      fc.property(fleet, id, id, id, (f, region, lower, device) => {
+        const siteUri = sitePathSpiffeId(f, `${region}/${lower}`);
+        assert.equal(siteUri, `spiffe://${f}/site/${region}/site/${lower}`);
+        assert.deepEqual(parseSpiffeId(siteUri), { fleet: f, kind: 'site', id: lower, site: region });
+        const deviceUri = siteDeviceSpiffeId(f, `${region}/${lower}`, device);
+        assert.equal(deviceUri, `${siteUri}/device/${device}`);
+        const parsed = parseSpiffeId(deviceUri);
+        assert.deepEqual(parsed, { fleet: f, kind: 'device', id: device, site: `${region}/${lower}` });
+        assert.equal(formatSpiffeId(parsed as SpiffeIdentity), deviceUri);
+      }),
+    );
+    assert.equal(
+      parseSpiffeId('spiffe://acme.example/device/d/site/s'),
+      undefined,
+      'a device has nothing below',
+    );
+    assert.equal(parseSpiffeId('spiffe://acme.example/site/a/device/d/device/e'), undefined);
+    const tooDeep = `spiffe://acme.example${'/site/s'.repeat(MAX_SITE_DEPTH + 1)}`;
+    assert.equal(parseSpiffeId(tooDeep), undefined, 'deeper than the tiers allowed');
+    assert.throws(() => sitePathSpiffeId('acme.example', 'r1//p'), /site path "r1\/\/p" is not valid/);
   });
 
   for (const rejected of [

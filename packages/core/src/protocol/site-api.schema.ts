@@ -29,12 +29,21 @@ export type SiteDelegationRequest = z.infer<typeof siteDelegationRequestSchema>;
 export const siteDelegationGrantSchema = z.object({
   v: version,
   siteId: z.string(),
+  /** The site's path from the hub (`<region>/<id>` under a region); absent: the site id. */
+  sitePath: z.optional(z.string()),
   fleet: z.string(),
-  /** The delegated issuing CA: path length 0, name-constrained to the fleet and the site's names. */
+  /**
+   * The delegated issuing CA: path length 0 (1 for a region), name-constrained to the fleet and the site's
+   * names.
+   */
   caCertPem: z.string(),
   rootCaPem: z.string(),
   /** The root's CRL, valid as long as the CA: the site needs one for every level, offline too. */
   rootCrlPem: z.string(),
+  /** Under a region: the CAs between the root and the delegated CA, top first. */
+  upperCaPems: z.optional(z.array(z.string())),
+  /** A CRL of each of those CAs, in the same order, valid as long as the delegated CA. */
+  upperCrlPems: z.optional(z.array(z.string())),
   notAfter: z.number().check(z.int()),
   maxOfflineMs: z.number().check(z.int(), z.minimum(1)),
   /** The hub's policy key, which the site's devices pin (bundles come from the hub, unchanged). */
@@ -131,6 +140,8 @@ export const createSiteSchema = z.object({
   ),
   /** Lifetime of the site's enrollment token; default 24 h. */
   ttlMs: z._default(z.number().check(z.int(), z.minimum(60_000), z.maximum(30 * 86_400_000)), 86_400_000),
+  /** A region: its delegated CA may delegate in turn, to lower sites that enroll with it. */
+  region: z.optional(z.boolean()),
 });
 export type CreateSite = z.input<typeof createSiteSchema>;
 

@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { promisify } from 'node:util';
@@ -106,7 +107,7 @@ export function buildDeviceServer(deps: {
   const tlsOptions = () => ({
     key: pki.serverCredentials.keyPem,
     cert: pki.serverCredentials.certChainPem,
-    ca: [pki.rootCaPem, pki.issuingCaPem],
+    ca: pki.caPems,
     crl: [...revocations.crls],
   });
   const app = Fastify({
@@ -125,12 +126,14 @@ export function buildDeviceServer(deps: {
     const presented = peer !== null && Object.keys(peer).length > 0;
     if (!presented) return;
     const identity = socket.authorized ? parseSpiffeId(uriOf(peer.subjectaltname)) : undefined;
-    // A hub takes its own devices and its sites; a site only the devices its delegated CA issued.
+    // Every tier takes only identities directly under its own path (a hub: its devices and sites; a region:
+    // its devices and lower sites; a site: its devices), and only from its own issuing CA: X.509 constrains
+    // a URI by host alone, so a region's CA could otherwise mint `.../site/<other>` and pass.
     const accepted =
       identity !== undefined &&
       identity.fleet === pki.fleet &&
-      ((identity.kind === 'device' && identity.site === pki.siteId) ||
-        (identity.kind === 'site' && pki.siteId === undefined));
+      identity.site === pki.sitePath &&
+      issuedHere(socket);
     if (!accepted) {
       deps.logger.info(
         {
@@ -155,6 +158,19 @@ export function buildDeviceServer(deps: {
       if (sockets.size === 0) socketsOfDevice.delete(identity.id);
     });
   });
+
+  // Renewed site CAs keep their key, so the key (not the certificate) names the issuer.
+  let issuingKey = { pem: '', der: Buffer.alloc(0) };
+  const issuedHere = (socket: TLSSocket): boolean => {
+    if (issuingKey.pem !== pki.issuingCaPem) {
+      const der = new X509Certificate(pki.issuingCaPem).publicKey.export({ type: 'spki', format: 'der' });
+      issuingKey = { pem: pki.issuingCaPem, der };
+    }
+    const issuer = socket.getPeerCertificate(true).issuerCertificate;
+    if (issuer?.raw === undefined) return false;
+    const der = new X509Certificate(issuer.raw).publicKey.export({ type: 'spki', format: 'der' });
+    return der.equals(issuingKey.der);
+  };
 
   revocations.onChange(() => {
     (app.server as unknown as { setSecureContext(options: object): void }).setSecureContext(tlsOptions());

@@ -26,8 +26,9 @@ import { UpstreamClient } from './upstream-client.ts';
  *
  * - `<dataDir>/upstream/`: the site's key (0600), its certificate `spiffe://<fleet>/site/<id>` and chain,
  *   the hub's CA certificates (pinned by fingerprint at the first start), `site.json`;
- * - `<dataDir>/pki/`: the hub's root certificate and root CRL, the delegated CA (`site-ca.key`, 0600,
- *   kept across renewals, and `site-ca.crt`), the hub's policy key, the site's overlay key.
+ * - `<dataDir>/pki/`: the hub's root certificate and root CRL, under a region the region's CA and CRL
+ *   (`upper-cas.json`), the delegated CA (`site-ca.key`, 0600, kept across renewals, and `site-ca.crt`),
+ *   the hub's policy key, the site's overlay key.
  *
  * The first start enrolls with the one-time token and asks for the delegation; later starts need neither
  * the token nor the hub, so a site restarts while cut off.
@@ -56,6 +57,8 @@ export interface SiteIdentityOptions {
 
 interface SiteState {
   siteId: string;
+  /** Absent in a site from before regions: its id. */
+  sitePath?: string;
   fleet: string;
   maxOfflineMs: number;
   caNotAfter: number;
@@ -117,8 +120,13 @@ export async function requestDelegation(
   await replace(join(pkiDir, 'root-ca.crl'), grant.rootCrlPem);
   await replace(join(pkiDir, 'hub-policy.pub'), grant.policyPublicKeyPem);
   await replace(join(pkiDir, 'site-ca.crt'), grant.caCertPem);
+  await replace(
+    join(pkiDir, 'upper-cas.json'),
+    `${JSON.stringify({ caPems: grant.upperCaPems ?? [], crlPems: grant.upperCrlPems ?? [] })}\n`,
+  );
   const state: SiteState = {
     siteId: grant.siteId,
+    sitePath: grant.sitePath ?? grant.siteId,
     fleet: grant.fleet,
     maxOfflineMs: grant.maxOfflineMs,
     caNotAfter: grant.notAfter,
@@ -207,10 +215,17 @@ async function load(
   if (!(await fileExists(join(upstreamDir, 'site.json')))) return undefined;
   const state = JSON.parse(await readFile(join(upstreamDir, 'site.json'), 'utf8')) as SiteState;
   const read = (name: string) => readFile(join(pkiDir, name), 'utf8');
+  // A site delegated before regions has no CAs between the root and its own.
+  const upper = (await fileExists(join(pkiDir, 'upper-cas.json')))
+    ? (JSON.parse(await read('upper-cas.json')) as { caPems: string[]; crlPems: string[] })
+    : { caPems: [], crlPems: [] };
   const pkiFiles: SitePkiFiles = {
     siteId: state.siteId,
+    sitePath: state.sitePath ?? state.siteId,
     rootCaPem: await read('root-ca.crt'),
     rootCrlPem: await read('root-ca.crl'),
+    upperCaPems: upper.caPems,
+    upperCrlPems: upper.crlPems,
     caCertPem: await read('site-ca.crt'),
     caKeyPem: await readPrivateKeyFile(join(pkiDir, 'site-ca.key')),
     hubPolicyPublicKeyPem: await read('hub-policy.pub'),

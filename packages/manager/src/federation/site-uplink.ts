@@ -393,6 +393,8 @@ export class SiteUplink {
       caCertPem: grant.caCertPem,
       caKeyPem,
       rootCrlPem: grant.rootCrlPem,
+      upperCaPems: grant.upperCaPems ?? [],
+      upperCrlPems: grant.upperCrlPems ?? [],
     });
     this.#caNotAfter = grant.notAfter;
     // New CRLs under the renewed CA, and the device listener's TLS context with them.

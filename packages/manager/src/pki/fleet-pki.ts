@@ -3,6 +3,7 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   type Clock,
+  childSitePath,
   createCrl,
   createIssuingCa,
   createRootCa,
@@ -21,7 +22,7 @@ import {
   policyKeyId,
   signPolicyBundle,
   siteDeviceSpiffeId,
-  siteSpiffeId,
+  sitePathSpiffeId,
 } from '@edgeward/core';
 import type { Logger } from 'pino';
 import { fileExists, modes, readPrivateKeyFile, writeNewFile } from './key-files.ts';
@@ -30,9 +31,15 @@ import { openPolicySigningKey, type PolicySigningKey } from './policy-key.ts';
 /** What a site holds of its hub's PKI: no root key, a delegated CA, the hub's policy key (public half). */
 export interface SitePkiFiles {
   readonly siteId: string;
+  /** The site's path from the hub: its id, or `<region>/<id>` under a region. */
+  readonly sitePath: string;
   readonly rootCaPem: string;
   /** The root's CRL from the delegation: Node checks a CRL for every level of the chain. */
   readonly rootCrlPem: string;
+  /** Under a region: the CAs between the root and the site's CA, top first (the region's). */
+  readonly upperCaPems: readonly string[];
+  /** A CRL of each of those CAs, valid as long as the site's CA. */
+  readonly upperCrlPems: readonly string[];
   readonly caCertPem: string;
   readonly caKeyPem: string;
   readonly hubPolicyPublicKeyPem: string;
@@ -71,6 +78,14 @@ export class FleetPki {
   readonly caFingerprint: string;
   /** On a site: its id. Its devices get `spiffe://<fleet>/site/<id>/device/<device>` identities. */
   readonly siteId: string | undefined;
+  /**
+   * On a site: its path from the hub (`plant-1`, or `r1/plant-7` under region `r1`): every identity its
+   * CA issues lies under `spiffe://<fleet>/site/<path…>/`.
+   */
+  readonly sitePath: string | undefined;
+  /** Under a region: the CAs between the root and this site's CA, top first. */
+  #upperCaPems: readonly string[] = [];
+  #upperCrlPems: readonly string[] = [];
   /** Absent on a site, which never holds the root key. */
   readonly #root: Authority | undefined;
   #issuing: Authority;
@@ -90,7 +105,13 @@ export class FleetPki {
     serverNames: readonly string[];
     policyKey: PolicySigningKey | Omit<PolicySigningKey, 'privateKeyPem'>;
     clock: Clock;
-    site?: { id: string; rootCrlPem: string };
+    site?: {
+      id: string;
+      path: string;
+      rootCrlPem: string;
+      upperCaPems: readonly string[];
+      upperCrlPems: readonly string[];
+    };
   }) {
     this.fleet = options.fleet;
     this.#policyKey = options.policyKey;
@@ -102,12 +123,28 @@ export class FleetPki {
     this.#clock = options.clock;
     this.rootCaPem = options.rootCaPem;
     this.siteId = options.site?.id;
+    this.sitePath = options.site?.path;
     this.#rootCrlPem = options.site?.rootCrlPem;
+    this.#upperCaPems = options.site?.upperCaPems ?? [];
+    this.#upperCrlPems = options.site?.upperCrlPems ?? [];
   }
 
   /** The CA that issues this manager's device certificates: the hub's issuing CA, or a site's delegated CA. */
   get issuingCaPem(): string {
     return this.#issuing.certPem;
+  }
+
+  /**
+   * The CAs above a leaf this manager issues, nearest first, up to (not including) the root: the chain a
+   * device or lower site presents with its certificate, and this manager with its server certificate.
+   */
+  get chainPem(): string {
+    return [this.#issuing.certPem, ...[...this.#upperCaPems].reverse()].join('');
+  }
+
+  /** Every CA certificate from the root down to this manager's issuing CA: the device listener's anchors. */
+  get caPems(): string[] {
+    return [this.rootCaPem, ...this.#upperCaPems, this.#issuing.certPem];
   }
 
   /** The public half of the policy signing key (Ed25519, SPKI PEM): what enrollment grants carry. */
@@ -136,7 +173,7 @@ export class FleetPki {
 
   /** Key and chain (server certificate, then the issuing CA) for both listeners. */
   get serverCredentials(): { keyPem: string; certChainPem: string } {
-    return { keyPem: this.#server.keyPem, certChainPem: `${this.#server.certPem}${this.issuingCaPem}` };
+    return { keyPem: this.#server.keyPem, certChainPem: `${this.#server.certPem}${this.chainPem}` };
   }
 
   static async open(options: {
@@ -237,7 +274,13 @@ export class FleetPki {
         keyId: policyKeyId(files.hubPolicyPublicKeyPem),
       },
       clock,
-      site: { id: files.siteId, rootCrlPem: files.rootCrlPem },
+      site: {
+        id: files.siteId,
+        path: files.sitePath,
+        rootCrlPem: files.rootCrlPem,
+        upperCaPems: files.upperCaPems,
+        upperCrlPems: files.upperCrlPems,
+      },
     });
     await pki.#reissueServer(join(options.dir, 'server.crt'));
     return pki;
@@ -249,7 +292,13 @@ export class FleetPki {
    */
   async adoptDelegation(
     dir: string,
-    delegation: { caCertPem: string; caKeyPem: string; rootCrlPem: string },
+    delegation: {
+      caCertPem: string;
+      caKeyPem: string;
+      rootCrlPem: string;
+      upperCaPems: readonly string[];
+      upperCrlPems: readonly string[];
+    },
   ) {
     if (this.siteId === undefined) {
       throw new EdgewardError('EW_INTERNAL', 'only a site manager holds a delegated CA');
@@ -259,6 +308,8 @@ export class FleetPki {
       privateKey: await importPrivateKeyPem(delegation.caKeyPem),
     };
     this.#rootCrlPem = delegation.rootCrlPem;
+    this.#upperCaPems = delegation.upperCaPems;
+    this.#upperCrlPems = delegation.upperCrlPems;
     await this.#reissueServer(join(dir, 'server.crt'));
   }
 
@@ -287,12 +338,27 @@ export class FleetPki {
   }
 
   spiffeIdOf(deviceId: string): string {
-    return this.siteId === undefined
+    return this.sitePath === undefined
       ? deviceSpiffeId(this.fleet, deviceId)
-      : siteDeviceSpiffeId(this.fleet, this.siteId, deviceId);
+      : siteDeviceSpiffeId(this.fleet, this.sitePath, deviceId);
   }
 
-  /** A site's own identity at its hub: `spiffe://<fleet>/site/<id>`, from the hub's issuing CA. */
+  /** The identity of a site enrolled here: `spiffe://<fleet>/site/<id>` at the hub, under its path at a region. */
+  siteSpiffeIdOf(siteId: string): string {
+    return sitePathSpiffeId(this.fleet, childSitePath(this.sitePath, siteId));
+  }
+
+  /**
+   * How many tiers of sites may hang below this manager: the hub two (regions and their lower sites, as far
+   * as its root allows), a region one (its lower sites), a site none.
+   */
+  async lowerTiersAllowed(): Promise<number> {
+    if (this.#root !== undefined) return (await parseCertificate(this.#root.certPem)).pathLength ?? 2;
+    const constraints = (await parseCertificate(this.#issuing.certPem)).pathLength;
+    return constraints ?? 0;
+  }
+
+  /** A site's own identity at this manager (see siteSpiffeIdOf), from this manager's issuing CA. */
   async issueSiteCertificate(
     csrPem: string,
     siteId: string,
@@ -301,7 +367,7 @@ export class FleetPki {
     return issueDeviceCertificate({
       csrPem,
       issuer: this.#issuing,
-      spiffeId: siteSpiffeId(this.fleet, siteId),
+      spiffeId: this.siteSpiffeIdOf(siteId),
       commonName: siteId,
       now: this.#clock.now(),
       validityMs,
@@ -309,44 +375,54 @@ export class FleetPki {
   }
 
   /**
-   * A hub delegates to a site a CA of its own under the root, name-constrained to the fleet and the site's
-   * server names, with a root CRL valid as long as the CA (the site must hold one for every level offline).
+   * Delegates to a site a CA of its own, name-constrained to the fleet and the site's server names, with a
+   * CRL for every CA above it valid as long as the CA (the site must hold one for every level offline). A hub
+   * signs it with the root (path length 1 for a region, else 0); a region with its own delegated CA, for a
+   * lower site (path length 0), passing down the CAs and CRLs above itself.
    */
   async delegateSiteCa(params: {
     siteId: string;
     csrPem: string;
     serverNames: readonly string[];
     validityMs: number;
+    /** Tiers the site may delegate below itself: 1 for a region. */
+    pathLength: number;
     revokedSiteCas: readonly RevokedSerial[];
-  }): Promise<{ ca: IssuedDeviceCertificate; rootCrlPem: string }> {
-    const root = this.#requireRoot();
+  }): Promise<{
+    ca: IssuedDeviceCertificate;
+    rootCrlPem: string;
+    upperCaPems: string[];
+    upperCrlPems: string[];
+  }> {
+    const issuer = this.#root ?? this.#issuing;
     const { dnsNames, ipAddresses } = splitNames(params.serverNames);
     const now = this.#clock.now();
     const ca = await createSiteCa({
       fleet: this.fleet,
-      siteId: params.siteId,
-      root,
+      siteId: childSitePath(this.sitePath, params.siteId),
+      issuer,
+      pathLength: params.pathLength,
       csrPem: params.csrPem,
       dnsNames,
       ipAddresses,
       now,
       validityMs: params.validityMs,
     });
-    const rootCrlPem = await createCrl({
-      issuer: root,
+    const issuerCrlPem = await createCrl({
+      issuer,
       revoked: [...params.revokedSiteCas],
       thisUpdate: now,
       nextUpdate: Math.max(ca.notAfter, now + params.validityMs),
       crlNumber: now,
     });
-    return { ca, rootCrlPem };
-  }
-
-  #requireRoot(): Authority {
-    if (this.#root === undefined) {
-      throw new EdgewardError('EW_INTERNAL', 'a site manager holds no root key; only its hub can do this');
-    }
-    return this.#root;
+    if (this.#root !== undefined) return { ca, rootCrlPem: issuerCrlPem, upperCaPems: [], upperCrlPems: [] };
+    // A region: the root CRL it holds (valid as long as its own CA, which outlives the lower site's).
+    return {
+      ca,
+      rootCrlPem: this.#rootCrlPem ?? '',
+      upperCaPems: [...this.#upperCaPems, this.#issuing.certPem],
+      upperCrlPems: [...this.#upperCrlPems, issuerCrlPem],
+    };
   }
 
   async issueDeviceCertificate(
@@ -381,8 +457,10 @@ export class FleetPki {
       nextUpdate,
       crlNumber,
     });
-    // A site cannot sign for the root: it serves the root CRL its hub delegated with the CA.
-    if (this.#root === undefined) return [this.#rootCrlPem ?? '', await issuing].filter((pem) => pem !== '');
+    // A site cannot sign for the root or a region: it serves the CRLs delegated with its CA.
+    if (this.#root === undefined) {
+      return [this.#rootCrlPem ?? '', ...this.#upperCrlPems, await issuing].filter((pem) => pem !== '');
+    }
     return Promise.all([
       createCrl({ issuer: this.#root, revoked: [], thisUpdate, nextUpdate, crlNumber }),
       issuing,

@@ -6,7 +6,6 @@ import {
   type EnrollRequest,
   type Labels,
   PROTOCOL_VERSION,
-  siteSpiffeId,
 } from '@edgeward/core';
 import type { Store } from '@edgeward/store';
 import type { Logger } from 'pino';
@@ -149,9 +148,9 @@ export class EnrollmentService {
       v: PROTOCOL_VERSION,
       deviceId,
       fleet: this.#pki.fleet,
-      spiffeId: isSite ? siteSpiffeId(this.#pki.fleet, deviceId) : this.#pki.spiffeIdOf(deviceId),
+      spiffeId: isSite ? this.#pki.siteSpiffeIdOf(deviceId) : this.#pki.spiffeIdOf(deviceId),
       certificatePem: issued.certPem,
-      chainPem: this.#pki.issuingCaPem,
+      chainPem: this.#pki.chainPem,
       rootCaPem: this.#pki.rootCaPem,
       notAfter: issued.notAfter,
       labels,

@@ -2,6 +2,7 @@ import {
   authorizeSiteOverlay,
   type Clock,
   type CreatedSiteView,
+  childSitePath,
   type createSiteSchema,
   type DeviceRecord,
   EdgewardError,
@@ -33,7 +34,12 @@ import { newSecret, sha256Hex } from './secrets.ts';
 
 /** Label a hub puts on the device records of a site's devices (the value is the site id). */
 export const SITE_LABEL = 'edgeward.site';
-/** Label on a site's own device record at its hub. */
+/**
+ * Label with the path of sites a site device came through, from this manager down: `plant-1` for a device of
+ * site plant-1, `r1/plant-7` at the hub for a device of plant-7 that region r1 forwarded.
+ */
+export const SITE_PATH_LABEL = 'edgeward.site-path';
+/** Label on a site's own device record at its hub: `site`, or `region` for one that may have lower sites. */
 export const SITE_ROLE_LABEL = 'edgeward.role';
 
 /** A site that stays silent longer than this counts as cut off. */
@@ -55,6 +61,7 @@ export class SiteService {
   readonly #policies: Pick<PolicyService, 'currentBundle' | 'sitesChanged'>;
   readonly #logger: Logger;
   readonly #startCommand: (site: string, token: string) => string;
+  readonly #ownMaxOfflineMs: number | undefined;
 
   constructor(deps: {
     store: Store;
@@ -66,7 +73,10 @@ export class SiteService {
     policies: Pick<PolicyService, 'currentBundle' | 'sitesChanged'>;
     logger: Logger;
     startCommand: (site: string, token: string) => string;
+    /** On a region: its own offline budget, which no lower site's may exceed. */
+    ownMaxOfflineMs?: number;
   }) {
+    this.#ownMaxOfflineMs = deps.ownMaxOfflineMs;
     this.#store = deps.store;
     this.#clock = deps.clock;
     this.#pki = deps.pki;
@@ -79,12 +89,13 @@ export class SiteService {
   }
 
   async create(operator: OperatorContext, request: CreateSiteRequest): Promise<CreatedSiteView> {
+    await this.#requireTierAllowed(request);
     const now = this.#clock.now();
     const secret = newSecret();
     const token: EnrollmentTokenRecord = {
       id: `et-site-${request.id}`,
       secretHash: sha256Hex(secret),
-      labels: { [SITE_ROLE_LABEL]: 'site' },
+      labels: { [SITE_ROLE_LABEL]: request.region === true ? 'region' : 'site' },
       createdAt: now,
       createdBy: operator.name,
       expiresAt: now + request.ttlMs,
@@ -120,10 +131,36 @@ export class SiteService {
       await this.#audit.record(store, operator, 'site.create', site.id, {
         maxOfflineMs: site.maxOfflineMs,
         token: token.id,
+        region: request.region === true,
       });
     });
     const value = `${token.id}.${secret}`;
     return { ...(await this.#view(site)), token: value, startCommand: this.#startCommand(site.id, value) };
+  }
+
+  /**
+   * A region delegates only what its own CA allows: lower sites (never regions below a region, as the fleet
+   * root allows no deeper chain), each with an offline budget no longer than the region's, since its CA can
+   * never outlive the region's.
+   */
+  async #requireTierAllowed(request: CreateSiteRequest): Promise<void> {
+    const allowed = await this.#pki.lowerTiersAllowed();
+    const wanted = request.region === true ? 2 : 1;
+    if (wanted > allowed) {
+      throw new EdgewardError(
+        'EW_SITE_TIER_NOT_ALLOWED',
+        allowed === 0
+          ? `this site manager (${this.#pki.sitePath}) is not a region, so it cannot have sites of its own; create ${request.id} at the hub, or make this site a region there (\`edgeward sites create ID --region\`)`
+          : `${request.id} cannot be a region here: tiers nest hub, region, site; create it without --region`,
+      );
+    }
+    const ceiling = this.#ownMaxOfflineMs;
+    if (ceiling !== undefined && request.maxOfflineMs > ceiling) {
+      throw new EdgewardError(
+        'EW_SITE_TIER_NOT_ALLOWED',
+        `site ${request.id} asks for an offline budget of ${request.maxOfflineMs} ms, longer than this region's ${ceiling} ms; give it --max-offline no longer than the region's`,
+      );
+    }
   }
 
   async list(): Promise<SiteView[]> {
@@ -146,11 +183,13 @@ export class SiteService {
    */
   async delegate(siteId: string, request: SiteDelegationRequest): Promise<SiteDelegationGrant> {
     const site = await this.#find(siteId);
-    const { ca, rootCrlPem } = await this.#pki.delegateSiteCa({
+    const region = (await this.#store.devices.findById(siteId))?.labels[SITE_ROLE_LABEL] === 'region';
+    const { ca, rootCrlPem, upperCaPems, upperCrlPems } = await this.#pki.delegateSiteCa({
       siteId,
       csrPem: request.csrPem,
       serverNames: request.serverNames,
       validityMs: 2 * site.maxOfflineMs,
+      pathLength: region ? 1 : 0,
       // Revoking a whole site (its CA in the root CRL) is not offered yet.
       revokedSiteCas: [],
     });
@@ -174,10 +213,12 @@ export class SiteService {
     return {
       v: PROTOCOL_VERSION,
       siteId,
+      sitePath: childSitePath(this.#pki.sitePath, siteId),
       fleet: this.#pki.fleet,
       caCertPem: ca.certPem,
       rootCaPem: this.#pki.rootCaPem,
       rootCrlPem,
+      ...(upperCaPems.length === 0 ? {} : { upperCaPems, upperCrlPems }),
       notAfter: ca.notAfter,
       maxOfflineMs: site.maxOfflineMs,
       policyPublicKeyPem: this.#pki.policyPublicKeyPem,
@@ -234,7 +275,11 @@ export class SiteService {
     return { v: PROTOCOL_VERSION, versions };
   }
 
-  /** The hub's record of a site device, created on first news of it; a device of another owner is refused. */
+  /**
+   * The hub's record of a site device, created on first news of it and marked with the path of sites it
+   * came through (a region forwards its lower sites' devices with theirs); a device of another owner is
+   * refused.
+   */
   async #ensureDevice(
     siteId: string,
     entry: { deviceId: string; name: string; labels: Record<string, string> },
@@ -243,10 +288,15 @@ export class SiteService {
     return this.#store.transaction(async (store) => {
       const device = await store.devices.findById(entry.deviceId);
       if (device === undefined) {
+        const below = entry.labels[SITE_PATH_LABEL];
         const created: DeviceRecord = {
           id: entry.deviceId,
           name: entry.name || entry.deviceId,
-          labels: { ...entry.labels, [SITE_LABEL]: siteId },
+          labels: {
+            ...entry.labels,
+            [SITE_LABEL]: siteId,
+            [SITE_PATH_LABEL]: below === undefined ? siteId : `${siteId}/${below}`,
+          },
           enrolledAt: now,
           enrollmentTokenId: null,
           lastSeenAt: now,
