@@ -63,7 +63,12 @@ export async function enrollAgent(options: EnrollOptions): Promise<Enrollment> {
       `the manager at ${options.managerUrl} presents fleet CA ${offered}, not the pinned ${pinned}; check the URL and the fingerprint`,
     );
   }
-  const issuingProblem = issuedBy(bundle.issuingCaPem, bundle.rootCaPem, now());
+  // At a site under a region the issuing CA hangs below the region's: each link must verify, from the root.
+  const path = [bundle.rootCaPem, ...(bundle.intermediateCaPems ?? []), bundle.issuingCaPem];
+  let issuingProblem: string | undefined;
+  for (let index = 1; index < path.length && issuingProblem === undefined; index++) {
+    issuingProblem = issuedBy(path[index] as string, path[index - 1] as string, now());
+  }
   if (issuingProblem !== undefined) {
     throw new EdgewardError(
       'EW_CA_FINGERPRINT_MISMATCH',
@@ -79,7 +84,7 @@ export async function enrollAgent(options: EnrollOptions): Promise<Enrollment> {
 
   const client = new ManagerClient({
     managerUrl: options.managerUrl,
-    ca: `${bundle.rootCaPem}${bundle.issuingCaPem}`,
+    ca: path.join(''),
     timeoutMs: options.timeoutMs,
   });
   let grant: CertificateGrant;

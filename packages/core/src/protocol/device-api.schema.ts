@@ -25,6 +25,8 @@ export const caBundleSchema = z.object({
   fleet: z.string(),
   rootCaPem: z.string(),
   issuingCaPem: z.string(),
+  /** At a site under a region: the CAs between the root and the issuing CA, top first (the region's). */
+  intermediateCaPems: z.optional(z.array(z.string())),
 });
 export type CaBundle = z.infer<typeof caBundleSchema>;
 

@@ -215,6 +215,7 @@ export function buildDeviceServer(deps: {
     fleet: pki.fleet,
     rootCaPem: pki.rootCaPem,
     issuingCaPem: pki.issuingCaPem,
+    ...(pki.caPems.length > 2 ? { intermediateCaPems: pki.caPems.slice(1, -1) } : {}),
   }));
 
   app.post('/v1/enroll', async (request) =>

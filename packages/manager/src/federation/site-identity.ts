@@ -162,7 +162,7 @@ async function enroll(options: SiteIdentityOptions, upstreamDir: string): Promis
     );
   }
   const keys = await generateDeviceKeyPair();
-  const ca = `${bundle.rootCaPem}${bundle.issuingCaPem}`;
+  const ca = [bundle.rootCaPem, ...(bundle.intermediateCaPems ?? []), bundle.issuingCaPem].join('');
   const client = new UpstreamClient({ url: options.upstreamUrl, ca, timeoutMs: options.timeoutMs });
   let grant: CertificateGrant;
   try {
