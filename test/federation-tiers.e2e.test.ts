@@ -16,7 +16,9 @@ import {
   generateDeviceKeyPair,
   importPrivateKeyPem,
   issueDeviceCertificate,
+  type PolicyBundle,
   parseCertificate,
+  policyKeyId,
   type SiteView,
 } from '@edgeward/core';
 import { FaultProxy } from '@edgeward/sim';
@@ -281,6 +283,16 @@ test('hub, region and lower site: events climb both tiers once, revocations come
         deviceId,
       )[0]?.v === 1,
     'the compliance of the lower site device at the hub, on the hub bundle',
+  );
+  const lowerBundle = JSON.parse(
+    await readFile(join(lower.dataDir, 'hub-bundle.json'), 'utf8'),
+  ) as PolicyBundle;
+  const hubKey = await readFile(join(hub.dataDir, 'pki', 'policy-signing.pub'), 'utf8');
+  assert.equal(lowerBundle.payload.version, 1);
+  assert.equal(
+    lowerBundle.signature.keyId,
+    policyKeyId(hubKey),
+    "the hub's bundle, signed by the hub, two tiers down",
   );
   const regions = JSON.parse(await hub.cli(['sites', 'list', '--json'])) as SiteView[];
   assert.equal(regions.find((entry) => entry.id === 'region-1')?.link, 'connected');

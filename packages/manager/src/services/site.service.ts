@@ -151,7 +151,9 @@ export class SiteService {
         'EW_SITE_TIER_NOT_ALLOWED',
         allowed === 0
           ? `this site manager (${this.#pki.sitePath}) is not a region, so it cannot have sites of its own; create ${request.id} at the hub, or make this site a region there (\`edgeward sites create ID --region\`)`
-          : `${request.id} cannot be a region here: tiers nest hub, region, site; create it without --region`,
+          : this.#pki.sitePath === undefined
+            ? `${request.id} cannot be a region: this fleet's root CA was made before regions and allows no CA below a site's; create it without --region`
+            : `${request.id} cannot be a region here: tiers nest hub, region, site; create it without --region`,
       );
     }
     const ceiling = this.#ownMaxOfflineMs;
