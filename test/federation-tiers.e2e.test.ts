@@ -180,6 +180,20 @@ test('hub, region and lower site: events climb both tiers once, revocations come
   ).token;
   await startSite(lower, regionLink.url, lowerToken);
   assert.equal(lower.fingerprint, hub.fingerprint, 'one fleet root at every tier');
+  // A plain site has no sites of its own: its CA may sign leaves only.
+  const belowLower = await runEdgeward([
+    'sites',
+    'create',
+    'plant-9',
+    '--max-offline',
+    '30m',
+    '--api',
+    lower.operatorUrl,
+    '--data-dir',
+    lower.dataDir,
+  ]);
+  assert.notEqual(belowLower.code, 0);
+  assert.match(belowLower.stderr, /is not a region, so it cannot have sites of its own/);
   const lowerIdentity = await parseCertificate(
     await readFile(join(lower.dataDir, 'upstream', 'cert.pem'), 'utf8'),
   );

@@ -2,9 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isEdgewardError } from '../errors/edgeward-error.ts';
 import {
+  type CertificateIssuer,
   CLOCK_SKEW_TOLERANCE_MS,
   createIssuingCa,
   createRootCa,
+  createSiteCa,
   issueDeviceCertificate,
   issueServerCertificate,
 } from './authority.ts';
@@ -32,7 +34,7 @@ function extensionsOf(certPem: string) {
 }
 
 describe('fleet CA certificates', () => {
-  it('makes a self-signed root that may sign one level of CAs and CRLs', async () => {
+  it('makes a self-signed root that may sign two levels of CAs (a region and its lower sites) and CRLs', async () => {
     const ca = await createTestFleetCa('acme.example', NOW);
     const root = extensionsOf(ca.root.certPem);
     assert.equal(root.certificate.subject, 'CN=Edgeward fleet root CA, O=acme.example');
@@ -309,6 +311,58 @@ describe('issueDeviceCertificate', () => {
         validityMs: DAY_MS,
       }),
       (error) => isEdgewardError(error, 'EW_CSR_INVALID'),
+    );
+  });
+});
+
+describe('createSiteCa', () => {
+  const siteCa = async (issuer: CertificateIssuer, siteId: string, pathLength: number) => {
+    const keys = await generateDeviceKeyPair();
+    const issued = await createSiteCa({
+      fleet: 'acme.example',
+      siteId,
+      issuer,
+      pathLength,
+      csrPem: await createCsr({ keys, commonName: 'site CA' }),
+      dnsNames: ['site.acme.example'],
+      ipAddresses: [],
+      now: NOW,
+      validityMs: DAY_MS,
+    });
+    return { certPem: issued.certPem, privateKey: keys.privateKey };
+  };
+
+  it('gives a region path length 1 and its lower sites 0, and no CA more than the one above allows', async () => {
+    const ca = await createTestFleetCa('acme.example', NOW);
+    const region = await siteCa(ca.root, 'north', 1);
+    const lower = await siteCa(region, 'north/plant-7', 0);
+    assert.equal(extensionsOf(region.certPem).constraints?.pathLength, 1);
+    assert.equal(extensionsOf(lower.certPem).constraints?.pathLength, 0);
+    assert.equal(
+      new x509.X509Certificate(lower.certPem).issuer,
+      new x509.X509Certificate(region.certPem).subject,
+    );
+    for (const [issuer, pathLength] of [
+      [region, 1],
+      [lower, 0],
+    ] as const) {
+      await assert.rejects(siteCa(issuer, 'north/plant-7/deeper', pathLength), (error) =>
+        isEdgewardError(error, 'EW_SITE_TIER_NOT_ALLOWED'),
+      );
+    }
+  });
+
+  it('names the CA of a long site path within a common name, distinctly per path', async () => {
+    const ca = await createTestFleetCa('acme.example', NOW);
+    const long = `${'r'.repeat(60)}/${'p'.repeat(60)}`;
+    const first = await siteCa(ca.root, long, 0);
+    const second = await siteCa(ca.root, `${'s'.repeat(60)}/${'p'.repeat(60)}`, 0);
+    const subjectOf = (pem: string) => new x509.X509Certificate(pem).subject;
+    assert.match(subjectOf(first.certPem), /^CN=site CA p+ [0-9a-f]{12}, O=acme.example$/);
+    assert.notEqual(subjectOf(first.certPem), subjectOf(second.certPem));
+    assert.equal(
+      subjectOf((await siteCa(ca.root, 'north', 1)).certPem),
+      'CN=Edgeward site CA north, O=acme.example',
     );
   });
 });

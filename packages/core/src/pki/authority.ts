@@ -265,7 +265,7 @@ export async function createSiteCa(params: CreateSiteCaParams): Promise<IssuedCe
   return signCertificate({
     issuer: params.issuer,
     publicKey,
-    subject: [{ CN: [requireCommonName(`Edgeward site CA ${params.siteId}`)] }, { O: [params.fleet] }],
+    subject: [{ CN: [requireCommonName(await siteCaCommonName(params.siteId))] }, { O: [params.fleet] }],
     now: params.now,
     validityMs: positive(params.validityMs, 'validityMs'),
     extensions: [
@@ -274,6 +274,21 @@ export async function createSiteCa(params: CreateSiteCaParams): Promise<IssuedCe
       new x509.Extension(id_ce_nameConstraints, true, AsnConvert.serialize(constraints)),
     ],
   });
+}
+
+/**
+ * `Edgeward site CA <path>`, or, when a long path would not fit a common name, the path's last id with a
+ * digest of the whole path, so that two sites' CAs never share a subject (chain builders match by it).
+ */
+async function siteCaCommonName(sitePath: string): Promise<string> {
+  const full = `Edgeward site CA ${sitePath}`;
+  if (full.length <= MAX_COMMON_NAME_LENGTH) return full;
+  const digest = new Uint8Array(
+    await globalThis.crypto.subtle.digest('SHA-256', new TextEncoder().encode(sitePath)),
+  );
+  const hex = [...digest.subarray(0, 6)].map((byte) => byte.toString(16).padStart(2, '0')).join('');
+  const last = sitePath.split('/').at(-1) ?? sitePath;
+  return `site CA ${last.slice(0, MAX_COMMON_NAME_LENGTH - 9 - 13)} ${hex}`;
 }
 
 interface SignParams {

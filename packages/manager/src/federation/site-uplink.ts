@@ -2,12 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
+  type CaBundle,
   type Clock,
   type DeviceEvent,
   EdgewardError,
   type EventRecord,
   type PolicyBundleReply,
   PROTOCOL_VERSION,
+  parseCertificate,
   type SiteComplianceBatch,
   type SiteEventsBatch,
   type SiteEventsReply,
@@ -387,6 +389,7 @@ export class SiteUplink {
     const coversOutage = outage === undefined || this.#caNotAfter >= outage;
     if (coversOutage && this.#caNotAfter - now >= RENEW_CA_BELOW_BUDGETS * this.#identity.maxOfflineMs)
       return;
+    if (!(await this.#renewalWouldExtend(client))) return;
     const grant = await requestDelegation(this.#options, client, this.#identity.overlayKey.publicKeyPem);
     const caKeyPem = this.#identity.pkiFiles.caKeyPem;
     await this.#pki.adoptDelegation(join(this.#options.dataDir, 'pki'), {
@@ -400,6 +403,19 @@ export class SiteUplink {
     // New CRLs under the renewed CA, and the device listener's TLS context with them.
     await this.#revocations.publish();
     this.#logger.info({ notAfter: new Date(grant.notAfter).toISOString() }, 'delegated CA renewed');
+  }
+
+  /**
+   * Under a region, a renewed CA ends no later than the region's, so while the region itself cannot renew
+   * (cut off from the hub) asking again at every sync would only churn certificates: ask only once the
+   * region's CA outlasts this site's.
+   */
+  async #renewalWouldExtend(client: UpstreamClient): Promise<boolean> {
+    if (this.#pki.caPems.length <= 2) return true;
+    const bundle = await client.get<CaBundle>('/v1/ca');
+    if (bundle === undefined) return true;
+    const upstreamCaEnd = (await parseCertificate(bundle.issuingCaPem)).notAfter;
+    return upstreamCaEnd > this.#caNotAfter + 1000;
   }
 
   async #readLastSync(): Promise<number | null> {
