@@ -345,7 +345,7 @@ export async function buildManager(givenConfig: ManagerConfig, deps: ManagerDeps
           bundles: hubBundles,
           siteId: siteIdentity.siteId,
           overlayPrivateKeyPem: siteIdentity.overlayKey.privateKeyPem,
-          linkConnected: (): boolean => siteUplink?.status().link === 'connected',
+          linkConnected: (): boolean => siteUplink?.reachesHubNow() === true,
           alerts,
         });
   let caNotAfter = () => siteIdentity?.caNotAfter ?? 0;

@@ -87,6 +87,7 @@ export class SiteUplink {
   #forwarded = 0;
   #caNotAfter: number;
   #warnedNearEnd = false;
+  #syncedSinceStart = false;
   /** Device contact up to this time has been reported to the hub. */
   #seenReportedUpTo = 0;
 
@@ -161,6 +162,16 @@ export class SiteUplink {
     };
   }
 
+  /**
+   * Whether the site is in touch with its hub now, as an override's author must know: a sync completed by
+   * this process within the last couple of sync periods, and none failed since. A restart, or a sync late
+   * for any reason, counts as offline: the side on which a loosening override can only lose.
+   */
+  reachesHubNow(): boolean {
+    if (!this.#syncedSinceStart || this.#offlineSince !== null || this.#lastSyncAt === null) return false;
+    return this.#clock.now() - this.#lastSyncAt <= 2 * this.#options.syncMs + this.#options.timeoutMs;
+  }
+
   /** One full exchange with the hub; throws when the hub cannot be reached (the loop retries). */
   async syncOnce(): Promise<void> {
     const client = await this.#connected();
@@ -175,6 +186,7 @@ export class SiteUplink {
       await this.#overlays?.alertShadowed();
     }
     this.#lastSyncAt = this.#clock.now();
+    this.#syncedSinceStart = true;
     await this.#writeLastSync(this.#lastSyncAt);
   }
 
