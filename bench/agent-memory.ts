@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { buildManager, resolveManagerConfig } from '@edgeward/manager';
 import pino from 'pino';
 import { agentLauncherPath, buildAgentBundle } from '../scripts/build-agent.ts';
-import { median, readMemory, runToEnd } from './support.ts';
+import { deviceEnvironment, median, readMemory, runToEnd } from './support.ts';
 
 export interface MemorySample {
   readonly vmRssKb: number;
@@ -81,7 +81,7 @@ export async function measureAgentMemory(options: {
           ],
           {
             stdio: ['ignore', 'ignore', 'inherit'],
-            env: { ...process.env, EDGEWARD_NODE: process.execPath },
+            env: deviceEnvironment({ EDGEWARD_NODE: process.execPath }),
           },
         ),
       );
@@ -89,7 +89,7 @@ export async function measureAgentMemory(options: {
     const bare = spawn(
       process.execPath,
       ['-e', "require('node:tls').createSecureContext(); setInterval(() => {}, 1 << 30);"],
-      { stdio: 'ignore' },
+      { stdio: 'ignore', env: deviceEnvironment() },
     );
     children.push(bare);
 

@@ -51,6 +51,15 @@ export async function enrollBundle(options: {
 }
 
 /**
+ * The environment a measured process gets: this machine's, without `NODE_EXTRA_CA_CERTS`. Some build hosts
+ * set it for their proxies; a device does not, and with it Node parses the whole extra bundle into memory.
+ */
+export function deviceEnvironment(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const { NODE_EXTRA_CA_CERTS: _ignored, ...rest } = process.env;
+  return { ...rest, ...extra };
+}
+
+/**
  * Starts `edgeward-agent run` through the device launcher (its V8 flags and malloc settings), with this
  * Node as EDGEWARD_NODE; `env` adds agent settings (`EDGEWARD_RETRY_MAX_MS`, …). The launcher execs
  * Node, so the child's pid is the agent's.
@@ -62,7 +71,7 @@ export function spawnDeviceAgent(dataDir: string, args: string[], env: Record<st
     [agentLauncherPath, 'run', '--data-dir', dataDir, '--log-level', 'error', ...args],
     {
       stdio: ['ignore', 'ignore', 'inherit'],
-      env: { ...process.env, EDGEWARD_NODE: process.execPath, ...env },
+      env: deviceEnvironment({ EDGEWARD_NODE: process.execPath, ...env }),
     },
   );
 }
@@ -72,7 +81,7 @@ export function spawnBareNode(): ChildProcess {
   return spawn(
     process.execPath,
     ['-e', "require('node:tls').createSecureContext(); setInterval(() => {}, 1 << 30);"],
-    { stdio: 'ignore' },
+    { stdio: 'ignore', env: deviceEnvironment() },
   );
 }
 
