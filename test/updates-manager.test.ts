@@ -229,6 +229,7 @@ test('a new high-severity alert on an updated device counts as a failure and abo
     acknowledgedAt: null,
     resolvedAt: null,
     reopenedCount: 0,
+    siteId: null,
     lastSignalAt: at,
     updatedAt: at,
   });

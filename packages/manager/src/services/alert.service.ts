@@ -556,6 +556,7 @@ function newAlert(signal: AlertSignal, now: number): AlertRecord {
     acknowledgedAt: null,
     resolvedAt: null,
     reopenedCount: 0,
+    siteId: null,
     lastSignalAt: now,
     updatedAt: now,
   };

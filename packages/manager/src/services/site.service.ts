@@ -107,6 +107,7 @@ export class SiteService {
       backlog: 0,
       budgetEndsAt: null,
       conflicts: 0,
+      revokedAt: null,
     };
     await this.#store.transaction(async (store) => {
       if ((await store.sites.findById(site.id)) !== undefined || (await store.devices.findById(site.id))) {

@@ -35,6 +35,25 @@ export function alertsContract(ctx: ContractContext): void {
       assert.equal(await alerts.get('al-nope'), undefined);
     });
 
+    it('lists the alerts of a source in the order they changed, after a position', async () => {
+      const { alerts } = ctx.store();
+      await alerts.insert(alert('al-b', { source: 'site', updatedAt: 2_000, groupKey: 'b' }));
+      await alerts.insert(alert('al-a', { source: 'site', updatedAt: 2_000, groupKey: 'a' }));
+      await alerts.insert(alert('al-c', { source: 'site', updatedAt: 1_000, groupKey: 'c' }));
+      await alerts.insert(alert('al-d', { source: 'agent', updatedAt: 1_500, groupKey: 'd' }));
+      await alerts.insert(
+        alert('al-e', { source: 'hub', updatedAt: 1_500, groupKey: 'e', siteId: 'plant-1' }),
+      );
+      assert.deepEqual(ids(await alerts.listChanged('site', undefined, 10)), ['al-c', 'al-a', 'al-b']);
+      assert.deepEqual(ids(await alerts.listChanged('site', { updatedAt: 2_000, id: 'al-a' }, 10)), ['al-b']);
+      assert.deepEqual(ids(await alerts.listChanged('site', undefined, 2)), ['al-c', 'al-a']);
+      await alerts.update(
+        alert('al-c', { source: 'site', updatedAt: 3_000, groupKey: 'c', state: 'resolved' }),
+      );
+      assert.deepEqual(ids(await alerts.listChanged('site', { updatedAt: 2_000, id: 'al-b' }, 10)), ['al-c']);
+      assert.equal((await alerts.get('al-e'))?.siteId, 'plant-1');
+    });
+
     it('keeps one alert per rule and group: a second insert is refused and writes nothing', async () => {
       const { alerts } = ctx.store();
       assert.equal(await alerts.insert(alert('al-1', { groupKey: '["root"]' })), true);

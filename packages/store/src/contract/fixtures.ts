@@ -277,6 +277,7 @@ export function alert(id: string, overrides: Partial<AlertRecord> = {}): AlertRe
     acknowledgedAt: null,
     resolvedAt: null,
     reopenedCount: 0,
+    siteId: null,
     lastSignalAt,
     updatedAt: lastSignalAt,
     ...overrides,

@@ -1,6 +1,7 @@
 import { type AlertResolution, EdgewardError, severities } from '@edgeward/core';
 import type { SqlExecutor } from '../sql/executor.ts';
 import type {
+  AlertChangePosition,
   AlertHistoryRecord,
   AlertListFilter,
   AlertNoteRecord,
@@ -21,6 +22,7 @@ interface AlertRow {
   tier: AlertRecord['tier'];
   state: AlertRecord['state'];
   source: AlertRecord['source'];
+  site_id: string | null;
   device_ids: string;
   first_seen: number;
   last_seen: number;
@@ -60,6 +62,7 @@ const mutableColumns = [
   'tier',
   'state',
   'source',
+  'site_id',
   'device_ids',
   'first_seen',
   'last_seen',
@@ -96,6 +99,7 @@ function toRecord(row: AlertRow): AlertRecord {
     tier: row.tier,
     state: row.state,
     source: row.source,
+    siteId: row.site_id,
     deviceIds: JSON.parse(row.device_ids) as string[],
     firstSeen: Number(row.first_seen),
     lastSeen: Number(row.last_seen),
@@ -127,6 +131,7 @@ function mutableValues(alert: AlertRecord): (string | number | null)[] {
     alert.tier,
     alert.state,
     alert.source,
+    alert.siteId,
     JSON.stringify(alert.deviceIds),
     alert.firstSeen,
     alert.lastSeen,
@@ -201,6 +206,19 @@ export class SqlAlertRepository implements AlertRepository {
         alert.deviceIds.filter((deviceId) => !known.has(deviceId)),
       );
     });
+  }
+
+  async listChanged(
+    source: AlertRecord['source'],
+    after: AlertChangePosition | undefined,
+    limit: number,
+  ): Promise<AlertRecord[]> {
+    const rows = await this.#db.query<AlertRow>(
+      `SELECT ${columns} FROM alerts WHERE source = $1 AND (updated_at, id) > ($2, $3)
+       ORDER BY updated_at, id LIMIT $4`,
+      [source, after?.updatedAt ?? -1, after?.id ?? '', limit],
+    );
+    return rows.map(toRecord);
   }
 
   async get(id: string): Promise<AlertRecord | undefined> {
