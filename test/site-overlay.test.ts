@@ -205,10 +205,34 @@ test("the site runs the site-scope rules of the hub policy on its devices' event
     'the site-scope alert at the site',
   );
   assert.equal(alert.source, 'site');
-  assert.equal(
-    (await hub.manager.store.alerts.list()).some((entry) => entry.ruleId === 't-site-failed-logins'),
-    false,
-    'the hub does not run site-scope rules',
+  // The site's alert reaches the hub at the next sync, under its id and marked with the site; the hub
+  // does not run site-scope rules itself, so it holds that one alert of the rule and no other.
+  const atHub = await eventually(
+    () => hub.manager.store.alerts.get(alert.id),
+    'the site-scope alert at the hub',
+  );
+  assert.equal(atHub.siteId, 'plant-1');
+  assert.equal(atHub.source, 'site');
+  assert.deepEqual(atHub.deviceIds, [grant.deviceId]);
+  assert.deepEqual(
+    (await hub.manager.store.alerts.list({ ruleId: 't-site-failed-logins' })).map((entry) => entry.id),
+    [alert.id],
+  );
+
+  // Resolved at the site: the state follows to the hub.
+  await site.manager.services.alerts.resolve(operator, alert.id, 'fixed');
+  await eventually(
+    async () => (await hub.manager.store.alerts.get(alert.id))?.state === 'resolved',
+    'the resolution at the hub',
+  );
+  const listed = await httpsJson<{ alerts: { id: string; siteId: string | null }[] }>(
+    new URL('/api/v1/alerts?rule=t-site-failed-logins', hub.operatorUrl),
+    { method: 'GET', ca: hub.manager.pki.rootCaPem, token: hub.adminToken },
+  );
+  assert.deepEqual(
+    listed.body.alerts.filter((entry) => entry.id === alert.id).map((entry) => entry.siteId),
+    ['plant-1'],
+    "the hub's operator API shows the alert marked with its site",
   );
 });
 

@@ -306,6 +306,23 @@ export async function buildManager(givenConfig: ManagerConfig, deps: ManagerDeps
     logger: logger.child({ module: 'policy' }),
     onVersion: () => void detection.policyChanged(),
   });
+  const commandLogger = logger.child({ module: 'commands' });
+  const commands = new DeviceCommandService({
+    store,
+    clock,
+    audit,
+    devices,
+    logger: commandLogger,
+    // Replicas on one PostgreSQL database: the one holding the device's push connection sends it at once.
+    announce: (deviceId) => store.notifications.notify(DEVICE_COMMAND_CHANNEL, deviceId),
+    onChanged: (change) => relayLive({ topic: 'commands', ...change }),
+  });
+  const deviceAudit = new DeviceAuditService({
+    store,
+    record: (tx, input) => auditChain.record(tx, input),
+    devices,
+    logger: logger.child({ module: 'device-audit' }),
+  });
   const sites =
     siteIdentity === undefined
       ? new SiteService({
@@ -315,6 +332,9 @@ export async function buildManager(givenConfig: ManagerConfig, deps: ManagerDeps
           audit,
           events,
           devices,
+          alerts,
+          commands,
+          deviceAudit,
           policies,
           logger: logger.child({ module: 'sites' }),
           startCommand: (site, token) =>
@@ -370,6 +390,7 @@ export async function buildManager(givenConfig: ManagerConfig, deps: ManagerDeps
           bundles: hubBundles,
           outages,
           ...(siteOverlays === undefined ? {} : { overlays: siteOverlays }),
+          commands,
           dataDir: config.dataDir,
           serverNames: serverNamesFor(config),
           syncMs: config.upstreamSyncMs,
@@ -385,17 +406,6 @@ export async function buildManager(givenConfig: ManagerConfig, deps: ManagerDeps
     logger: logger.child({ module: 'compliance' }),
   });
   sites?.useCompliance(compliance);
-  const commandLogger = logger.child({ module: 'commands' });
-  const commands = new DeviceCommandService({
-    store,
-    clock,
-    audit,
-    devices,
-    logger: commandLogger,
-    // Replicas on one PostgreSQL database: the one holding the device's push connection sends it at once.
-    announce: (deviceId) => store.notifications.notify(DEVICE_COMMAND_CHANNEL, deviceId),
-    onChanged: (change) => relayLive({ topic: 'commands', ...change }),
-  });
   const updateLogger = logger.child({ module: 'updates' });
   const tuf = await TufRepository.open({
     store,
@@ -448,12 +458,6 @@ export async function buildManager(givenConfig: ManagerConfig, deps: ManagerDeps
     clock,
     audit,
     logger: logger.child({ module: 'incidents' }),
-  });
-  const deviceAudit = new DeviceAuditService({
-    store,
-    record: (tx, input) => auditChain.record(tx, input),
-    devices,
-    logger: logger.child({ module: 'device-audit' }),
   });
   deviceServer = buildDeviceServer({
     updates,

@@ -366,10 +366,13 @@ export class FleetPki {
 
   /**
    * One CRL per CA in the chain, as Node's TLS wants them (it checks every level once any CRL is given).
-   * The issuing CA's lists the revoked device certificates; the root's is empty unless an issuing CA is
-   * revoked.
+   * The issuing CA's lists the revoked device certificates; the root's lists revoked delegated site CAs.
    */
-  async createCrls(revoked: readonly RevokedSerial[], validityMs: number): Promise<string[]> {
+  async createCrls(
+    revoked: readonly RevokedSerial[],
+    validityMs: number,
+    revokedSiteCas: readonly RevokedSerial[] = [],
+  ): Promise<string[]> {
     const thisUpdate = this.#clock.now();
     const nextUpdate = thisUpdate + validityMs;
     // CRL numbers must only grow, across restarts and replicas: the issue time serves.
@@ -384,7 +387,7 @@ export class FleetPki {
     // A site cannot sign for the root: it serves the root CRL its hub delegated with the CA.
     if (this.#root === undefined) return [this.#rootCrlPem ?? '', await issuing].filter((pem) => pem !== '');
     return Promise.all([
-      createCrl({ issuer: this.#root, revoked: [], thisUpdate, nextUpdate, crlNumber }),
+      createCrl({ issuer: this.#root, revoked: [...revokedSiteCas], thisUpdate, nextUpdate, crlNumber }),
       issuing,
     ]);
   }

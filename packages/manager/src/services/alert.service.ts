@@ -19,6 +19,7 @@ import {
   parseDuration,
   parseTimeBound,
   type Severity,
+  type SiteAlert,
   severityRank,
 } from '@edgeward/core';
 import type { AlertHistoryRecord, AlertListFilter, AlertRecord, Store } from '@edgeward/store';
@@ -411,6 +412,59 @@ export class AlertService {
       limit,
     });
     return { deliveries: records.map(toDeliveryView) };
+  }
+
+  /**
+   * Keeps the alerts a site's own rules raised, under the site's ids and marked with the site, so the hub's
+   * views show them. The site owns their lifecycle: a copy newer than the one held (by the site's
+   * `updatedAt`) replaces it, an older or equal one (a resent batch) changes nothing. Their group key is
+   * prefixed with the site, so the same rule and group at two sites are two alerts. The site notifies its
+   * own destinations; the hub does not notify again.
+   */
+  async mergeFromSite(siteId: string, alerts: readonly SiteAlert[]): Promise<number> {
+    const changed: string[] = [];
+    await this.#store.transaction(async (store) => {
+      for (const alert of alerts) {
+        const held = await store.alerts.get(alert.id);
+        if (held !== undefined && held.siteId !== siteId) {
+          throw new EdgewardError(
+            'EW_SITE_ALERT_FOREIGN',
+            `site ${siteId} sent alert ${alert.id}, which the hub holds ${held.siteId === null ? 'as its own' : `for site ${held.siteId}`}; a site sends only the alerts its own rules raised`,
+          );
+        }
+        if (held !== undefined && held.updatedAt >= alert.updatedAt) continue;
+        const record: AlertRecord = {
+          ...alert,
+          groupKey: `site:${siteId}:${alert.groupKey}`,
+          source: 'site',
+          siteId,
+          bursts: held?.bursts ?? [],
+          assignee: held?.assignee ?? null,
+        };
+        const actor = `site:${siteId}`;
+        if (held === undefined) {
+          if (!(await store.alerts.insert(record))) {
+            throw new EdgewardError(
+              'EW_SITE_ALERT_FOREIGN',
+              `site ${siteId} sent alert ${alert.id} of rule ${alert.ruleId}, but the hub holds another alert of that rule and group for the site; was the site's database replaced?`,
+            );
+          }
+          await store.alerts.addHistory(
+            history(record, alert.createdAt, actor, 'created', { count: record.count, tier: record.tier }),
+          );
+        } else {
+          await store.alerts.update(record);
+          if (held.state !== record.state) {
+            await store.alerts.addHistory(
+              history(record, alert.updatedAt, actor, record.state, { from: held.state, to: record.state }),
+            );
+          }
+        }
+        changed.push(alert.id);
+      }
+    });
+    if (changed.length > 0) this.#onChanged(changed);
+    return changed.length;
   }
 
   /** Views of the alerts with these ids that exist (for digests). */

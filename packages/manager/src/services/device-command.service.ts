@@ -9,6 +9,7 @@ import {
   type DeviceIsolationView,
   EdgewardError,
   type IsolateParams,
+  NOT_ISOLATED,
   type ReleaseParams,
 } from '@edgeward/core';
 import type { DeviceCommandRecord, Store } from '@edgeward/store';
@@ -79,6 +80,46 @@ export class DeviceCommandService {
 
   capture(operator: OperatorContext, deviceId: string, params: CaptureParams): Promise<DeviceCommandView> {
     return this.#issue(operator, { deviceId, kind: 'capture', params });
+  }
+
+  /**
+   * On a site: queues a command that an operator at the hub gave one of this site's devices, under the
+   * hub's id, so that a command handed over again (a lost reply, a restart) is queued once. The site's
+   * audit chain records it as an action of the hub's operator. Returns false when it was queued before.
+   * A command for a device this site revoked or does not know gets a refusal as its result at once.
+   */
+  async relayFromHub(command: DeviceCommand): Promise<boolean> {
+    const operator: OperatorContext = { id: 'hub', name: `hub:${command.createdBy}`, role: 'operator' };
+    const relayed = { ...command, createdBy: operator.name } as DeviceCommand;
+    const queued = await this.#store.transaction(async (store) => {
+      if (!(await store.sites.recordRelayedCommand(command.id, command.deviceId, this.#clock.now())))
+        return false;
+      const device = await store.devices.findById(command.deviceId);
+      if (device === undefined || device.revokedAt !== null) {
+        await store.commands.create(relayed);
+        await store.commands.complete(
+          command.id,
+          {
+            v: 1,
+            commandId: command.id,
+            status: 'refused',
+            detail: `device ${command.deviceId} is ${device === undefined ? 'not enrolled' : 'revoked'} at this site`,
+            at: this.#clock.now(),
+            state: NOT_ISOLATED,
+          },
+          this.#clock.now(),
+        );
+        await this.#audit.record(store, operator, `device.${command.kind}`, command.deviceId, {
+          commandId: command.id,
+          refused: 'unknown or revoked device',
+        });
+        return false;
+      }
+      await this.#queue(store, operator, relayed);
+      return true;
+    });
+    if (queued) await this.#deliver(relayed);
+    return queued;
   }
 
   async list(deviceId: string): Promise<DeviceCommandListView> {
@@ -180,24 +221,40 @@ export class DeviceCommandService {
     } as DeviceCommand;
     await this.#store.transaction(async (store) => {
       await this.#devices.requireActive(command.deviceId, store);
-      await store.commands.create(command);
-      if (command.kind !== 'capture') {
-        await store.commands.setDesiredIsolation({
-          deviceId: command.deviceId,
-          desired: command.kind === 'isolate' ? 'isolated' : 'released',
-          desiredAt: command.createdAt,
-          desiredBy: operator.name,
-          reason: command.params.reason,
-          commandId: command.id,
-        });
-      }
-      await this.#audit.record(store, operator, `device.${command.kind}`, command.deviceId, {
-        commandId: command.id,
-        ...command.params,
-      });
+      await this.#queue(store, operator, command);
     });
+    const sentAt = await this.#deliver(command);
+    return {
+      ...command,
+      status: sentAt === null ? 'pending' : 'sent',
+      sentAt,
+      acknowledgedAt: null,
+      result: null,
+    };
+  }
+
+  async #queue(store: Store, operator: OperatorContext, command: DeviceCommand): Promise<void> {
+    await store.commands.create(command);
+    if (command.kind !== 'capture') {
+      await store.commands.setDesiredIsolation({
+        deviceId: command.deviceId,
+        desired: command.kind === 'isolate' ? 'isolated' : 'released',
+        desiredAt: command.createdAt,
+        desiredBy: operator.name,
+        reason: command.params.reason,
+        commandId: command.id,
+      });
+    }
+    await this.#audit.record(store, operator, `device.${command.kind}`, command.deviceId, {
+      commandId: command.id,
+      ...command.params,
+    });
+  }
+
+  /** Pushes the command when this process holds the device's connection; returns when it was sent. */
+  async #deliver(command: DeviceCommand): Promise<number | null> {
     this.#logger.info(
-      { deviceId: command.deviceId, commandId: command.id, kind: command.kind, by: operator.name },
+      { deviceId: command.deviceId, commandId: command.id, kind: command.kind, by: command.createdBy },
       'device command issued',
     );
     let sentAt: number | null = null;
@@ -213,13 +270,7 @@ export class DeviceCommandService {
       });
     }
     this.#onChanged({ deviceId: command.deviceId, commandId: command.id, status: 'issued' });
-    return {
-      ...command,
-      status: sentAt === null ? 'pending' : 'sent',
-      sentAt,
-      acknowledgedAt: null,
-      result: null,
-    };
+    return sentAt;
   }
 }
 
