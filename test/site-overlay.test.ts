@@ -234,6 +234,30 @@ test("the site runs the site-scope rules of the hub policy on its devices' event
     ['plant-1'],
     "the hub's operator API shows the alert marked with its site",
   );
+
+  // A batch sent again (a reply lost on the way), or an older copy of the alert, changes nothing.
+  const held = await site.manager.store.alerts.get(alert.id);
+  assert.ok(held);
+  const { source: _source, siteId: _siteId, bursts: _bursts, assignee: _assignee, ...sent } = held;
+  const read = (name: string) => readFile(join(site.dir, 'upstream', name), 'utf8');
+  const tls = { key: await read('key.pem'), cert: (await read('cert.pem')) + (await read('chain.pem')) };
+  const historyBefore = await hub.manager.store.alerts.history(alert.id);
+  for (const copy of [
+    sent,
+    sent,
+    { ...sent, state: 'open', resolution: null, updatedAt: sent.updatedAt - 1 },
+  ]) {
+    const reply = await httpsJson<{ stored: number }>(new URL('/v1/site/alerts', hub.deviceUrl), {
+      method: 'POST',
+      ca: hub.manager.pki.rootCaPem,
+      tls,
+      body: { v: 1, alerts: [copy] },
+    });
+    assert.equal(reply.status, 200, JSON.stringify(reply.body));
+    assert.equal(reply.body.stored, 0);
+  }
+  assert.equal((await hub.manager.store.alerts.get(alert.id))?.state, 'resolved');
+  assert.equal((await hub.manager.store.alerts.history(alert.id)).length, historyBefore.length);
 });
 
 test('a site cut off from its hub says when it nears the end of its offline budget', async () => {

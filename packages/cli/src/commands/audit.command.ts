@@ -49,9 +49,12 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
         const [what, result] =
           flags.site !== undefined
             ? [`site ${flags.site}`, await api.verifySiteAudit(flags.site)]
-            : [`device ${flags.device}`, await api.verifyDeviceAudit(flags.device as string)];
+            : [flags.device as string, await api.verifyDeviceAudit(flags.device as string)];
         if (flags.json) io.out(json(result));
-        if (!result.ok) throw broken(result.firstBadSeq, result.problem, `${what}: ${result.message}`);
+        if (!result.ok) {
+          const subject = flags.site !== undefined ? what : `device ${what}`;
+          throw broken(result.firstBadSeq, result.problem, `${subject}: ${result.message}`);
+        }
         if (!flags.json) {
           io.out(
             `the audit chain of ${what} verifies: ${result.entries} entries, ${result.anchors} anchors (last anchored: ${result.lastCheckpoint === null ? 'none yet' : `seq ${result.lastCheckpoint.seq}`})`,
