@@ -219,7 +219,15 @@ test("the site runs the site-scope rules of the hub policy on its devices' event
     [alert.id],
   );
 
-  // Resolved at the site: the state follows to the hub.
+  // The site owns its state: the hub refuses to resolve it. A comment at the hub (its clock an hour ahead
+  // of the site's) does not hold back the site's later change, which follows at the next sync.
+  await assert.rejects(hub.manager.services.alerts.resolve(operator, alert.id, 'fixed'), {
+    code: 'EW_ALERT_STATE_CONFLICT',
+    message: /raised at site plant-1, which owns its state/,
+  });
+  hub.clock.offsetMs = HOUR_MS;
+  await hub.manager.services.alerts.comment(operator, alert.id, 'looked at from the hub');
+  hub.clock.offsetMs = 0;
   await site.manager.services.alerts.resolve(operator, alert.id, 'fixed');
   await eventually(
     async () => (await hub.manager.store.alerts.get(alert.id))?.state === 'resolved',

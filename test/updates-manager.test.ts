@@ -230,6 +230,7 @@ test('a new high-severity alert on an updated device counts as a failure and abo
     resolvedAt: null,
     reopenedCount: 0,
     siteId: null,
+    siteChangedAt: null,
     lastSignalAt: at,
     updatedAt: at,
   });

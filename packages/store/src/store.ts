@@ -506,6 +506,8 @@ export interface AlertRecord {
   readonly source: 'agent' | 'hub' | 'site';
   /** On a hub, the site whose own rules raised it (its id is the site's); null for the hub's own alerts. */
   readonly siteId: string | null;
+  /** With `siteId`: the site's `updatedAt` of the copy held, on the site's clock; null otherwise. */
+  readonly siteChangedAt: number | null;
   readonly deviceIds: readonly string[];
   /** Event time (device clocks). */
   readonly firstSeen: number;
@@ -630,10 +632,14 @@ export interface AlertRepository {
   list(filter?: AlertListFilter): Promise<AlertRecord[]>;
   /**
    * Alerts not resolved whose last signal came before `quietBefore`, oldest first, leaving out those
-   * suppressed beyond `now` (at most `limit`, default 100).
+   * suppressed beyond `now` and those a site owns (`siteId` set: the site resolves them) (at most `limit`,
+   * default 100).
    */
   listQuiet(quietBefore: number, now: number, limit?: number): Promise<AlertRecord[]>;
-  /** Suppressed alerts whose `suppressedUntil` is at or before `now` (at most `limit`, default 100). */
+  /**
+   * Suppressed alerts whose `suppressedUntil` is at or before `now`, leaving out those a site owns (at most
+   * `limit`, default 100).
+   */
   listSuppressionEnded(now: number, limit?: number): Promise<AlertRecord[]>;
   /**
    * Alerts of `source` changed after `after` (by `updatedAt`, then id), oldest change first, at most

@@ -251,6 +251,7 @@ export class AlertService {
   /** Someone is on it. Acknowledging an acknowledged alert changes nothing; a resolved one cannot be. */
   acknowledge(operator: OperatorContext, id: string): Promise<AlertView> {
     return this.#act(operator, id, 'alert.acknowledge', {}, async (store, current, now) => {
+      ownedHere(current, 'acknowledged');
       if (current.state === 'resolved')
         throw stateConflict(current, 'acknowledged', 'it reopens by itself when it recurs');
       if (current.acknowledgedAt !== null) return undefined;
@@ -276,6 +277,7 @@ export class AlertService {
     note?: string,
   ): Promise<AlertView> {
     return this.#act(operator, id, 'alert.resolve', { resolution }, async (store, current, now) => {
+      ownedHere(current, 'resolved');
       if (current.state === 'resolved') {
         throw stateConflict(
           current,
@@ -323,6 +325,7 @@ export class AlertService {
     const now = this.#clock.now();
     const untilMs = parseUntil(until, now);
     return this.#act(operator, id, 'alert.suppress', { until: untilMs }, async (store, current, at) => {
+      ownedHere(current, 'suppressed');
       if (current.state === 'resolved') {
         throw stateConflict(
           current,
@@ -417,9 +420,10 @@ export class AlertService {
   /**
    * Keeps the alerts a site's own rules raised, under the site's ids and marked with the site, so the hub's
    * views show them. The site owns their lifecycle: a copy newer than the one held (by the site's
-   * `updatedAt`) replaces it, an older or equal one (a resent batch) changes nothing. Their group key is
-   * prefixed with the site, so the same rule and group at two sites are two alerts. The site notifies its
-   * own destinations; the hub does not notify again.
+   * `updatedAt`, kept as `siteChangedAt`: the site's clock is compared only with itself) replaces it, an
+   * older or equal one (a resent batch) changes nothing. Their group key is prefixed with the site, so the
+   * same rule and group at two sites are two alerts. The site notifies its own destinations; the hub does
+   * not notify again, and neither resolves nor unsuppresses them by itself.
    */
   async mergeFromSite(siteId: string, alerts: readonly SiteAlert[]): Promise<number> {
     const changed: string[] = [];
@@ -432,12 +436,16 @@ export class AlertService {
             `site ${siteId} sent alert ${alert.id}, which the hub holds ${held.siteId === null ? 'as its own' : `for site ${held.siteId}`}; a site sends only the alerts its own rules raised`,
           );
         }
-        if (held !== undefined && held.updatedAt >= alert.updatedAt) continue;
+        if (held !== undefined && (held.siteChangedAt ?? Number.NEGATIVE_INFINITY) >= alert.updatedAt)
+          continue;
+        const now = this.#clock.now();
         const record: AlertRecord = {
           ...alert,
           groupKey: `site:${siteId}:${alert.groupKey}`,
           source: 'site',
           siteId,
+          siteChangedAt: alert.updatedAt,
+          updatedAt: now,
           bursts: held?.bursts ?? [],
           assignee: held?.assignee ?? null,
         };
@@ -450,13 +458,17 @@ export class AlertService {
             );
           }
           await store.alerts.addHistory(
-            history(record, alert.createdAt, actor, 'created', { count: record.count, tier: record.tier }),
+            history(record, now, actor, 'created', { count: record.count, tier: record.tier }),
           );
         } else {
           await store.alerts.update(record);
           if (held.state !== record.state) {
             await store.alerts.addHistory(
-              history(record, alert.updatedAt, actor, record.state, { from: held.state, to: record.state }),
+              history(record, now, actor, record.state, {
+                from: held.state,
+                to: record.state,
+                atSite: alert.updatedAt,
+              }),
             );
           }
         }
@@ -611,6 +623,7 @@ function newAlert(signal: AlertSignal, now: number): AlertRecord {
     resolvedAt: null,
     reopenedCount: 0,
     siteId: null,
+    siteChangedAt: null,
     lastSignalAt: now,
     updatedAt: now,
   };
@@ -705,6 +718,16 @@ function history(
 
 function noteOf(operator: OperatorContext, alertId: string, at: number, text: string) {
   return { alertId, at, authorId: operator.id, author: operator.name, text };
+}
+
+/** A site's alert changes state at the site, which sends every change; here it would only be overwritten. */
+function ownedHere(alert: AlertRecord, wanted: string): void {
+  if (alert.siteId === null) return;
+  throw stateConflict(
+    alert,
+    wanted,
+    `it was raised at site ${alert.siteId}, which owns its state: change it there (the site's operator API or CLI), and the change follows here at the next sync`,
+  );
 }
 
 function stateConflict(alert: AlertRecord, wanted: string, hint: string): EdgewardError {

@@ -278,6 +278,7 @@ export function alert(id: string, overrides: Partial<AlertRecord> = {}): AlertRe
     resolvedAt: null,
     reopenedCount: 0,
     siteId: null,
+    siteChangedAt: null,
     lastSignalAt,
     updatedAt: lastSignalAt,
     ...overrides,

@@ -665,8 +665,10 @@ export const migrations: readonly Migration[] = [
     up: (dialect) => {
       const { key } = columnTypes(dialect);
       return [
-        // On a hub: the site whose own rules raised the alert (null for the hub's and agents' alerts).
+        // On a hub: the site whose own rules raised the alert (null for the hub's and agents' alerts), and
+        // the site's time of the change the hub holds (the site's clock, compared only with the site's).
         `ALTER TABLE alerts ADD COLUMN site_id ${key}`,
+        'ALTER TABLE alerts ADD COLUMN site_changed_at BIGINT',
         // The site sends its alerts in the order it changed them, from where the hub last took them.
         'CREATE INDEX alerts_changed ON alerts (updated_at, id)',
         'ALTER TABLE sites ADD COLUMN revoked_at BIGINT',

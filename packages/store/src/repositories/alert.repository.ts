@@ -23,6 +23,7 @@ interface AlertRow {
   state: AlertRecord['state'];
   source: AlertRecord['source'];
   site_id: string | null;
+  site_changed_at: number | null;
   device_ids: string;
   first_seen: number;
   last_seen: number;
@@ -63,6 +64,7 @@ const mutableColumns = [
   'state',
   'source',
   'site_id',
+  'site_changed_at',
   'device_ids',
   'first_seen',
   'last_seen',
@@ -100,6 +102,7 @@ function toRecord(row: AlertRow): AlertRecord {
     state: row.state,
     source: row.source,
     siteId: row.site_id,
+    siteChangedAt: numberOrNull(row.site_changed_at),
     deviceIds: JSON.parse(row.device_ids) as string[],
     firstSeen: Number(row.first_seen),
     lastSeen: Number(row.last_seen),
@@ -132,6 +135,7 @@ function mutableValues(alert: AlertRecord): (string | number | null)[] {
     alert.state,
     alert.source,
     alert.siteId,
+    alert.siteChangedAt,
     JSON.stringify(alert.deviceIds),
     alert.firstSeen,
     alert.lastSeen,
@@ -259,7 +263,7 @@ export class SqlAlertRepository implements AlertRepository {
   async listQuiet(quietBefore: number, now: number, limit?: number): Promise<AlertRecord[]> {
     const rows = await this.#db.query<AlertRow>(
       `SELECT ${columns} FROM alerts
-       WHERE state <> 'resolved' AND last_signal_at < $1
+       WHERE state <> 'resolved' AND last_signal_at < $1 AND site_id IS NULL
          AND NOT (state = 'suppressed' AND suppressed_until > $2)
        ORDER BY last_signal_at, id LIMIT $3`,
       [quietBefore, now, limitOf(limit)],
@@ -269,7 +273,7 @@ export class SqlAlertRepository implements AlertRepository {
 
   async listSuppressionEnded(now: number, limit?: number): Promise<AlertRecord[]> {
     const rows = await this.#db.query<AlertRow>(
-      `SELECT ${columns} FROM alerts WHERE state = 'suppressed' AND suppressed_until <= $1
+      `SELECT ${columns} FROM alerts WHERE state = 'suppressed' AND suppressed_until <= $1 AND site_id IS NULL
        ORDER BY suppressed_until, id LIMIT $2`,
       [now, limitOf(limit)],
     );
