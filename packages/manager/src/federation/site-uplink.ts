@@ -347,11 +347,14 @@ export class SiteUplink {
       });
       const last = changed.at(-1) as AlertRecord;
       const settled = { updatedAt: this.#clock.now() - ALERT_SETTLE_MS, id: '' };
-      const next = isBefore(last, settled) ? { updatedAt: last.updatedAt, id: last.id } : settled;
-      if (position !== undefined && !isBefore(position, next)) return;
-      position = next;
-      await this.#store.sites.saveRelayPosition('alerts', JSON.stringify(position));
-      if (changed.length < ALERTS_PER_UPLOAD) return;
+      const unsettled = !isBefore(last, settled);
+      const next = unsettled ? settled : { updatedAt: last.updatedAt, id: last.id };
+      if (position === undefined || isBefore(position, next)) {
+        position = next;
+        await this.#store.sites.saveRelayPosition('alerts', JSON.stringify(position));
+      }
+      // What is younger than the settling time goes again at the next sync, not in a loop now.
+      if (unsettled || changed.length < ALERTS_PER_UPLOAD) return;
     }
   }
 
