@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import {
   type Clock,
   type DeviceAuditAnchorReply,
+  type DeviceCommandResult,
   type DeviceEvent,
   deviceAuditSigner,
   EdgewardError,
@@ -476,13 +477,24 @@ export class SiteUplink {
       await this.#devices.revoke(systemOperator, deviceId, 'revoked at the hub');
       this.#logger.info({ deviceId }, 'device revoked at the hub: revoked here too');
     }
+    const refused: { deviceId: string; result: DeviceCommandResult }[] = [];
     for (const command of reply.commands) {
-      if (await this.#commands.relayFromHub(command)) {
+      const outcome = await this.#commands.relayFromHub(command);
+      if (outcome.kind === 'queued') {
         this.#logger.info(
           { deviceId: command.deviceId, commandId: command.id, kind: command.kind },
           'command from the hub queued for its device',
         );
+      } else if (outcome.kind === 'unknown-device') {
+        this.#logger.warn(
+          { deviceId: command.deviceId, commandId: command.id },
+          'the hub sent a command for a device this site does not hold; refused',
+        );
+        refused.push({ deviceId: command.deviceId, result: outcome.refusal });
       }
+    }
+    if (refused.length > 0) {
+      await client.post('/v1/site/command-results', { v: PROTOCOL_VERSION, results: refused });
     }
   }
 

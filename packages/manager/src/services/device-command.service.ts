@@ -18,6 +18,11 @@ import type { AuditTrail } from './audit-trail.ts';
 import type { DeviceService } from './device.service.ts';
 import type { OperatorContext } from './operator-context.ts';
 
+/** What became of a hub command at a site (DeviceCommandService.relayFromHub). */
+export type RelayOutcome =
+  | { readonly kind: 'queued' | 'held' | 'refused' }
+  | { readonly kind: 'unknown-device'; readonly refusal: DeviceCommandResult };
+
 /** Hands a command to the device's live push connection; false when this process holds none. */
 export type CommandPush = (command: DeviceCommand) => boolean;
 
@@ -85,41 +90,41 @@ export class DeviceCommandService {
   /**
    * On a site: queues a command that an operator at the hub gave one of this site's devices, under the
    * hub's id, so that a command handed over again (a lost reply, a restart) is queued once. The site's
-   * audit chain records it as an action of the hub's operator. Returns false when it was queued before.
-   * A command for a device this site revoked or does not know gets a refusal as its result at once.
+   * audit chain records it as an action of the hub's operator. A command for a device this site revoked
+   * is stored with a refusal as its result, which goes back to the hub like any; one for a device this
+   * site does not hold (its database replaced) cannot be stored here, and its refusal is returned for the
+   * caller to send the hub at once.
    */
-  async relayFromHub(command: DeviceCommand): Promise<boolean> {
+  async relayFromHub(command: DeviceCommand): Promise<RelayOutcome> {
     const operator: OperatorContext = { id: 'hub', name: `hub:${command.createdBy}`, role: 'operator' };
     const relayed = { ...command, createdBy: operator.name } as DeviceCommand;
-    const queued = await this.#store.transaction(async (store) => {
-      if (!(await store.sites.recordRelayedCommand(command.id, command.deviceId, this.#clock.now())))
-        return false;
+    const refusal = (why: string): DeviceCommandResult => ({
+      v: 1,
+      commandId: command.id,
+      status: 'refused',
+      detail: `device ${command.deviceId} is ${why} at this site`,
+      at: this.#clock.now(),
+      state: NOT_ISOLATED,
+    });
+    const outcome = await this.#store.transaction(async (store): Promise<RelayOutcome> => {
       const device = await store.devices.findById(command.deviceId);
-      if (device === undefined || device.revokedAt !== null) {
+      if (device === undefined) return { kind: 'unknown-device', refusal: refusal('not enrolled') };
+      if (!(await store.sites.recordRelayedCommand(command.id, command.deviceId, this.#clock.now())))
+        return { kind: 'held' };
+      if (device.revokedAt !== null) {
         await store.commands.create(relayed);
-        await store.commands.complete(
-          command.id,
-          {
-            v: 1,
-            commandId: command.id,
-            status: 'refused',
-            detail: `device ${command.deviceId} is ${device === undefined ? 'not enrolled' : 'revoked'} at this site`,
-            at: this.#clock.now(),
-            state: NOT_ISOLATED,
-          },
-          this.#clock.now(),
-        );
+        await store.commands.complete(command.id, refusal('revoked'), this.#clock.now());
         await this.#audit.record(store, operator, `device.${command.kind}`, command.deviceId, {
           commandId: command.id,
-          refused: 'unknown or revoked device',
+          refused: 'the device is revoked at this site',
         });
-        return false;
+        return { kind: 'refused' };
       }
       await this.#queue(store, operator, relayed);
-      return true;
+      return { kind: 'queued' };
     });
-    if (queued) await this.#deliver(relayed);
-    return queued;
+    if (outcome.kind === 'queued') await this.#deliver(relayed);
+    return outcome;
   }
 
   async list(deviceId: string): Promise<DeviceCommandListView> {
