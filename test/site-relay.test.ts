@@ -187,6 +187,62 @@ test("a site upload that rewrites what the hub anchored is refused with EW_SITE_
   assert.equal((await hub.manager.services.deviceAudit.verifySite('plant-1')).ok, true);
 });
 
+test("a site cannot overwrite the hub's own alerts or name the hub's devices in its alerts", async () => {
+  const hubAlert = await hub.manager.services.alerts.raise({
+    ruleId: 'hub-rule',
+    ruleTitle: 'A hub rule',
+    kind: 'detection',
+    groupKey: '["x"]',
+    groupFields: { user: 'x' },
+    severity: 'high',
+    tier: 'high',
+    deviceIds: [deviceId],
+    firstSeen: Date.now(),
+    lastSeen: Date.now(),
+    count: 1,
+    eventRefs: [{ deviceId, seq: 1, id: 'boot' }],
+    response: [],
+    route: [],
+    update: false,
+    source: 'hub',
+  });
+  const held = await hub.manager.store.alerts.get(hubAlert.alertId);
+  assert.ok(held);
+  const {
+    source: _source,
+    siteId: _siteId,
+    siteChangedAt: _changed,
+    bursts: _bursts,
+    assignee: _assignee,
+    ...copy
+  } = held;
+  const post = async (alert: unknown) =>
+    httpsJson<{ error?: { code: string; message: string } }>(new URL('/v1/site/alerts', hub.deviceUrl), {
+      method: 'POST',
+      ca: hub.manager.pki.rootCaPem,
+      tls: await siteTls(),
+      body: { v: 1, alerts: [alert] },
+    });
+  const overwrite = await post({ ...copy, state: 'resolved', updatedAt: Date.now() + HOUR_MS });
+  assert.equal(overwrite.status, 403);
+  assert.equal(overwrite.body.error?.code, 'EW_SITE_ALERT_FOREIGN');
+  assert.equal((await hub.manager.store.alerts.get(hubAlert.alertId))?.state, 'open');
+
+  const hubToken = await hub.manager.services.tokens.create(operator, {}, HOUR_MS);
+  const hubDevice = await hub.manager.services.enrollment.enroll({
+    v: 1,
+    token: hubToken.token,
+    csrPem: await createCsr({ keys: await generateDeviceKeyPair(), commonName: 'device' }),
+    hostname: 'hub-device',
+    agentVersion: 'test',
+    reportIntervalMs: 60_000,
+  });
+  const foreign = await post({ ...copy, id: 'site-alert-1', deviceIds: [hubDevice.deviceId] });
+  assert.equal(foreign.status, 403);
+  assert.equal(foreign.body.error?.code, 'EW_SITE_DEVICE_FOREIGN');
+  assert.equal(await hub.manager.store.alerts.get('site-alert-1'), undefined);
+});
+
 test('a revoked site is refused by name, its CA is in the root CRL, and the revocation is audited', async () => {
   const caSerial = (await hub.manager.store.sites.findById('plant-1'))?.caSerial;
   assert.ok(caSerial);
