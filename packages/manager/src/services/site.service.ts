@@ -171,7 +171,7 @@ export class SiteService {
       csrPem: request.csrPem,
       serverNames: request.serverNames,
       validityMs: 2 * site.maxOfflineMs,
-      revokedSiteCas: await this.revokedSiteCas(),
+      revokedSiteCas: await this.#revokedSiteCas(),
     });
     const now = this.#clock.now();
     await this.#store.transaction(async (store) => {
@@ -308,7 +308,10 @@ export class SiteService {
     return { v: PROTOCOL_VERSION, stored };
   }
 
-  /** Records what the site reports and tells it which of its devices the hub revoked. */
+  /**
+   * Records what the site reports and tells it which of its devices the hub revoked and which commands
+   * operators at the hub gave its devices.
+   */
   async status(siteId: string, report: SiteStatusReport): Promise<SiteStatusReply> {
     await this.#trusted(siteId);
     const now = this.#clock.now();
@@ -440,7 +443,7 @@ export class SiteService {
   }
 
   /** The delegated CAs of revoked sites, for the root CRL. */
-  async revokedSiteCas(): Promise<{ serial: string; revokedAt: number }[]> {
+  async #revokedSiteCas(): Promise<{ serial: string; revokedAt: number }[]> {
     return (await this.#store.sites.list()).flatMap((site) =>
       site.revokedAt === null || site.caSerial === null
         ? []
