@@ -68,6 +68,9 @@ const endpoints: [method: string, path: string, body?: unknown][] = [
   ['GET', '/api/v1/sites'],
   ['GET', '/api/v1/sites/plant-0'],
   ['POST', '/api/v1/sites', { id: 'plant-0' }],
+  ['POST', '/api/v1/sites/plant-0/revoke', {}],
+  ['GET', '/api/v1/audit/sites/plant-0'],
+  ['GET', '/api/v1/audit/sites/plant-0/verify'],
   ['GET', '/api/v1/operators'],
   ['POST', '/api/v1/operators', { name: 'x', role: 'viewer' }],
   ['DELETE', '/api/v1/operators/op-0'],
@@ -148,6 +151,8 @@ test('an operator creates tokens but cannot manage operators; each write is reco
   });
   assert.equal(enrollmentToken.status, 201);
   assert.equal((await call('GET', '/api/v1/operators', token)).status, 403);
+  // Revoking a whole site is for admins.
+  assert.equal((await call('POST', '/api/v1/sites/plant-0/revoke', token, {})).status, 403);
   const revoked = await call('DELETE', `/api/v1/tokens/${enrollmentToken.body.id as string}`, token);
   assert.equal(revoked.status, 200);
   assert.equal(revoked.body.state, 'revoked');

@@ -205,11 +205,67 @@ test("the site runs the site-scope rules of the hub policy on its devices' event
     'the site-scope alert at the site',
   );
   assert.equal(alert.source, 'site');
-  assert.equal(
-    (await hub.manager.store.alerts.list()).some((entry) => entry.ruleId === 't-site-failed-logins'),
-    false,
-    'the hub does not run site-scope rules',
+  // The site's alert reaches the hub at the next sync, under its id and marked with the site; the hub
+  // does not run site-scope rules itself, so it holds that one alert of the rule and no other.
+  const atHub = await eventually(
+    () => hub.manager.store.alerts.get(alert.id),
+    'the site-scope alert at the hub',
   );
+  assert.equal(atHub.siteId, 'plant-1');
+  assert.equal(atHub.source, 'site');
+  assert.deepEqual(atHub.deviceIds, [grant.deviceId]);
+  assert.deepEqual(
+    (await hub.manager.store.alerts.list({ ruleId: 't-site-failed-logins' })).map((entry) => entry.id),
+    [alert.id],
+  );
+
+  // The site owns its state: the hub refuses to resolve it. A comment at the hub (its clock an hour ahead
+  // of the site's) does not hold back the site's later change, which follows at the next sync.
+  await assert.rejects(hub.manager.services.alerts.resolve(operator, alert.id, 'fixed'), {
+    code: 'EW_ALERT_STATE_CONFLICT',
+    message: /raised at site plant-1, which owns its state/,
+  });
+  hub.clock.offsetMs = HOUR_MS;
+  await hub.manager.services.alerts.comment(operator, alert.id, 'looked at from the hub');
+  hub.clock.offsetMs = 0;
+  await site.manager.services.alerts.resolve(operator, alert.id, 'fixed');
+  await eventually(
+    async () => (await hub.manager.store.alerts.get(alert.id))?.state === 'resolved',
+    'the resolution at the hub',
+  );
+  const listed = await httpsJson<{ alerts: { id: string; siteId: string | null }[] }>(
+    new URL('/api/v1/alerts?rule=t-site-failed-logins', hub.operatorUrl),
+    { method: 'GET', ca: hub.manager.pki.rootCaPem, token: hub.adminToken },
+  );
+  assert.deepEqual(
+    listed.body.alerts.filter((entry) => entry.id === alert.id).map((entry) => entry.siteId),
+    ['plant-1'],
+    "the hub's operator API shows the alert marked with its site",
+  );
+
+  // A batch sent again (a reply lost on the way), or an older copy of the alert, changes nothing.
+  const held = await site.manager.store.alerts.get(alert.id);
+  assert.ok(held);
+  const { source: _source, siteId: _siteId, bursts: _bursts, assignee: _assignee, ...sent } = held;
+  const read = (name: string) => readFile(join(site.dir, 'upstream', name), 'utf8');
+  const tls = { key: await read('key.pem'), cert: (await read('cert.pem')) + (await read('chain.pem')) };
+  const historyBefore = await hub.manager.store.alerts.history(alert.id);
+  for (const copy of [
+    sent,
+    sent,
+    { ...sent, state: 'open', resolution: null, updatedAt: sent.updatedAt - 1 },
+  ]) {
+    const reply = await httpsJson<{ stored: number }>(new URL('/v1/site/alerts', hub.deviceUrl), {
+      method: 'POST',
+      ca: hub.manager.pki.rootCaPem,
+      tls,
+      body: { v: 1, alerts: [copy] },
+    });
+    assert.equal(reply.status, 200, JSON.stringify(reply.body));
+    assert.equal(reply.body.stored, 0);
+  }
+  assert.equal((await hub.manager.store.alerts.get(alert.id))?.state, 'resolved');
+  assert.equal((await hub.manager.store.alerts.history(alert.id)).length, historyBefore.length);
 });
 
 test('a site cut off from its hub says when it nears the end of its offline budget', async () => {

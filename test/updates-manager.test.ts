@@ -229,6 +229,8 @@ test('a new high-severity alert on an updated device counts as a failure and abo
     acknowledgedAt: null,
     resolvedAt: null,
     reopenedCount: 0,
+    siteId: null,
+    siteChangedAt: null,
     lastSignalAt: at,
     updatedAt: at,
   });

@@ -147,6 +147,9 @@ export class OperatorApiClient {
   showSite(id: string) {
     return this.#call<SiteView>('GET', `/api/v1/sites/${encodeURIComponent(id)}`);
   }
+  revokeSite(id: string, reason: string) {
+    return this.#call<SiteView>('POST', `/api/v1/sites/${encodeURIComponent(id)}/revoke`, { reason });
+  }
   createOperator(name: string, role: string) {
     return this.#call<CreatedOperatorView>('POST', '/api/v1/operators', { name, role });
   }
@@ -247,6 +250,12 @@ export class OperatorApiClient {
   }
   verifyDeviceAudit(id: string) {
     return this.#call<DeviceAuditVerifyView>('GET', `/api/v1/audit/devices/${encodeURIComponent(id)}/verify`);
+  }
+  siteAuditChain(id: string) {
+    return this.#call<DeviceAuditChainView>('GET', `/api/v1/audit/sites/${encodeURIComponent(id)}`);
+  }
+  verifySiteAudit(id: string) {
+    return this.#call<DeviceAuditVerifyView>('GET', `/api/v1/audit/sites/${encodeURIComponent(id)}/verify`);
   }
   verifyAudit() {
     return this.#call<AuditVerifyView>('GET', '/api/v1/audit/verify');

@@ -306,6 +306,23 @@ export async function buildManager(givenConfig: ManagerConfig, deps: ManagerDeps
     logger: logger.child({ module: 'policy' }),
     onVersion: () => void detection.policyChanged(),
   });
+  const commandLogger = logger.child({ module: 'commands' });
+  const commands = new DeviceCommandService({
+    store,
+    clock,
+    audit,
+    devices,
+    logger: commandLogger,
+    // Replicas on one PostgreSQL database: the one holding the device's push connection sends it at once.
+    announce: (deviceId) => store.notifications.notify(DEVICE_COMMAND_CHANNEL, deviceId),
+    onChanged: (change) => relayLive({ topic: 'commands', ...change }),
+  });
+  const deviceAudit = new DeviceAuditService({
+    store,
+    record: (tx, input) => auditChain.record(tx, input),
+    devices,
+    logger: logger.child({ module: 'device-audit' }),
+  });
   // A site serves its hub's bundle, kept on disk, to its devices.
   const hubBundles =
     siteIdentity === undefined
@@ -326,6 +343,9 @@ export async function buildManager(givenConfig: ManagerConfig, deps: ManagerDeps
     audit,
     events,
     devices,
+    alerts,
+    commands,
+    deviceAudit,
     policies:
       hubBundles === undefined
         ? policies
@@ -374,6 +394,7 @@ export async function buildManager(givenConfig: ManagerConfig, deps: ManagerDeps
           bundles: hubBundles,
           outages,
           ...(siteOverlays === undefined ? {} : { overlays: siteOverlays }),
+          commands,
           dataDir: config.dataDir,
           serverNames: serverNamesFor(config),
           syncMs: config.upstreamSyncMs,
@@ -389,17 +410,6 @@ export async function buildManager(givenConfig: ManagerConfig, deps: ManagerDeps
     logger: logger.child({ module: 'compliance' }),
   });
   sites?.useCompliance(compliance);
-  const commandLogger = logger.child({ module: 'commands' });
-  const commands = new DeviceCommandService({
-    store,
-    clock,
-    audit,
-    devices,
-    logger: commandLogger,
-    // Replicas on one PostgreSQL database: the one holding the device's push connection sends it at once.
-    announce: (deviceId) => store.notifications.notify(DEVICE_COMMAND_CHANNEL, deviceId),
-    onChanged: (change) => relayLive({ topic: 'commands', ...change }),
-  });
   const updateLogger = logger.child({ module: 'updates' });
   const tuf = await TufRepository.open({
     store,
@@ -452,12 +462,6 @@ export async function buildManager(givenConfig: ManagerConfig, deps: ManagerDeps
     clock,
     audit,
     logger: logger.child({ module: 'incidents' }),
-  });
-  const deviceAudit = new DeviceAuditService({
-    store,
-    record: (tx, input) => auditChain.record(tx, input),
-    devices,
-    logger: logger.child({ module: 'device-audit' }),
   });
   deviceServer = buildDeviceServer({
     updates,

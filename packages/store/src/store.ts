@@ -504,6 +504,10 @@ export interface AlertRecord {
   readonly tier: Severity;
   readonly state: AlertState;
   readonly source: 'agent' | 'hub' | 'site';
+  /** On a hub, the site whose own rules raised it (its id is the site's); null for the hub's own alerts. */
+  readonly siteId: string | null;
+  /** With `siteId`: the site's `updatedAt` of the copy held, on the site's clock; null otherwise. */
+  readonly siteChangedAt: number | null;
   readonly deviceIds: readonly string[];
   /** Event time (device clocks). */
   readonly firstSeen: number;
@@ -538,6 +542,12 @@ export interface AlertRecord {
 export interface AlertBurst {
   readonly key: string;
   readonly count: number;
+}
+
+/** A place in the order of alert changes: the last change taken. */
+export interface AlertChangePosition {
+  readonly updatedAt: number;
+  readonly id: string;
 }
 
 /** Where a page of alerts ends: the last alert returned. */
@@ -622,11 +632,24 @@ export interface AlertRepository {
   list(filter?: AlertListFilter): Promise<AlertRecord[]>;
   /**
    * Alerts not resolved whose last signal came before `quietBefore`, oldest first, leaving out those
-   * suppressed beyond `now` (at most `limit`, default 100).
+   * suppressed beyond `now` and those a site owns (`siteId` set: the site resolves them) (at most `limit`,
+   * default 100).
    */
   listQuiet(quietBefore: number, now: number, limit?: number): Promise<AlertRecord[]>;
-  /** Suppressed alerts whose `suppressedUntil` is at or before `now` (at most `limit`, default 100). */
+  /**
+   * Suppressed alerts whose `suppressedUntil` is at or before `now`, leaving out those a site owns (at most
+   * `limit`, default 100).
+   */
   listSuppressionEnded(now: number, limit?: number): Promise<AlertRecord[]>;
+  /**
+   * Alerts of `source` changed after `after` (by `updatedAt`, then id), oldest change first, at most
+   * `limit`: what a site has not yet sent its hub.
+   */
+  listChanged(
+    source: AlertRecord['source'],
+    after: AlertChangePosition | undefined,
+    limit: number,
+  ): Promise<AlertRecord[]>;
   addNote(note: AlertNoteRecord): Promise<void>;
   /** Oldest first. */
   notes(alertId: string): Promise<AlertNoteRecord[]>;
@@ -781,6 +804,11 @@ export interface DeviceCommandRepository {
   listByDevice(deviceId: string, limit?: number): Promise<DeviceCommandRecord[]>;
   /** Pending and sent commands of the device (no result yet), oldest first (created, then id). */
   listOpen(deviceId: string): Promise<DeviceCommandRecord[]>;
+  /**
+   * Pending and sent commands of every device carrying the label, oldest first, at most `limit`: on a
+   * hub, what a site relays to its devices.
+   */
+  listOpenByLabel(key: string, value: string, limit: number): Promise<DeviceCommandRecord[]>;
   /** Marks pending commands sent at `at`; commands already sent or finished keep their state. */
   markSent(ids: readonly string[], at: number): Promise<number>;
   /**
@@ -938,6 +966,8 @@ export interface SiteRecord {
   readonly budgetEndsAt: number | null;
   /** Conflicts recorded by the last merge of the site's overlay. */
   readonly conflicts: number;
+  /** When the hub revoked the whole site (its identity and its delegated CA); null while it is trusted. */
+  readonly revokedAt: number | null;
 }
 
 export type SitePatch = Partial<Omit<SiteRecord, 'id' | 'createdAt' | 'createdBy' | 'enrollmentTokenId'>>;
@@ -975,4 +1005,13 @@ export interface SiteRepository {
   findOverlay(
     siteId: string,
   ): Promise<{ version: number; overlayJson: string; updatedAt: number } | undefined>;
+  /** On a site: how far a stream (alerts, audit) reached the hub, as the uplink wrote it; undefined before. */
+  relayPosition(stream: string): Promise<string | undefined>;
+  saveRelayPosition(stream: string, position: string): Promise<void>;
+  /** On a site: notes a hub command queued here; false (nothing written) when it was queued before. */
+  recordRelayedCommand(commandId: string, deviceId: string, at: number): Promise<boolean>;
+  /** Relayed commands with a result the hub has not got yet, oldest first, at most `limit`. */
+  pendingRelayedResults(limit: number): Promise<DeviceCommandRecord[]>;
+  /** Records that the hub holds the results of these relayed commands. */
+  recordRelayedResultsForwarded(commandIds: readonly string[], at: number): Promise<void>;
 }

@@ -82,7 +82,19 @@ export function registerAlertCommands(program: Command, io: CliIo): void {
       }
       io.out(
         table(
-          ['ID', 'TIER', 'SEVERITY', 'STATE', 'COUNT', 'LAST SIGNAL', 'RULE', 'GROUP', 'DEVICES', 'ASSIGNEE'],
+          [
+            'ID',
+            'TIER',
+            'SEVERITY',
+            'STATE',
+            'COUNT',
+            'LAST SIGNAL',
+            'RULE',
+            'GROUP',
+            'DEVICES',
+            'ASSIGNEE',
+            'SITE',
+          ],
           page.alerts.map((alert) => [
             alert.id,
             alert.tier,
@@ -94,6 +106,7 @@ export function registerAlertCommands(program: Command, io: CliIo): void {
             groupText(alert),
             devicesText(alert),
             alert.assignee?.name ?? '-',
+            alert.siteId ?? '-',
           ]),
         ),
       );
@@ -344,7 +357,7 @@ function devicesText(alert: AlertView): string {
 function describeAlert(alert: AlertDetailView): string {
   const lines = [
     `id:           ${alert.id}`,
-    `rule:         ${alert.ruleTitle} (${alert.ruleId}, ${alert.kind}, from ${alert.source})`,
+    `rule:         ${alert.ruleTitle} (${alert.ruleId}, ${alert.kind}, from ${alert.siteId === null ? alert.source : `site ${alert.siteId}`})`,
     `group:        ${groupText(alert)}`,
     `state:        ${stateText(alert)}${alert.reopenedCount > 0 ? `, reopened ${alert.reopenedCount}×` : ''}`,
     `tier:         ${alert.tier} (severity ${alert.severity})`,

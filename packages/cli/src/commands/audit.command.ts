@@ -6,9 +6,9 @@ import { type ApiFlags, operatorApiFrom } from '../operator-api-client.ts';
 import { json, table } from '../output.ts';
 import { withApiOptions } from './api-options.ts';
 
-type VerifyFlags = ApiFlags & { file?: string; key?: string; device?: string; json?: boolean };
+type VerifyFlags = ApiFlags & { file?: string; key?: string; device?: string; site?: string; json?: boolean };
 type ExportFlags = ApiFlags & { since?: string };
-type LogFlags = ApiFlags & { limit: string; before?: string; device?: string; json?: boolean };
+type LogFlags = ApiFlags & { limit: string; before?: string; device?: string; site?: string; json?: boolean };
 
 const DETAILS_CHARS = 60;
 
@@ -22,6 +22,7 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
     .option('--file <file>', 'an export written by `edgeward audit export` (offline: no manager needed)')
     .option('--key <file>', "with --file: the manager's audit public key, pki/audit-signing.pub")
     .option('--device <id>', "a device's own chain, against the checkpoints the manager anchored")
+    .option('--site <id>', "on a hub: a site's own chain, against the checkpoints the hub anchored")
     .option('--json', 'print as JSON')
     .addHelpText(
       'after',
@@ -35,19 +36,28 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
         '  $ edgeward audit verify',
         '  $ edgeward audit verify --file audit-2026-05.json --key audit-signing.pub',
         '  $ edgeward audit verify --device dev-1234abcd5678ef90',
+        '  $ edgeward audit verify --site plant-1',
       ].join('\n'),
     )
     .action(async (flags: VerifyFlags) => {
-      if (flags.device !== undefined) {
+      if (flags.device !== undefined || flags.site !== undefined) {
+        if (flags.device !== undefined && flags.site !== undefined)
+          throw usage('give --device or --site, not both');
         if (flags.file !== undefined || flags.key !== undefined)
-          throw usage('--device checks on the manager; leave out --file and --key');
-        const result = await operatorApiFrom(flags, io).verifyDeviceAudit(flags.device);
+          throw usage('--device and --site check on the manager; leave out --file and --key');
+        const api = operatorApiFrom(flags, io);
+        const [what, result] =
+          flags.site !== undefined
+            ? [`site ${flags.site}`, await api.verifySiteAudit(flags.site)]
+            : [flags.device as string, await api.verifyDeviceAudit(flags.device as string)];
         if (flags.json) io.out(json(result));
-        if (!result.ok)
-          throw broken(result.firstBadSeq, result.problem, `device ${flags.device}: ${result.message}`);
+        if (!result.ok) {
+          const subject = flags.site !== undefined ? what : `device ${what}`;
+          throw broken(result.firstBadSeq, result.problem, `${subject}: ${result.message}`);
+        }
         if (!flags.json) {
           io.out(
-            `the audit chain of ${flags.device} verifies: ${result.entries} entries, ${result.anchors} anchors (last anchored: ${result.lastCheckpoint === null ? 'none yet' : `seq ${result.lastCheckpoint.seq}`})`,
+            `the audit chain of ${what} verifies: ${result.entries} entries, ${result.anchors} anchors (last anchored: ${result.lastCheckpoint === null ? 'none yet' : `seq ${result.lastCheckpoint.seq}`})`,
           );
         }
         return;
@@ -113,6 +123,7 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
     .option('--limit <n>', 'at most this many, up to 1000', '50')
     .option('--before <seq>', 'continue with older entries: the seq printed after a page')
     .option('--device <id>', "a device's own chain as the manager holds it, with the seqs anchored (*)")
+    .option('--site <id>', "on a hub: a site's own chain as the hub holds it, with the seqs anchored (*)")
     .option('--json', 'print as JSON')
     .addHelpText(
       'after',
@@ -122,11 +133,17 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
         '  $ edgeward audit log',
         '  $ edgeward audit log --limit 200 --json',
         '  $ edgeward audit log --device dev-1234abcd5678ef90',
+        '  $ edgeward audit log --site plant-1',
       ].join('\n'),
     )
     .action(async (flags: LogFlags) => {
-      if (flags.device !== undefined) {
-        const chain = await operatorApiFrom(flags, io).deviceAuditChain(flags.device);
+      if (flags.device !== undefined || flags.site !== undefined) {
+        const api = operatorApiFrom(flags, io);
+        const what = flags.site !== undefined ? `site ${flags.site}` : `device ${flags.device}`;
+        const chain =
+          flags.site !== undefined
+            ? await api.siteAuditChain(flags.site)
+            : await api.deviceAuditChain(flags.device as string);
         if (flags.json) {
           io.out(json(chain));
           return;
@@ -135,7 +152,7 @@ export function registerAuditCommands(program: Command, io: CliIo): void {
         const newest = [...chain.entries].reverse().slice(0, Number(flags.limit));
         io.out(
           newest.length === 0
-            ? `device ${flags.device} has sent no audit entries yet`
+            ? `${what} has sent no audit entries yet`
             : table(
                 ['SEQ', 'TIME', 'KIND', 'ACTOR', 'SUBJECT', 'DETAILS'],
                 newest.map((entry) => [

@@ -103,8 +103,35 @@ export function registerSiteCommands(program: Command, io: CliIo): void {
           `site CA until:  ${site.caNotAfter === null ? '-' : when(site.caNotAfter)}`,
           `devices:        ${site.devices}`,
           `conflicts:      ${site.conflicts}`,
+          ...(site.revokedAt === null ? [] : [`revoked:        ${when(site.revokedAt)}`]),
         ].join('\n'),
       );
+    });
+
+  withApiOptions(sites.command('revoke'))
+    .description(
+      'revoke a whole site (admin): its delegated CA goes into the root CRL, the hub refuses the site and its devices',
+    )
+    .argument('<id>', 'site id')
+    .option('--reason <text>', 'why, for the audit chain', 'revoked by an operator')
+    .option('--json', 'print as JSON')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'It cannot be undone: a replacement is a new site (`edgeward sites create`), whose devices enroll again.',
+        '',
+        'Example:',
+        '  $ edgeward sites revoke plant-1 --reason "site server stolen"',
+      ].join('\n'),
+    )
+    .action(async (id: string, flags: ApiFlags & { reason: string; json?: boolean }) => {
+      const site = await operatorApiFrom(flags, io).revokeSite(id, flags.reason);
+      if (flags.json) {
+        io.out(json(site));
+        return;
+      }
+      io.out(`site ${site.id} revoked: the hub refuses it and every device it enrolled`);
     });
 }
 

@@ -447,6 +447,26 @@ export const errorCatalog = {
     meaning: 'A site sent events or a summary for a device that belongs to the hub or to another site.',
     action: 'Check that each device enrolled at this site; a device moved between sites must enroll again.',
   },
+  EW_SITE_ALERT_FOREIGN: {
+    category: 'forbidden',
+    meaning:
+      "A site sent an alert whose id the hub holds as its own or another site's, or that clashes with another alert of the site for the same rule and group.",
+    action:
+      "A site sends only the alerts its own rules raised. If the site's database was replaced, resolve the site's old alerts at the hub and check the site's data directory.",
+  },
+  EW_SITE_AUDIT_DIVERGED: {
+    category: 'conflict',
+    meaning:
+      "A site's audit chain no longer extends what the hub anchored before: entries were rewritten, removed or reordered at the site, or a checkpoint is not signed by the site's key.",
+    action:
+      "Treat it as tampering at the site: keep the hub's anchored copy (`edgeward audit verify --site ID`), find out who changed the site's database, and revoke the site (`edgeward sites revoke ID`) if it cannot be trusted.",
+  },
+  EW_SITE_REVOKED: {
+    category: 'forbidden',
+    meaning: 'The hub revoked this site: its identity and its delegated CA are no longer trusted.',
+    action:
+      'A revoked site cannot come back: declare a new site with `edgeward sites create ID` and enroll its devices there.',
+  },
   EW_SITE_OVERLAY_REFUSED: {
     category: 'forbidden',
     meaning:

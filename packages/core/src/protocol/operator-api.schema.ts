@@ -417,6 +417,8 @@ export interface AlertView {
   readonly state: AlertState;
   /** Where its rule ran: `agent`, `site` or `hub`. */
   readonly source: 'agent' | 'hub' | 'site';
+  /** At a hub, the site whose own rules raised the alert (it came with the site's sync); else null. */
+  readonly siteId: string | null;
   readonly deviceIds: string[];
   /** Event time (device clocks) of the first and last event counted. */
   readonly firstSeen: number;

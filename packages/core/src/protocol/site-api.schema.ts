@@ -1,8 +1,10 @@
 import * as z from 'zod/mini';
-import { deviceEventSchema } from '../events/event.schema.ts';
+import { deviceEventSchema, severitySchema } from '../events/event.schema.ts';
 import { inventorySchema } from '../inventory/inventory.schema.ts';
 import { complianceReportSchema } from '../policy/policy-bundle.schema.ts';
 import { labelsSchema } from './device-api.schema.ts';
+import { deviceCommandResultSchema, deviceCommandSchema } from './device-commands.schema.ts';
+import { alertResolutions, alertStates } from './operator-api.schema.ts';
 
 /**
  * What a site says to its hub beyond the device protocol it already speaks as an enrolled identity
@@ -124,6 +126,11 @@ export const siteStatusReplySchema = z.object({
   serverTime: z.number().check(z.int()),
   /** Devices of this site revoked at the hub: the site revokes them too, so they are refused offline. */
   revokedDevices: z.array(z.string()),
+  /**
+   * Commands operators at the hub gave this site's devices and that have no result yet, oldest first: the
+   * site queues each once (by its id) for its device, and sends the result back.
+   */
+  commands: z._default(z.array(deviceCommandSchema), []),
 });
 export type SiteStatusReply = z.infer<typeof siteStatusReplySchema>;
 
@@ -145,7 +152,7 @@ export const createSiteSchema = z.object({
 });
 export type CreateSite = z.input<typeof createSiteSchema>;
 
-export type SiteLinkState = 'never-enrolled' | 'connected' | 'offline' | 'over-budget';
+export type SiteLinkState = 'never-enrolled' | 'connected' | 'offline' | 'over-budget' | 'revoked';
 
 export interface SiteView {
   readonly id: string;
@@ -160,6 +167,8 @@ export interface SiteView {
   readonly caNotAfter: number | null;
   readonly devices: number;
   readonly conflicts: number;
+  /** When the hub revoked the site; null while it is trusted. */
+  readonly revokedAt: number | null;
 }
 
 export interface CreatedSiteView extends SiteView {
@@ -168,3 +177,72 @@ export interface CreatedSiteView extends SiteView {
   /** The command that starts the site manager with it. */
   readonly startCommand: string;
 }
+
+const time = z.number().check(z.int());
+
+/** An alert raised by a site's own (site-scope) rules, as the site holds it, for its hub's alert views. */
+export const siteAlertSchema = z.object({
+  /** The site's alert id, kept at the hub: a resent alert updates the one the hub holds. */
+  id: z.string().check(z.minLength(1), z.maxLength(128)),
+  ruleId: z.string().check(z.minLength(1), z.maxLength(200)),
+  ruleTitle: z.string().check(z.maxLength(500)),
+  kind: z.enum(['detection', 'correlation']),
+  groupKey: z.string().check(z.maxLength(4096)),
+  groupFields: z.record(z.string(), z.string()),
+  severity: severitySchema,
+  tier: severitySchema,
+  state: z.enum(alertStates),
+  deviceIds: z.array(z.string().check(z.minLength(1), z.maxLength(128))).check(z.maxLength(100_000)),
+  firstSeen: time,
+  lastSeen: time,
+  count: nonNegative,
+  eventRefs: z
+    .array(z.object({ deviceId: z.string(), seq: nonNegative, id: z.string() }))
+    .check(z.maxLength(50)),
+  response: z.array(z.string()),
+  route: z.array(z.string()),
+  resolution: z.nullable(z.enum([...alertResolutions, 'auto'])),
+  suppressedUntil: z.nullable(time),
+  createdAt: time,
+  openedAt: time,
+  acknowledgedAt: z.nullable(time),
+  resolvedAt: z.nullable(time),
+  reopenedCount: nonNegative,
+  lastSignalAt: time,
+  /** The site's clock at its last change: the hub keeps the newest it was sent. */
+  updatedAt: time,
+});
+export type SiteAlert = z.infer<typeof siteAlertSchema>;
+
+/** POST /v1/site/alerts — the site's own alerts that changed since the hub last took them, oldest change first. */
+export const siteAlertsBatchSchema = z.object({
+  v: version,
+  alerts: z.array(siteAlertSchema).check(z.maxLength(200)),
+});
+export type SiteAlertsBatch = z.infer<typeof siteAlertsBatchSchema>;
+
+export interface SiteAlertsReply {
+  readonly v: 1;
+  /** Alerts new at the hub or newer than the copy it held; a resent batch stores nothing. */
+  readonly stored: number;
+}
+
+/** POST /v1/site/command-results — results of the hub's commands, as the site's devices reported them. */
+export const siteCommandResultsSchema = z.object({
+  v: version,
+  results: z
+    .array(
+      z.object({
+        deviceId: z.string().check(z.minLength(1), z.maxLength(128)),
+        result: deviceCommandResultSchema,
+      }),
+    )
+    .check(z.maxLength(500)),
+});
+export type SiteCommandResults = z.infer<typeof siteCommandResultsSchema>;
+
+/** Operator API: POST /api/v1/sites/:id/revoke */
+export const revokeSiteSchema = z.object({
+  reason: z._default(z.string().check(z.maxLength(500)), 'revoked by an operator'),
+});
+export type RevokeSite = z.input<typeof revokeSiteSchema>;

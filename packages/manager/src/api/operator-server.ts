@@ -32,6 +32,7 @@ import {
   releaseDeviceRequestSchema,
   resolveAlertSchema,
   revokeDeviceSchema,
+  revokeSiteSchema,
   rollbackPolicyRequestSchema,
   sessionLoginSchema,
   suppressAlertSchema,
@@ -420,6 +421,25 @@ export function buildOperatorServer(deps: {
       requireRole(request.operator, 'admin', 'creating a site');
       const body = parseInput(createSiteSchema, request.body ?? {}, 'site request');
       return reply.status(201).send(await sites.create(request.operator, body));
+    });
+
+    app.post('/api/v1/sites/:id/revoke', async (request) => {
+      requireRole(request.operator, 'admin', 'revoking a site');
+      const { id } = parseInput(idParams, request.params, 'path');
+      const body = parseInput(revokeSiteSchema, request.body ?? {}, 'site revocation');
+      return sites.revoke(request.operator, id, body.reason);
+    });
+
+    app.get('/api/v1/audit/sites/:id', async (request) => {
+      const { id } = parseInput(idParams, request.params, 'path');
+      await sites.show(id);
+      return deps.deviceAudit.chain(id);
+    });
+
+    app.get('/api/v1/audit/sites/:id/verify', async (request) => {
+      const { id } = parseInput(idParams, request.params, 'path');
+      await sites.show(id);
+      return deps.deviceAudit.verifySite(id);
     });
   }
 

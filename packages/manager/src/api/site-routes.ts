@@ -1,4 +1,7 @@
 import {
+  deviceAuditUploadSchema,
+  siteAlertsBatchSchema,
+  siteCommandResultsSchema,
   siteComplianceBatchSchema,
   siteDelegationRequestSchema,
   siteEventsBatchSchema,
@@ -46,6 +49,27 @@ export function registerSiteRoutes(
     deps.sites.status(
       deps.authenticatedSite(request),
       parseInput(siteStatusReportSchema, request.body, 'site status'),
+    ),
+  );
+
+  app.post('/v1/site/alerts', async (request) =>
+    deps.sites.ingestAlerts(
+      deps.authenticatedSite(request),
+      parseInput(siteAlertsBatchSchema, request.body, 'site alerts batch'),
+    ),
+  );
+
+  app.post('/v1/site/audit', async (request) =>
+    deps.sites.anchorAudit(
+      deps.authenticatedSite(request),
+      parseInput(deviceAuditUploadSchema, request.body, 'site audit upload'),
+    ),
+  );
+
+  app.post('/v1/site/command-results', async (request) =>
+    deps.sites.recordCommandResults(
+      deps.authenticatedSite(request),
+      parseInput(siteCommandResultsSchema, request.body, 'site command results'),
     ),
   );
 }

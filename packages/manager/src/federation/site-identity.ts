@@ -42,6 +42,11 @@ export interface SiteIdentity {
   readonly overlayKey: { readonly privateKeyPem: string; readonly publicKeyPem: string };
   /** A client to the hub with the site certificate (read from disk now). */
   connect(timeoutMs: number): Promise<UpstreamClient>;
+  /**
+   * The site key and certificate (read from disk now): the site signs the checkpoints of its own audit
+   * chain with them, as a device does, for the hub to anchor.
+   */
+  signingIdentity(): Promise<{ keyPem: string; certificatePem: string }>;
 }
 
 export interface SiteIdentityOptions {
@@ -238,6 +243,10 @@ async function load(
     pkiFiles,
     overlayKey: { privateKeyPem: overlayKey.privateKeyPem, publicKeyPem: overlayKey.publicKeyPem },
     connect: (timeoutMs) => clientOf({ upstreamUrl: options.upstreamUrl, timeoutMs }, upstreamDir),
+    signingIdentity: async () => ({
+      keyPem: await readPrivateKeyFile(join(upstreamDir, 'key.pem')),
+      certificatePem: await readFile(join(upstreamDir, 'cert.pem'), 'utf8'),
+    }),
   };
 }
 

@@ -4,22 +4,30 @@ import { join } from 'node:path';
 import {
   type CaBundle,
   type Clock,
+  type DeviceAuditAnchorReply,
+  type DeviceCommandResult,
   type DeviceEvent,
+  deviceAuditSigner,
   EdgewardError,
   type EventRecord,
+  isEdgewardError,
   type PolicyBundleReply,
   PROTOCOL_VERSION,
   parseCertificate,
+  type SiteAlert,
+  type SiteAlertsReply,
   type SiteComplianceBatch,
   type SiteEventsBatch,
   type SiteEventsReply,
   type SiteInventoryBatch,
   type SiteStatusReply,
+  signCheckpoint,
 } from '@edgeward/core';
-import type { Store } from '@edgeward/store';
+import type { AlertChangePosition, AlertRecord, Store } from '@edgeward/store';
 import type { Logger } from 'pino';
 import type { FleetPki } from '../pki/fleet-pki.ts';
 import type { DeviceService } from '../services/device.service.ts';
+import type { DeviceCommandService } from '../services/device-command.service.ts';
 import { systemOperator } from '../services/operator-context.ts';
 import type { RevocationService } from '../services/revocation.service.ts';
 import type { DeclaredOutage, DeclaredOutages } from './declared-outage.ts';
@@ -32,6 +40,16 @@ import type { UpstreamClient } from './upstream-client.ts';
 const NEAR_BUDGET_END = 0.8;
 /** A delegated CA with less than this many offline budgets left is renewed while the hub answers. */
 const RENEW_CA_BELOW_BUDGETS = 1.5;
+/** Alerts, audit entries and command results per upload, at most. */
+const ALERTS_PER_UPLOAD = 200;
+const AUDIT_ENTRIES_PER_UPLOAD = 1000;
+const RESULTS_PER_UPLOAD = 200;
+/**
+ * Alert changes younger than this may still be followed by an older-stamped one committing late (two
+ * transactions of one millisecond); the alert position never passes them, so they are sent again (the
+ * hub ignores what it holds) rather than skipped.
+ */
+const ALERT_SETTLE_MS = 2000;
 
 export interface SiteLinkStatus {
   readonly siteId: string;
@@ -68,6 +86,7 @@ export class SiteUplink {
   readonly #bundles: HubBundleCache;
   readonly #outages: DeclaredOutages;
   readonly #overlays: SiteOverlayService | undefined;
+  readonly #commands: Pick<DeviceCommandService, 'relayFromHub'>;
   readonly #options: {
     dataDir: string;
     serverNames: readonly string[];
@@ -102,6 +121,7 @@ export class SiteUplink {
     bundles: HubBundleCache;
     outages: DeclaredOutages;
     overlays?: SiteOverlayService;
+    commands: Pick<DeviceCommandService, 'relayFromHub'>;
     dataDir: string;
     serverNames: readonly string[];
     /** Pause between syncs while connected (ms). */
@@ -120,6 +140,7 @@ export class SiteUplink {
     this.#bundles = deps.bundles;
     this.#outages = deps.outages;
     this.#overlays = deps.overlays;
+    this.#commands = deps.commands;
     this.#options = deps;
     this.#caNotAfter = deps.identity.caNotAfter;
   }
@@ -178,7 +199,11 @@ export class SiteUplink {
     await this.#forwardEvents(client);
     await this.#forwardInventories(client);
     await this.#forwardCompliance(client);
+    await this.#forwardAlerts(client);
+    await this.#forwardCommandResults(client);
     await this.#reportStatus(client);
+    // After the status reply, so that commands it relayed are in the chain the hub anchors.
+    await this.#anchorAudit(client);
     const newBundle = await this.#refreshPolicy(client);
     await this.#renewDelegationIfDue(client);
     // Offline overrides meet the hub's concurrent changes here: at reconnection, or when a new bundle came.
@@ -325,6 +350,96 @@ export class SiteUplink {
     }
   }
 
+  /**
+   * The alerts of the site's own rules, in the order they changed, from where the hub last took them: new
+   * ones and state changes (acknowledged, resolved, reopened) alike. The hub keeps each by its id and the
+   * newest change, so a batch sent twice stores nothing twice.
+   */
+  async #forwardAlerts(client: UpstreamClient): Promise<void> {
+    let position = await this.#alertPosition();
+    for (;;) {
+      const changed = await this.#store.alerts.listChanged('site', position, ALERTS_PER_UPLOAD);
+      if (changed.length === 0) return;
+      await client.post<SiteAlertsReply>('/v1/site/alerts', {
+        v: PROTOCOL_VERSION,
+        alerts: changed.map(siteAlertOf),
+      });
+      const last = changed.at(-1) as AlertRecord;
+      const settled = { updatedAt: this.#clock.now() - ALERT_SETTLE_MS, id: '' };
+      const unsettled = !isBefore(last, settled);
+      const next = unsettled ? settled : { updatedAt: last.updatedAt, id: last.id };
+      if (position === undefined || isBefore(position, next)) {
+        position = next;
+        await this.#store.sites.saveRelayPosition('alerts', JSON.stringify(position));
+      }
+      // What is younger than the settling time goes again at the next sync, not in a loop now.
+      if (unsettled || changed.length < ALERTS_PER_UPLOAD) return;
+    }
+  }
+
+  async #alertPosition(): Promise<AlertChangePosition | undefined> {
+    const saved = await this.#store.sites.relayPosition('alerts');
+    return saved === undefined ? undefined : (JSON.parse(saved) as AlertChangePosition);
+  }
+
+  /**
+   * The site's own audit chain (its operators' actions, enrollments, revocations, overlays, relayed
+   * commands), in order from the last entry the hub anchored, with a checkpoint over the last one signed by
+   * the site key. A hub that finds anchored history rewritten refuses it (EW_SITE_AUDIT_DIVERGED); the
+   * site says so loudly and keeps forwarding everything else.
+   */
+  async #anchorAudit(client: UpstreamClient): Promise<void> {
+    let anchored = Number((await this.#store.sites.relayPosition('audit')) ?? '0');
+    for (;;) {
+      const entries = await this.#store.audit.range({
+        fromSeq: anchored + 1,
+        limit: AUDIT_ENTRIES_PER_UPLOAD,
+      });
+      const last = entries.at(-1);
+      if (last === undefined) return;
+      const identity = await this.#identity.signingIdentity();
+      const checkpoint = signCheckpoint(deviceAuditSigner(identity.keyPem), last, this.#clock.now());
+      let reply: DeviceAuditAnchorReply;
+      try {
+        reply = await client.post<DeviceAuditAnchorReply>('/v1/site/audit', {
+          v: PROTOCOL_VERSION,
+          entries,
+          checkpoint,
+          certificatePem: identity.certificatePem,
+        });
+      } catch (error) {
+        if (!isEdgewardError(error, 'EW_SITE_AUDIT_DIVERGED')) throw error;
+        this.#logger.error(
+          { err: error.message },
+          "the hub refuses this site's audit chain: it no longer extends what the hub anchored",
+        );
+        return;
+      }
+      anchored = reply.anchoredSeq;
+      await this.#store.sites.saveRelayPosition('audit', String(anchored));
+      if (entries.length < AUDIT_ENTRIES_PER_UPLOAD) return;
+    }
+  }
+
+  /** Results of the hub's commands, once the site's devices reported them. */
+  async #forwardCommandResults(client: UpstreamClient): Promise<void> {
+    for (;;) {
+      const done = await this.#store.sites.pendingRelayedResults(RESULTS_PER_UPLOAD);
+      if (done.length === 0) return;
+      await client.post('/v1/site/command-results', {
+        v: PROTOCOL_VERSION,
+        results: done.flatMap((command) =>
+          command.result === null ? [] : [{ deviceId: command.deviceId, result: command.result }],
+        ),
+      });
+      await this.#store.sites.recordRelayedResultsForwarded(
+        done.map((command) => command.id),
+        this.#clock.now(),
+      );
+      if (done.length < RESULTS_PER_UPLOAD) return;
+    }
+  }
+
   async #batchOf(pending: readonly EventRecord[]): Promise<SiteEventsBatch> {
     const byDevice = new Map<string, DeviceEvent[]>();
     for (const record of pending) {
@@ -379,6 +494,25 @@ export class SiteUplink {
       if (device === undefined || device.revokedAt !== null) continue;
       await this.#devices.revoke(systemOperator, deviceId, 'revoked at the hub');
       this.#logger.info({ deviceId }, 'device revoked at the hub: revoked here too');
+    }
+    const refused: { deviceId: string; result: DeviceCommandResult }[] = [];
+    for (const command of reply.commands) {
+      const outcome = await this.#commands.relayFromHub(command);
+      if (outcome.kind === 'queued') {
+        this.#logger.info(
+          { deviceId: command.deviceId, commandId: command.id, kind: command.kind },
+          'command from the hub queued for its device',
+        );
+      } else if (outcome.kind === 'unknown-device') {
+        this.#logger.warn(
+          { deviceId: command.deviceId, commandId: command.id },
+          'the hub sent a command for a device this site does not hold; refused',
+        );
+        refused.push({ deviceId: command.deviceId, result: outcome.refusal });
+      }
+    }
+    if (refused.length > 0) {
+      await client.post('/v1/site/command-results', { v: PROTOCOL_VERSION, results: refused });
     }
   }
 
@@ -449,4 +583,32 @@ export class SiteUplink {
   #lastSyncPath(): string {
     return join(this.#options.dataDir, 'upstream', 'last-sync');
   }
+}
+
+function isBefore(a: AlertChangePosition, b: AlertChangePosition): boolean {
+  return a.updatedAt < b.updatedAt || (a.updatedAt === b.updatedAt && a.id < b.id);
+}
+
+/** The alert as the hub keeps it: who it is assigned to at the site means nothing there. */
+function siteAlertOf(alert: AlertRecord): SiteAlert {
+  const {
+    source: _source,
+    siteId: _siteId,
+    bursts: _bursts,
+    assignee: _assignee,
+    eventRefs,
+    deviceIds,
+    response,
+    route,
+    groupFields,
+    ...rest
+  } = alert;
+  return {
+    ...rest,
+    groupFields: { ...groupFields },
+    eventRefs: eventRefs.map((ref) => ({ ...ref })),
+    deviceIds: [...deviceIds],
+    response: [...response],
+    route: [...route],
+  };
 }

@@ -442,10 +442,13 @@ export class FleetPki {
 
   /**
    * One CRL per CA in the chain, as Node's TLS wants them (it checks every level once any CRL is given).
-   * The issuing CA's lists the revoked device certificates; the root's is empty unless an issuing CA is
-   * revoked.
+   * The issuing CA's lists the revoked device certificates; the root's lists revoked delegated site CAs.
    */
-  async createCrls(revoked: readonly RevokedSerial[], validityMs: number): Promise<string[]> {
+  async createCrls(
+    revoked: readonly RevokedSerial[],
+    validityMs: number,
+    revokedSiteCas: readonly RevokedSerial[] = [],
+  ): Promise<string[]> {
     const thisUpdate = this.#clock.now();
     const nextUpdate = thisUpdate + validityMs;
     // CRL numbers must only grow, across restarts and replicas: the issue time serves.
@@ -462,7 +465,7 @@ export class FleetPki {
       return [this.#rootCrlPem ?? '', ...this.#upperCrlPems, await issuing].filter((pem) => pem !== '');
     }
     return Promise.all([
-      createCrl({ issuer: this.#root, revoked: [], thisUpdate, nextUpdate, crlNumber }),
+      createCrl({ issuer: this.#root, revoked: [...revokedSiteCas], thisUpdate, nextUpdate, crlNumber }),
       issuing,
     ]);
   }

@@ -27,6 +27,7 @@ export function toAlertView(record: AlertRecord, names: ReadonlyMap<string, stri
     kind: record.kind,
     groupKey: record.groupKey,
     groupFields: { ...record.groupFields },
+    siteId: record.siteId,
     severity: record.severity,
     tier: record.tier,
     state: record.state,

@@ -19,6 +19,7 @@ import {
   parseDuration,
   parseTimeBound,
   type Severity,
+  type SiteAlert,
   severityRank,
 } from '@edgeward/core';
 import type { AlertHistoryRecord, AlertListFilter, AlertRecord, Store } from '@edgeward/store';
@@ -250,6 +251,7 @@ export class AlertService {
   /** Someone is on it. Acknowledging an acknowledged alert changes nothing; a resolved one cannot be. */
   acknowledge(operator: OperatorContext, id: string): Promise<AlertView> {
     return this.#act(operator, id, 'alert.acknowledge', {}, async (store, current, now) => {
+      ownedHere(current, 'acknowledged');
       if (current.state === 'resolved')
         throw stateConflict(current, 'acknowledged', 'it reopens by itself when it recurs');
       if (current.acknowledgedAt !== null) return undefined;
@@ -275,6 +277,7 @@ export class AlertService {
     note?: string,
   ): Promise<AlertView> {
     return this.#act(operator, id, 'alert.resolve', { resolution }, async (store, current, now) => {
+      ownedHere(current, 'resolved');
       if (current.state === 'resolved') {
         throw stateConflict(
           current,
@@ -322,6 +325,7 @@ export class AlertService {
     const now = this.#clock.now();
     const untilMs = parseUntil(until, now);
     return this.#act(operator, id, 'alert.suppress', { until: untilMs }, async (store, current, at) => {
+      ownedHere(current, 'suppressed');
       if (current.state === 'resolved') {
         throw stateConflict(
           current,
@@ -411,6 +415,68 @@ export class AlertService {
       limit,
     });
     return { deliveries: records.map(toDeliveryView) };
+  }
+
+  /**
+   * Keeps the alerts a site's own rules raised, under the site's ids and marked with the site, so the hub's
+   * views show them. The site owns their lifecycle: a copy newer than the one held (by the site's
+   * `updatedAt`, kept as `siteChangedAt`: the site's clock is compared only with itself) replaces it, an
+   * older or equal one (a resent batch) changes nothing. Their group key is prefixed with the site, so the
+   * same rule and group at two sites are two alerts. The site notifies its own destinations; the hub does
+   * not notify again, and neither resolves nor unsuppresses them by itself.
+   */
+  async mergeFromSite(siteId: string, alerts: readonly SiteAlert[]): Promise<number> {
+    const changed: string[] = [];
+    await this.#store.transaction(async (store) => {
+      for (const alert of alerts) {
+        const held = await store.alerts.get(alert.id);
+        if (held !== undefined && held.siteId !== siteId) {
+          throw new EdgewardError(
+            'EW_SITE_ALERT_FOREIGN',
+            `site ${siteId} sent alert ${alert.id}, which the hub holds ${held.siteId === null ? 'as its own' : `for site ${held.siteId}`}; a site sends only the alerts its own rules raised`,
+          );
+        }
+        if (held !== undefined && (held.siteChangedAt ?? Number.NEGATIVE_INFINITY) >= alert.updatedAt)
+          continue;
+        const now = this.#clock.now();
+        const record: AlertRecord = {
+          ...alert,
+          groupKey: `site:${siteId}:${alert.groupKey}`,
+          source: 'site',
+          siteId,
+          siteChangedAt: alert.updatedAt,
+          updatedAt: now,
+          bursts: held?.bursts ?? [],
+          assignee: held?.assignee ?? null,
+        };
+        const actor = `site:${siteId}`;
+        if (held === undefined) {
+          if (!(await store.alerts.insert(record))) {
+            throw new EdgewardError(
+              'EW_SITE_ALERT_FOREIGN',
+              `site ${siteId} sent alert ${alert.id} of rule ${alert.ruleId}, but the hub holds another alert of that rule and group for the site; was the site's database replaced?`,
+            );
+          }
+          await store.alerts.addHistory(
+            history(record, now, actor, 'created', { count: record.count, tier: record.tier }),
+          );
+        } else {
+          await store.alerts.update(record);
+          if (held.state !== record.state) {
+            await store.alerts.addHistory(
+              history(record, now, actor, record.state, {
+                from: held.state,
+                to: record.state,
+                atSite: alert.updatedAt,
+              }),
+            );
+          }
+        }
+        changed.push(alert.id);
+      }
+    });
+    if (changed.length > 0) this.#onChanged(changed);
+    return changed.length;
   }
 
   /** Views of the alerts with these ids that exist (for digests). */
@@ -556,6 +622,8 @@ function newAlert(signal: AlertSignal, now: number): AlertRecord {
     acknowledgedAt: null,
     resolvedAt: null,
     reopenedCount: 0,
+    siteId: null,
+    siteChangedAt: null,
     lastSignalAt: now,
     updatedAt: now,
   };
@@ -650,6 +718,16 @@ function history(
 
 function noteOf(operator: OperatorContext, alertId: string, at: number, text: string) {
   return { alertId, at, authorId: operator.id, author: operator.name, text };
+}
+
+/** A site's alert changes state at the site, which sends every change; here it would only be overwritten. */
+function ownedHere(alert: AlertRecord, wanted: string): void {
+  if (alert.siteId === null) return;
+  throw stateConflict(
+    alert,
+    wanted,
+    `it was raised at site ${alert.siteId}, which owns its state: change it there (the site's operator API or CLI), and the change follows here at the next sync`,
+  );
 }
 
 function stateConflict(alert: AlertRecord, wanted: string, hint: string): EdgewardError {

@@ -18,6 +18,28 @@ import type { Logger } from 'pino';
 import type { DeviceService } from './device.service.ts';
 import type { CustodyRecorder } from './evidence.service.ts';
 
+/** Whose chain is anchored: the kinds of the manager's entries about it and the error of a rewrite. */
+interface ChainKind {
+  readonly actor: 'device' | 'site';
+  readonly anchorKind: string;
+  readonly divergedKind: string;
+  readonly divergedCode: 'EW_DEVICE_AUDIT_DIVERGED' | 'EW_SITE_AUDIT_DIVERGED';
+}
+
+const DEVICE_CHAIN: ChainKind = {
+  actor: 'device',
+  anchorKind: 'device.audit_anchor',
+  divergedKind: 'device.audit_diverged',
+  divergedCode: 'EW_DEVICE_AUDIT_DIVERGED',
+};
+
+const SITE_CHAIN: ChainKind = {
+  actor: 'site',
+  anchorKind: 'site.audit_anchor',
+  divergedKind: 'site.audit_diverged',
+  divergedCode: 'EW_SITE_AUDIT_DIVERGED',
+};
+
 /**
  * Anchors each device's own audit chain (isolations, releases, remediations, rule responses, captures,
  * policy bundles taken or refused) in the manager's chain. The device uploads its new entries with a
@@ -39,9 +61,28 @@ export class DeviceAuditService {
     this.#logger = deps.logger;
   }
 
-  async anchor(deviceId: string, upload: DeviceAuditUpload): Promise<DeviceAuditAnchorReply> {
+  anchor(deviceId: string, upload: DeviceAuditUpload): Promise<DeviceAuditAnchorReply> {
+    return this.#anchor(deviceId, upload, DEVICE_CHAIN);
+  }
+
+  /**
+   * Anchors a site manager's own audit chain (the operator actions taken at the site, the site's own
+   * record of enrollments, revocations, overlays, commands) the same way: the site signs a checkpoint over
+   * the entries it sends with its site key (ECDSA P-256, the key of its site certificate), and the hub
+   * appends a `site.audit_anchor` entry. A site that rewrote anchored history is refused
+   * (`EW_SITE_AUDIT_DIVERGED`) and `site.audit_diverged` is recorded.
+   */
+  anchorSite(siteId: string, upload: DeviceAuditUpload): Promise<DeviceAuditAnchorReply> {
+    return this.#anchor(siteId, upload, SITE_CHAIN);
+  }
+
+  async #anchor(
+    deviceId: string,
+    upload: DeviceAuditUpload,
+    chain: ChainKind,
+  ): Promise<DeviceAuditAnchorReply> {
     await this.#devices.requireActive(deviceId);
-    const verifier = await this.#verifierOf(deviceId, upload.certificatePem);
+    const verifier = await this.#verifierOf(deviceId, upload.certificatePem, chain);
     const outcome = await this.#store.transaction(async (tx) => {
       // Two uploads of one device at once cannot both store a seq: (device, seq) is unique, and the later
       // one fails and is sent again by the agent.
@@ -57,8 +98,8 @@ export class DeviceAuditService {
       const anchored = held.at(-1)?.seq ?? 0;
       if (extension.fresh.length > 0 || anchored === 0 || upload.checkpoint.seq > anchored) {
         const entry = await this.#record(tx, {
-          kind: 'device.audit_anchor',
-          actor: `device:${deviceId}`,
+          kind: chain.anchorKind,
+          actor: `${chain.actor}:${deviceId}`,
           subject: deviceId,
           details: { ...upload.checkpoint },
         });
@@ -74,16 +115,19 @@ export class DeviceAuditService {
     if (!outcome.ok) {
       await this.#store.transaction((tx) =>
         this.#record(tx, {
-          kind: 'device.audit_diverged',
+          kind: chain.divergedKind,
           actor: 'system',
           subject: deviceId,
           details: { firstBadSeq: outcome.firstBadSeq, message: outcome.message },
         }),
       );
-      this.#logger.warn({ deviceId, firstBadSeq: outcome.firstBadSeq }, 'device audit chain diverged');
+      this.#logger.warn(
+        { [chain.actor]: deviceId, firstBadSeq: outcome.firstBadSeq },
+        `${chain.actor} audit chain diverged`,
+      );
       throw new EdgewardError(
-        'EW_DEVICE_AUDIT_DIVERGED',
-        `device ${deviceId}: ${outcome.message} (first bad seq ${outcome.firstBadSeq})`,
+        chain.divergedCode,
+        `${chain.actor} ${deviceId}: ${outcome.message.replace('the device chain', `the ${chain.actor} chain`)} (first bad seq ${outcome.firstBadSeq})`,
         { details: { firstBadSeq: outcome.firstBadSeq } },
       );
     }
@@ -107,7 +151,16 @@ export class DeviceAuditService {
    * Checks the device chain as the manager holds it against its anchors (the device's signatures), and
    * each anchor against the manager's own chain entry that recorded it.
    */
-  async verify(deviceId: string): Promise<DeviceAuditVerifyView> {
+  verify(deviceId: string): Promise<DeviceAuditVerifyView> {
+    return this.#verify(deviceId, DEVICE_CHAIN);
+  }
+
+  /** Checks a site's chain as the hub holds it, as `verify` does a device's. */
+  verifySite(siteId: string): Promise<DeviceAuditVerifyView> {
+    return this.#verify(siteId, SITE_CHAIN);
+  }
+
+  async #verify(deviceId: string, chain: ChainKind): Promise<DeviceAuditVerifyView> {
     const { entries, anchors } = await this.chain(deviceId);
     const fail = (firstBadSeq: number, message: string): DeviceAuditVerifyView => ({
       ok: false,
@@ -121,7 +174,7 @@ export class DeviceAuditService {
       const [recorded] = await this.#store.audit.range({ fromSeq: anchor.managerSeq, limit: 1 });
       const details = recorded?.details as { seq?: number; hash?: string; signature?: string } | undefined;
       if (
-        recorded?.kind !== 'device.audit_anchor' ||
+        recorded?.kind !== chain.anchorKind ||
         details?.seq !== anchor.seq ||
         details.hash !== anchor.hash ||
         details.signature !== anchor.signature
@@ -143,17 +196,20 @@ export class DeviceAuditService {
               ok: false,
               firstBadSeq: 1,
               problem: 'bad-checkpoint',
-              message: 'no anchored checkpoint holds a usable device certificate',
+              message: `no anchored checkpoint holds a usable ${chain.actor} certificate`,
             };
     } else {
       result = verifyDeviceChain(entries, anchors, key);
     }
     if (!result.ok)
-      this.#logger.warn({ deviceId, firstBadSeq: result.firstBadSeq }, 'device audit chain does not verify');
+      this.#logger.warn(
+        { [chain.actor]: deviceId, firstBadSeq: result.firstBadSeq },
+        `${chain.actor} audit chain does not verify`,
+      );
     return { ...result, deviceId, anchors: anchors.length };
   }
 
-  async #verifierOf(deviceId: string, certificatePem: string): Promise<AuditVerifier> {
+  async #verifierOf(deviceId: string, certificatePem: string, chain: ChainKind): Promise<AuditVerifier> {
     const fingerprint = certificateDerSha256(certificatePem);
     const issued = await this.#store.certificates.listByDevice(deviceId);
     const key = certificatePublicKey(certificatePem);
@@ -163,8 +219,8 @@ export class DeviceAuditService {
       !issued.some((entry) => entry.fingerprint === fingerprint)
     ) {
       throw new EdgewardError(
-        'EW_DEVICE_AUDIT_DIVERGED',
-        `the audit upload of device ${deviceId} comes with a certificate this fleet never issued to it`,
+        chain.divergedCode,
+        `the audit upload of ${chain.actor} ${deviceId} comes with a certificate this fleet never issued to it`,
       );
     }
     return deviceAuditVerifier(key);

@@ -9,6 +9,7 @@ import {
   type DeviceIsolationView,
   EdgewardError,
   type IsolateParams,
+  NOT_ISOLATED,
   type ReleaseParams,
 } from '@edgeward/core';
 import type { DeviceCommandRecord, Store } from '@edgeward/store';
@@ -16,6 +17,11 @@ import type { Logger } from 'pino';
 import type { AuditTrail } from './audit-trail.ts';
 import type { DeviceService } from './device.service.ts';
 import type { OperatorContext } from './operator-context.ts';
+
+/** What became of a hub command at a site (DeviceCommandService.relayFromHub). */
+export type RelayOutcome =
+  | { readonly kind: 'queued' | 'held' | 'refused' }
+  | { readonly kind: 'unknown-device'; readonly refusal: DeviceCommandResult };
 
 /** Hands a command to the device's live push connection; false when this process holds none. */
 export type CommandPush = (command: DeviceCommand) => boolean;
@@ -79,6 +85,46 @@ export class DeviceCommandService {
 
   capture(operator: OperatorContext, deviceId: string, params: CaptureParams): Promise<DeviceCommandView> {
     return this.#issue(operator, { deviceId, kind: 'capture', params });
+  }
+
+  /**
+   * On a site: queues a command that an operator at the hub gave one of this site's devices, under the
+   * hub's id, so that a command handed over again (a lost reply, a restart) is queued once. The site's
+   * audit chain records it as an action of the hub's operator. A command for a device this site revoked
+   * is stored with a refusal as its result, which goes back to the hub like any; one for a device this
+   * site does not hold (its database replaced) cannot be stored here, and its refusal is returned for the
+   * caller to send the hub at once.
+   */
+  async relayFromHub(command: DeviceCommand): Promise<RelayOutcome> {
+    const operator: OperatorContext = { id: 'hub', name: `hub:${command.createdBy}`, role: 'operator' };
+    const relayed = { ...command, createdBy: operator.name } as DeviceCommand;
+    const refusal = (why: string): DeviceCommandResult => ({
+      v: 1,
+      commandId: command.id,
+      status: 'refused',
+      detail: `device ${command.deviceId} is ${why} at this site`,
+      at: this.#clock.now(),
+      state: NOT_ISOLATED,
+    });
+    const outcome = await this.#store.transaction(async (store): Promise<RelayOutcome> => {
+      const device = await store.devices.findById(command.deviceId);
+      if (device === undefined) return { kind: 'unknown-device', refusal: refusal('not enrolled') };
+      if (!(await store.sites.recordRelayedCommand(command.id, command.deviceId, this.#clock.now())))
+        return { kind: 'held' };
+      if (device.revokedAt !== null) {
+        await store.commands.create(relayed);
+        await store.commands.complete(command.id, refusal('revoked'), this.#clock.now());
+        await this.#audit.record(store, operator, `device.${command.kind}`, command.deviceId, {
+          commandId: command.id,
+          refused: 'the device is revoked at this site',
+        });
+        return { kind: 'refused' };
+      }
+      await this.#queue(store, operator, relayed);
+      return { kind: 'queued' };
+    });
+    if (outcome.kind === 'queued') await this.#deliver(relayed);
+    return outcome;
   }
 
   async list(deviceId: string): Promise<DeviceCommandListView> {
@@ -180,24 +226,40 @@ export class DeviceCommandService {
     } as DeviceCommand;
     await this.#store.transaction(async (store) => {
       await this.#devices.requireActive(command.deviceId, store);
-      await store.commands.create(command);
-      if (command.kind !== 'capture') {
-        await store.commands.setDesiredIsolation({
-          deviceId: command.deviceId,
-          desired: command.kind === 'isolate' ? 'isolated' : 'released',
-          desiredAt: command.createdAt,
-          desiredBy: operator.name,
-          reason: command.params.reason,
-          commandId: command.id,
-        });
-      }
-      await this.#audit.record(store, operator, `device.${command.kind}`, command.deviceId, {
-        commandId: command.id,
-        ...command.params,
-      });
+      await this.#queue(store, operator, command);
     });
+    const sentAt = await this.#deliver(command);
+    return {
+      ...command,
+      status: sentAt === null ? 'pending' : 'sent',
+      sentAt,
+      acknowledgedAt: null,
+      result: null,
+    };
+  }
+
+  async #queue(store: Store, operator: OperatorContext, command: DeviceCommand): Promise<void> {
+    await store.commands.create(command);
+    if (command.kind !== 'capture') {
+      await store.commands.setDesiredIsolation({
+        deviceId: command.deviceId,
+        desired: command.kind === 'isolate' ? 'isolated' : 'released',
+        desiredAt: command.createdAt,
+        desiredBy: operator.name,
+        reason: command.params.reason,
+        commandId: command.id,
+      });
+    }
+    await this.#audit.record(store, operator, `device.${command.kind}`, command.deviceId, {
+      commandId: command.id,
+      ...command.params,
+    });
+  }
+
+  /** Pushes the command when this process holds the device's connection; returns when it was sent. */
+  async #deliver(command: DeviceCommand): Promise<number | null> {
     this.#logger.info(
-      { deviceId: command.deviceId, commandId: command.id, kind: command.kind, by: operator.name },
+      { deviceId: command.deviceId, commandId: command.id, kind: command.kind, by: command.createdBy },
       'device command issued',
     );
     let sentAt: number | null = null;
@@ -213,13 +275,7 @@ export class DeviceCommandService {
       });
     }
     this.#onChanged({ deviceId: command.deviceId, commandId: command.id, status: 'issued' });
-    return {
-      ...command,
-      status: sentAt === null ? 'pending' : 'sent',
-      sentAt,
-      acknowledgedAt: null,
-      result: null,
-    };
+    return sentAt;
   }
 }
 

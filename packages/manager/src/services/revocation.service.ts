@@ -56,33 +56,54 @@ export class RevocationService {
 
   /** Re-issues the CRLs now. */
   async publish(): Promise<void> {
-    const revoked = await this.#store.certificates.listRevoked(this.#clock.now());
-    await this.#issue(revoked);
+    await this.#issue(await this.#revoked(this.#clock.now()));
   }
 
   /** Re-issues when revocations changed in the store or the CRLs are older than `maxAgeMs`. */
   async refreshIfNeeded(maxAgeMs: number): Promise<void> {
     const now = this.#clock.now();
-    const revoked = await this.#store.certificates.listRevoked(now);
+    const revoked = await this.#revoked(now);
     if (keyOf(revoked) !== this.#revokedKey || now - this.#issuedAt >= maxAgeMs) await this.#issue(revoked);
   }
 
-  async #issue(revoked: readonly { serial: string; revokedAt: number | null }[]): Promise<void> {
-    const entries = revoked.map((certificate) => ({
-      serial: certificate.serial,
-      revokedAt: certificate.revokedAt ?? this.#clock.now(),
-    }));
-    this.#crls = await this.#pki.createCrls(entries, this.#crlValidityMs);
+  /**
+   * Revoked device (and site identity) certificates, and the delegated CAs of revoked sites, which the
+   * root's CRL lists (on a hub; a site holds no sites).
+   */
+  async #revoked(now: number): Promise<Revoked> {
+    const [certificates, sites] = await Promise.all([
+      this.#store.certificates.listRevoked(now),
+      this.#store.sites.list(),
+    ]);
+    const siteCas = sites.flatMap((site) =>
+      site.revokedAt === null || site.caSerial === null
+        ? []
+        : [{ serial: site.caSerial, revokedAt: site.revokedAt, issuer: 'root' as const }],
+    );
+    return [
+      ...certificates.map((certificate) => ({ ...certificate, issuer: 'issuing' as const })),
+      ...siteCas,
+    ];
+  }
+
+  async #issue(revoked: Revoked): Promise<void> {
+    const entriesOf = (issuer: 'root' | 'issuing') =>
+      revoked
+        .filter((entry) => entry.issuer === issuer)
+        .map((entry) => ({ serial: entry.serial, revokedAt: entry.revokedAt ?? this.#clock.now() }));
+    this.#crls = await this.#pki.createCrls(entriesOf('issuing'), this.#crlValidityMs, entriesOf('root'));
     this.#revokedKey = keyOf(revoked);
     this.#issuedAt = this.#clock.now();
-    this.#logger.debug({ revoked: entries.length }, 'CRLs issued');
+    this.#logger.debug({ revoked: revoked.length }, 'CRLs issued');
     for (const listener of this.#listeners) listener(this.#crls);
   }
 }
 
-function keyOf(revoked: readonly { serial: string }[]): string {
+type Revoked = readonly { serial: string; revokedAt: number | null; issuer: 'root' | 'issuing' }[];
+
+function keyOf(revoked: Revoked): string {
   return revoked
-    .map((certificate) => certificate.serial)
+    .map((entry) => `${entry.issuer}:${entry.serial}`)
     .sort()
     .join(',');
 }

@@ -4,12 +4,17 @@ import {
   type CreatedSiteView,
   childSitePath,
   type createSiteSchema,
+  type DeviceAuditAnchorReply,
+  type DeviceAuditUpload,
   type DeviceRecord,
   EdgewardError,
   type EnrollmentTokenRecord,
   hubFederationSchema,
   isEdgewardError,
   PROTOCOL_VERSION,
+  type SiteAlertsBatch,
+  type SiteAlertsReply,
+  type SiteCommandResults,
   type SiteComplianceBatch,
   type SiteDelegationGrant,
   type SiteDelegationRequest,
@@ -24,9 +29,12 @@ import type { SiteRecord, Store } from '@edgeward/store';
 import type { Logger } from 'pino';
 import * as z from 'zod/mini';
 import type { FleetPki } from '../pki/fleet-pki.ts';
+import type { AlertService } from './alert.service.ts';
 import type { AuditTrail } from './audit-trail.ts';
 import type { ComplianceService } from './compliance.service.ts';
 import type { DeviceService } from './device.service.ts';
+import type { DeviceAuditService } from './device-audit.service.ts';
+import type { DeviceCommandService } from './device-command.service.ts';
 import type { EventService } from './event.service.ts';
 import type { OperatorContext } from './operator-context.ts';
 import type { PolicyService } from './policy.service.ts';
@@ -44,6 +52,8 @@ export const SITE_ROLE_LABEL = 'edgeward.role';
 
 /** A site that stays silent longer than this counts as cut off. */
 const CONNECTED_WITHIN_MS = 120_000;
+/** Hub commands handed to a site per sync, at most; the rest follow at the next. */
+const RELAYED_COMMANDS_PER_SYNC = 200;
 
 /**
  * The hub's side of federation: sites and their one-time enrollment, the name-constrained CA delegated
@@ -56,7 +66,10 @@ export class SiteService {
   readonly #pki: FleetPki;
   readonly #audit: AuditTrail;
   readonly #events: Pick<EventService, 'ingest'>;
-  readonly #devices: Pick<DeviceService, 'ingestInventory'>;
+  readonly #devices: Pick<DeviceService, 'ingestInventory' | 'revoke'>;
+  readonly #alerts: Pick<AlertService, 'mergeFromSite'>;
+  readonly #commands: Pick<DeviceCommandService, 'recordResult'>;
+  readonly #deviceAudit: Pick<DeviceAuditService, 'anchorSite'>;
   #compliance: Pick<ComplianceService, 'ingest'> | undefined;
   readonly #policies: Pick<PolicyService, 'currentBundle' | 'sitesChanged'>;
   readonly #logger: Logger;
@@ -69,7 +82,10 @@ export class SiteService {
     pki: FleetPki;
     audit: AuditTrail;
     events: Pick<EventService, 'ingest'>;
-    devices: Pick<DeviceService, 'ingestInventory'>;
+    devices: Pick<DeviceService, 'ingestInventory' | 'revoke'>;
+    alerts: Pick<AlertService, 'mergeFromSite'>;
+    commands: Pick<DeviceCommandService, 'recordResult'>;
+    deviceAudit: Pick<DeviceAuditService, 'anchorSite'>;
     policies: Pick<PolicyService, 'currentBundle' | 'sitesChanged'>;
     logger: Logger;
     startCommand: (site: string, token: string) => string;
@@ -83,6 +99,9 @@ export class SiteService {
     this.#audit = deps.audit;
     this.#events = deps.events;
     this.#devices = deps.devices;
+    this.#alerts = deps.alerts;
+    this.#commands = deps.commands;
+    this.#deviceAudit = deps.deviceAudit;
     this.#policies = deps.policies;
     this.#logger = deps.logger;
     this.#startCommand = deps.startCommand;
@@ -118,6 +137,7 @@ export class SiteService {
       backlog: 0,
       budgetEndsAt: null,
       conflicts: 0,
+      revokedAt: null,
     };
     await this.#store.transaction(async (store) => {
       if ((await store.sites.findById(site.id)) !== undefined || (await store.devices.findById(site.id))) {
@@ -184,7 +204,7 @@ export class SiteService {
    * the hub (when less than 1.5 budgets remain) always holds a CA that outlives any outage within budget.
    */
   async delegate(siteId: string, request: SiteDelegationRequest): Promise<SiteDelegationGrant> {
-    const site = await this.#find(siteId);
+    const site = await this.#trusted(siteId);
     const region = (await this.#store.devices.findById(siteId))?.labels[SITE_ROLE_LABEL] === 'region';
     const { ca, rootCrlPem, upperCaPems, upperCrlPems } = await this.#pki.delegateSiteCa({
       siteId,
@@ -192,8 +212,7 @@ export class SiteService {
       serverNames: request.serverNames,
       validityMs: 2 * site.maxOfflineMs,
       pathLength: region ? 1 : 0,
-      // Revoking a whole site (its CA in the root CRL) is not offered yet.
-      revokedSiteCas: [],
+      revokedSiteCas: await this.#revokedSiteCas(),
     });
     const now = this.#clock.now();
     await this.#store.transaction(async (store) => {
@@ -233,7 +252,7 @@ export class SiteService {
    * device of the hub or of another site is refused.
    */
   async ingestEvents(siteId: string, batch: SiteEventsBatch): Promise<SiteEventsReply> {
-    await this.#find(siteId);
+    await this.#trusted(siteId);
     const now = this.#clock.now();
     const acks: Record<string, number> = {};
     for (const entry of batch.devices) {
@@ -262,7 +281,7 @@ export class SiteService {
     siteId: string,
     batch: SiteInventoryBatch,
   ): Promise<{ v: 1; versions: Record<string, number> }> {
-    await this.#find(siteId);
+    await this.#trusted(siteId);
     const now = this.#clock.now();
     const versions: Record<string, number> = {};
     for (const entry of batch.devices) {
@@ -328,7 +347,7 @@ export class SiteService {
 
   /** Each device's latest compliance report, stored as if the device had sent it to the hub. */
   async ingestCompliance(siteId: string, batch: SiteComplianceBatch): Promise<{ v: 1; stored: number }> {
-    await this.#find(siteId);
+    await this.#trusted(siteId);
     const compliance = this.#compliance;
     if (compliance === undefined) throw new EdgewardError('EW_INTERNAL', 'the hub has no compliance service');
     const now = this.#clock.now();
@@ -341,9 +360,12 @@ export class SiteService {
     return { v: PROTOCOL_VERSION, stored };
   }
 
-  /** Records what the site reports and tells it which of its devices the hub revoked. */
+  /**
+   * Records what the site reports and tells it which of its devices the hub revoked and which commands
+   * operators at the hub gave its devices.
+   */
   async status(siteId: string, report: SiteStatusReport): Promise<SiteStatusReply> {
-    await this.#find(siteId);
+    await this.#trusted(siteId);
     const now = this.#clock.now();
     if (report.overlay !== undefined) await this.#acceptOverlay(siteId, report.overlay, now);
     // The site's own device record: it is seen at every sync, not by heartbeats.
@@ -370,11 +392,115 @@ export class SiteService {
         limit: 100_000,
       },
     );
+    // Handed over at every sync until the result comes back: the site queues each id once, so a reply
+    // lost on the way costs nothing, and the command shows as sent (to the site) meanwhile.
+    const commands = await this.#store.commands.listOpenByLabel(
+      SITE_LABEL,
+      siteId,
+      RELAYED_COMMANDS_PER_SYNC,
+    );
+    await this.#store.commands.markSent(
+      commands.map((command) => command.id),
+      now,
+    );
     return {
       v: PROTOCOL_VERSION,
       serverTime: now,
       revokedDevices: revoked.filter((device) => device.revokedAt !== null).map((device) => device.id),
+      commands: commands.map(
+        ({
+          status: _status,
+          sentAt: _sentAt,
+          acknowledgedAt: _acknowledgedAt,
+          result: _result,
+          ...command
+        }) => command,
+      ),
     };
+  }
+
+  /** The alerts the site's own rules raised, kept at the hub marked with the site (exactly once by id). */
+  async ingestAlerts(siteId: string, batch: SiteAlertsBatch): Promise<SiteAlertsReply> {
+    await this.#trusted(siteId);
+    for (const alert of batch.alerts) {
+      for (const deviceId of alert.deviceIds) {
+        const device = await this.#store.devices.findById(deviceId);
+        if (device !== undefined && device.labels[SITE_LABEL] !== siteId) {
+          throw new EdgewardError(
+            'EW_SITE_DEVICE_FOREIGN',
+            `alert ${alert.id} of site ${siteId} names device ${deviceId}, which does not belong to the site`,
+          );
+        }
+      }
+    }
+    return { v: PROTOCOL_VERSION, stored: await this.#alerts.mergeFromSite(siteId, batch.alerts) };
+  }
+
+  /** The site's own audit chain, anchored in the hub's (DeviceAuditService.anchorSite). */
+  async anchorAudit(siteId: string, upload: DeviceAuditUpload): Promise<DeviceAuditAnchorReply> {
+    await this.#trusted(siteId);
+    return this.#deviceAudit.anchorSite(siteId, upload);
+  }
+
+  /**
+   * Results of hub commands that the site's devices ran, stored as if the devices had reported them: the
+   * first result of a command counts, a repeated one changes nothing.
+   */
+  async recordCommandResults(siteId: string, batch: SiteCommandResults): Promise<{ v: 1; accepted: number }> {
+    await this.#trusted(siteId);
+    let accepted = 0;
+    for (const { deviceId, result } of batch.results) {
+      const device = await this.#store.devices.findById(deviceId);
+      if (device?.labels[SITE_LABEL] !== siteId) {
+        throw new EdgewardError(
+          'EW_SITE_DEVICE_FOREIGN',
+          `site ${siteId} sent a command result for device ${deviceId}, which does not belong to it`,
+        );
+      }
+      if (device.revokedAt !== null) continue;
+      if ((await this.#commands.recordResult(deviceId, result.commandId, result)).accepted) accepted += 1;
+    }
+    return { v: PROTOCOL_VERSION, accepted };
+  }
+
+  /**
+   * Revokes a whole site: its CA goes into the root CRL (so nothing it issued is trusted at any level), its
+   * own certificate is revoked (the hub refuses it at the handshake), and its devices' records at the hub
+   * are marked revoked. The site's history stays at the hub.
+   */
+  async revoke(operator: OperatorContext, id: string, reason: string): Promise<SiteView> {
+    const site = await this.#find(id);
+    if (site.revokedAt !== null) return this.#view(site);
+    const now = this.#clock.now();
+    const devices = await this.#store.transaction(async (store) => {
+      await store.sites.update(id, { revokedAt: now });
+      const held = await store.devices.list({ labels: { [SITE_LABEL]: id } }, { limit: 100_000 });
+      for (const device of held) {
+        await store.certificates.revokeAllForDevice(device.id, now);
+        await store.devices.update(device.id, { revokedAt: now });
+      }
+      await this.#audit.record(store, operator, 'site.revoke', id, {
+        reason,
+        caSerial: site.caSerial,
+        devices: held.length,
+      });
+      return held.length;
+    });
+    // The site's own identity, as any device's: its certificates revoked, the CRLs (now with its CA in the
+    // root's) re-issued and enforced by the device listener, its connections closed.
+    if ((await this.#store.devices.findById(id)) !== undefined)
+      await this.#devices.revoke(operator, id, reason);
+    this.#logger.warn({ siteId: id, devices, by: operator.name, reason }, 'site revoked');
+    return this.#view(await this.#find(id));
+  }
+
+  /** The delegated CAs of revoked sites, for the root CRL. */
+  async #revokedSiteCas(): Promise<{ serial: string; revokedAt: number }[]> {
+    return (await this.#store.sites.list()).flatMap((site) =>
+      site.revokedAt === null || site.caSerial === null
+        ? []
+        : [{ serial: site.caSerial, revokedAt: site.revokedAt }],
+    );
   }
 
   /** Kept only when it is authorized by the delegation in the bundle in force, as agents will check it. */
@@ -404,6 +530,18 @@ export class SiteService {
     await this.#store.sites.saveOverlay(siteId, verdict.payload.version, JSON.stringify(overlay), now);
   }
 
+  /** The site, refused when the hub revoked it (a CRL that lags must not let it sync). */
+  async #trusted(id: string): Promise<SiteRecord> {
+    const site = await this.#find(id);
+    if (site.revokedAt !== null) {
+      throw new EdgewardError(
+        'EW_SITE_REVOKED',
+        `site ${id} was revoked at the hub on ${new Date(site.revokedAt).toISOString()}; declare a new site to replace it`,
+      );
+    }
+    return site;
+  }
+
   async #find(id: string): Promise<SiteRecord> {
     const site = await this.#store.sites.findById(id);
     if (site === undefined) {
@@ -418,7 +556,8 @@ export class SiteService {
     const budgetLeftMs =
       site.lastSyncAt === null ? null : Math.max(0, site.lastSyncAt + site.maxOfflineMs - now);
     let link: SiteView['link'] = 'never-enrolled';
-    if (site.enrolledAt !== null) {
+    if (site.revokedAt !== null) link = 'revoked';
+    else if (site.enrolledAt !== null) {
       if (site.lastSyncAt !== null && now - site.lastSyncAt <= CONNECTED_WITHIN_MS) link = 'connected';
       else if (budgetLeftMs === 0) link = 'over-budget';
       else link = 'offline';
@@ -435,6 +574,7 @@ export class SiteService {
       caNotAfter: site.caNotAfter,
       devices,
       conflicts: site.conflicts,
+      revokedAt: site.revokedAt,
     };
   }
 }

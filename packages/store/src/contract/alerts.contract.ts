@@ -35,6 +35,32 @@ export function alertsContract(ctx: ContractContext): void {
       assert.equal(await alerts.get('al-nope'), undefined);
     });
 
+    it('lists the alerts of a source in the order they changed, after a position', async () => {
+      const { alerts } = ctx.store();
+      await alerts.insert(alert('al-b', { source: 'site', updatedAt: 2_000, groupKey: 'b' }));
+      await alerts.insert(alert('al-a', { source: 'site', updatedAt: 2_000, groupKey: 'a' }));
+      await alerts.insert(alert('al-c', { source: 'site', updatedAt: 1_000, groupKey: 'c' }));
+      await alerts.insert(alert('al-d', { source: 'agent', updatedAt: 1_500, groupKey: 'd' }));
+      await alerts.insert(
+        alert('al-e', {
+          source: 'hub',
+          updatedAt: 1_500,
+          groupKey: 'e',
+          siteId: 'plant-1',
+          siteChangedAt: 1_400,
+        }),
+      );
+      assert.deepEqual(ids(await alerts.listChanged('site', undefined, 10)), ['al-c', 'al-a', 'al-b']);
+      assert.deepEqual(ids(await alerts.listChanged('site', { updatedAt: 2_000, id: 'al-a' }, 10)), ['al-b']);
+      assert.deepEqual(ids(await alerts.listChanged('site', undefined, 2)), ['al-c', 'al-a']);
+      await alerts.update(
+        alert('al-c', { source: 'site', updatedAt: 3_000, groupKey: 'c', state: 'resolved' }),
+      );
+      assert.deepEqual(ids(await alerts.listChanged('site', { updatedAt: 2_000, id: 'al-b' }, 10)), ['al-c']);
+      assert.equal((await alerts.get('al-e'))?.siteId, 'plant-1');
+      assert.equal((await alerts.get('al-e'))?.siteChangedAt, 1_400);
+    });
+
     it('keeps one alert per rule and group: a second insert is refused and writes nothing', async () => {
       const { alerts } = ctx.store();
       assert.equal(await alerts.insert(alert('al-1', { groupKey: '["root"]' })), true);
@@ -120,6 +146,18 @@ export function alertsContract(ctx: ContractContext): void {
       );
       await alerts.insert(
         alert('al-expired', { lastSignalAt: 1_500, state: 'suppressed', suppressedUntil: 8_000 }),
+      );
+      // A site's alerts are resolved and unsuppressed at the site, never by the hub's sweep.
+      const atSite = { groupKey: 'site', source: 'site' as const, siteId: 'plant-1', siteChangedAt: 1_000 };
+      await alerts.insert(alert('al-site-quiet', { ...atSite, lastSignalAt: 1_000 }));
+      await alerts.insert(
+        alert('al-site-expired', {
+          ...atSite,
+          groupKey: 'site-2',
+          lastSignalAt: 1_000,
+          state: 'suppressed',
+          suppressedUntil: 8_000,
+        }),
       );
       assert.deepEqual(ids(await alerts.listQuiet(5_000, 10_000)), ['al-quiet', 'al-expired', 'al-acked']);
       assert.deepEqual(ids(await alerts.listQuiet(5_000, 10_000, 1)), ['al-quiet']);

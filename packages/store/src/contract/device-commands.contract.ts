@@ -33,6 +33,29 @@ function result(commandId: string, status: DeviceCommandResult['status']): Devic
 
 export function deviceCommandsContract(ctx: ContractContext): void {
   describe('device commands', () => {
+    it('lists the open commands of the devices carrying a label, oldest first', async () => {
+      const store = ctx.store();
+      await store.devices.create(device('dev-a', { labels: { 'edgeward.site': 'plant-1' } }));
+      await store.devices.create(device('dev-b', { labels: { 'edgeward.site': 'plant-2' } }));
+      await store.devices.create(device('dev-c', { labels: { 'edgeward.site': 'plant-1' } }));
+      const late = isolate('dev-c', 3_000);
+      const early = isolate('dev-a', 2_000);
+      const elsewhere = isolate('dev-b', 1_000);
+      const done = isolate('dev-a', 1_500);
+      for (const command of [late, early, elsewhere, done]) await store.commands.create(command);
+      await store.commands.markSent([late.id], 3_500);
+      await store.commands.complete(done.id, result(done.id, 'done'), 4_000);
+      assert.deepEqual(
+        (await store.commands.listOpenByLabel('edgeward.site', 'plant-1', 10)).map((command) => command.id),
+        [early.id, late.id],
+      );
+      assert.deepEqual(
+        (await store.commands.listOpenByLabel('edgeward.site', 'plant-1', 1)).map((command) => command.id),
+        [early.id],
+      );
+      assert.deepEqual(await store.commands.listOpenByLabel('edgeward.site', 'plant-9', 10), []);
+    });
+
     it('stores a command as pending and reads it back whole', async () => {
       const store = ctx.store();
       await store.devices.create(device('dev-a'));

@@ -277,6 +277,8 @@ export function alert(id: string, overrides: Partial<AlertRecord> = {}): AlertRe
     acknowledgedAt: null,
     resolvedAt: null,
     reopenedCount: 0,
+    siteId: null,
+    siteChangedAt: null,
     lastSignalAt,
     updatedAt: lastSignalAt,
     ...overrides,

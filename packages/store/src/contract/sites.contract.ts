@@ -20,6 +20,7 @@ function site(id: string, overrides: Partial<SiteRecord> = {}): SiteRecord {
     backlog: 0,
     budgetEndsAt: null,
     conflicts: 0,
+    revokedAt: null,
     ...overrides,
   };
 }
@@ -152,6 +153,67 @@ export function sitesContract(ctx: ContractContext): void {
         (await store.sites.pendingCompliance(10)).map((entry) => entry.deviceId),
         ['dev-a', 'dev-b'],
       );
+    });
+
+    it('records a revoked site', async () => {
+      const store = ctx.store();
+      await store.tokens.create(token('tok-plant-1'));
+      await store.sites.create(site('plant-1'));
+      assert.equal(await store.sites.update('plant-1', { revokedAt: 7_000 }), true);
+      assert.equal((await store.sites.findById('plant-1'))?.revokedAt, 7_000);
+    });
+
+    it('keeps how far each relayed stream reached the hub', async () => {
+      const store = ctx.store();
+      assert.equal(await store.sites.relayPosition('alerts'), undefined);
+      await store.sites.saveRelayPosition('alerts', '{"updatedAt":5,"id":"a"}');
+      await store.sites.saveRelayPosition('audit', '12');
+      await store.sites.saveRelayPosition('alerts', '{"updatedAt":9,"id":"b"}');
+      assert.equal(await store.sites.relayPosition('alerts'), '{"updatedAt":9,"id":"b"}');
+      assert.equal(await store.sites.relayPosition('audit'), '12');
+    });
+
+    it('queues a hub command once and lists its result until the hub holds it', async () => {
+      const store = ctx.store();
+      await store.devices.create(device('dev-a'));
+      const command = {
+        id: '00000000-0000-4000-8000-0000000000a1',
+        deviceId: 'dev-a',
+        kind: 'release' as const,
+        params: { reason: 'cleared' },
+        createdAt: 2_000,
+        createdBy: 'hub:alice',
+      };
+      const other = { ...command, id: '00000000-0000-4000-8000-0000000000a2', createdAt: 2_500 };
+      assert.equal(await store.sites.recordRelayedCommand(command.id, 'dev-a', 3_000), true);
+      assert.equal(await store.sites.recordRelayedCommand(command.id, 'dev-a', 3_100), false);
+      assert.equal(await store.sites.recordRelayedCommand(other.id, 'dev-a', 3_100), true);
+      await store.commands.create(command);
+      await store.commands.create(other);
+      // A command of the site's own operators is never sent to the hub.
+      await store.commands.create({ ...command, id: '00000000-0000-4000-8000-0000000000a3' });
+      assert.deepEqual(await store.sites.pendingRelayedResults(10), [], 'no result yet');
+      const result = {
+        v: 1 as const,
+        commandId: command.id,
+        status: 'done' as const,
+        detail: 'released',
+        at: 4_000,
+        state: { isolated: false, since: null, releaseAt: null, reason: null },
+      };
+      await store.commands.complete(command.id, result, 4_000);
+      await store.commands.complete(
+        '00000000-0000-4000-8000-0000000000a3',
+        { ...result, commandId: '00000000-0000-4000-8000-0000000000a3' },
+        4_000,
+      );
+      const pending = await store.sites.pendingRelayedResults(10);
+      assert.deepEqual(
+        pending.map((entry) => [entry.id, entry.status, entry.result?.detail]),
+        [[command.id, 'done', 'released']],
+      );
+      await store.sites.recordRelayedResultsForwarded([command.id], 5_000);
+      assert.deepEqual(await store.sites.pendingRelayedResults(10), []);
     });
 
     it('keeps the newest overlay of a site and ignores an older or equal version', async () => {

@@ -659,4 +659,34 @@ export const migrations: readonly Migration[] = [
       'CREATE INDEX compliance_state_stale ON compliance_state (device_id) WHERE stale = 1',
     ],
   },
+  {
+    version: 13,
+    name: 'federation: site alerts, site revocation and relayed commands',
+    up: (dialect) => {
+      const { key } = columnTypes(dialect);
+      return [
+        // On a hub: the site whose own rules raised the alert (null for the hub's and agents' alerts), and
+        // the site's time of the change the hub holds (the site's clock, compared only with the site's).
+        `ALTER TABLE alerts ADD COLUMN site_id ${key}`,
+        'ALTER TABLE alerts ADD COLUMN site_changed_at BIGINT',
+        // The site sends its alerts in the order it changed them, from where the hub last took them.
+        'CREATE INDEX alerts_changed ON alerts (updated_at, id)',
+        'ALTER TABLE sites ADD COLUMN revoked_at BIGINT',
+        // On a site: each hub command it queued for one of its devices (under the hub's id, so a command
+        // handed over twice is queued once), and when the hub got its result.
+        `CREATE TABLE site_relayed_commands (
+          command_id ${key} PRIMARY KEY,
+          device_id ${key} NOT NULL,
+          relayed_at BIGINT NOT NULL,
+          result_forwarded_at BIGINT
+        )`,
+        'CREATE INDEX site_relayed_commands_unforwarded ON site_relayed_commands (command_id) WHERE result_forwarded_at IS NULL',
+        // On a site: how far each stream without a per-device sequence reached the hub (alerts, audit).
+        `CREATE TABLE site_relay_positions (
+          stream ${key} PRIMARY KEY,
+          position TEXT NOT NULL
+        )`,
+      ];
+    },
+  },
 ];

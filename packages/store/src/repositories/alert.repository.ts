@@ -1,6 +1,7 @@
 import { type AlertResolution, EdgewardError, severities } from '@edgeward/core';
 import type { SqlExecutor } from '../sql/executor.ts';
 import type {
+  AlertChangePosition,
   AlertHistoryRecord,
   AlertListFilter,
   AlertNoteRecord,
@@ -21,6 +22,8 @@ interface AlertRow {
   tier: AlertRecord['tier'];
   state: AlertRecord['state'];
   source: AlertRecord['source'];
+  site_id: string | null;
+  site_changed_at: number | null;
   device_ids: string;
   first_seen: number;
   last_seen: number;
@@ -60,6 +63,8 @@ const mutableColumns = [
   'tier',
   'state',
   'source',
+  'site_id',
+  'site_changed_at',
   'device_ids',
   'first_seen',
   'last_seen',
@@ -96,6 +101,8 @@ function toRecord(row: AlertRow): AlertRecord {
     tier: row.tier,
     state: row.state,
     source: row.source,
+    siteId: row.site_id,
+    siteChangedAt: numberOrNull(row.site_changed_at),
     deviceIds: JSON.parse(row.device_ids) as string[],
     firstSeen: Number(row.first_seen),
     lastSeen: Number(row.last_seen),
@@ -127,6 +134,8 @@ function mutableValues(alert: AlertRecord): (string | number | null)[] {
     alert.tier,
     alert.state,
     alert.source,
+    alert.siteId,
+    alert.siteChangedAt,
     JSON.stringify(alert.deviceIds),
     alert.firstSeen,
     alert.lastSeen,
@@ -203,6 +212,19 @@ export class SqlAlertRepository implements AlertRepository {
     });
   }
 
+  async listChanged(
+    source: AlertRecord['source'],
+    after: AlertChangePosition | undefined,
+    limit: number,
+  ): Promise<AlertRecord[]> {
+    const rows = await this.#db.query<AlertRow>(
+      `SELECT ${columns} FROM alerts WHERE source = $1 AND (updated_at, id) > ($2, $3)
+       ORDER BY updated_at, id LIMIT $4`,
+      [source, after?.updatedAt ?? -1, after?.id ?? '', limit],
+    );
+    return rows.map(toRecord);
+  }
+
   async get(id: string): Promise<AlertRecord | undefined> {
     const rows = await this.#db.query<AlertRow>(`SELECT ${columns} FROM alerts WHERE id = $1`, [id]);
     return rows[0] === undefined ? undefined : toRecord(rows[0]);
@@ -241,7 +263,7 @@ export class SqlAlertRepository implements AlertRepository {
   async listQuiet(quietBefore: number, now: number, limit?: number): Promise<AlertRecord[]> {
     const rows = await this.#db.query<AlertRow>(
       `SELECT ${columns} FROM alerts
-       WHERE state <> 'resolved' AND last_signal_at < $1
+       WHERE state <> 'resolved' AND last_signal_at < $1 AND site_id IS NULL
          AND NOT (state = 'suppressed' AND suppressed_until > $2)
        ORDER BY last_signal_at, id LIMIT $3`,
       [quietBefore, now, limitOf(limit)],
@@ -251,7 +273,7 @@ export class SqlAlertRepository implements AlertRepository {
 
   async listSuppressionEnded(now: number, limit?: number): Promise<AlertRecord[]> {
     const rows = await this.#db.query<AlertRow>(
-      `SELECT ${columns} FROM alerts WHERE state = 'suppressed' AND suppressed_until <= $1
+      `SELECT ${columns} FROM alerts WHERE state = 'suppressed' AND suppressed_until <= $1 AND site_id IS NULL
        ORDER BY suppressed_until, id LIMIT $2`,
       [now, limitOf(limit)],
     );

@@ -3,7 +3,7 @@ import type { SqlExecutor } from '../sql/executor.ts';
 import type { DeviceCommandRecord, DeviceCommandRepository, DeviceIsolationRecord } from '../store.ts';
 import { limitOf } from './sql-helpers.ts';
 
-interface CommandRow {
+export interface CommandRow {
   id: string;
   device_id: string;
   kind: string;
@@ -27,12 +27,12 @@ interface IsolationRow {
   reported_at: number | string | null;
 }
 
-const columns =
+export const commandColumns =
   'id, device_id, kind, params, created_at, created_by, sent_at, acknowledged_at, result, status';
 
 const nullableNumber = (value: number | string | null) => (value === null ? null : Number(value));
 
-function toRecord(row: CommandRow): DeviceCommandRecord {
+export function commandOfRow(row: CommandRow): DeviceCommandRecord {
   // The kind and its params were validated together before they were stored.
   const command = {
     id: row.id,
@@ -60,7 +60,7 @@ export class SqlDeviceCommandRepository implements DeviceCommandRepository {
 
   async create(command: DeviceCommand): Promise<void> {
     await this.#db.run(
-      `INSERT INTO device_commands (${columns}) VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, NULL, 'pending')`,
+      `INSERT INTO device_commands (${commandColumns}) VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, NULL, 'pending')`,
       [
         command.id,
         command.deviceId,
@@ -73,27 +73,42 @@ export class SqlDeviceCommandRepository implements DeviceCommandRepository {
   }
 
   async findById(id: string): Promise<DeviceCommandRecord | undefined> {
-    const [row] = await this.#db.query<CommandRow>(`SELECT ${columns} FROM device_commands WHERE id = $1`, [
-      id,
-    ]);
-    return row === undefined ? undefined : toRecord(row);
+    const [row] = await this.#db.query<CommandRow>(
+      `SELECT ${commandColumns} FROM device_commands WHERE id = $1`,
+      [id],
+    );
+    return row === undefined ? undefined : commandOfRow(row);
   }
 
   async listByDevice(deviceId: string, limit?: number): Promise<DeviceCommandRecord[]> {
     const rows = await this.#db.query<CommandRow>(
-      `SELECT ${columns} FROM device_commands WHERE device_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`,
+      `SELECT ${commandColumns} FROM device_commands WHERE device_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`,
       [deviceId, limitOf(limit)],
     );
-    return rows.map(toRecord);
+    return rows.map(commandOfRow);
   }
 
   async listOpen(deviceId: string): Promise<DeviceCommandRecord[]> {
     const rows = await this.#db.query<CommandRow>(
-      `SELECT ${columns} FROM device_commands WHERE device_id = $1 AND status IN ('pending', 'sent')
+      `SELECT ${commandColumns} FROM device_commands WHERE device_id = $1 AND status IN ('pending', 'sent')
        ORDER BY created_at, id`,
       [deviceId],
     );
-    return rows.map(toRecord);
+    return rows.map(commandOfRow);
+  }
+
+  async listOpenByLabel(key: string, value: string, limit: number): Promise<DeviceCommandRecord[]> {
+    const rows = await this.#db.query<CommandRow>(
+      `SELECT ${commandColumns
+        .split(', ')
+        .map((name) => `c.${name}`)
+        .join(', ')} FROM device_commands c
+       JOIN device_labels l ON l.device_id = c.device_id AND l.key = $1 AND l.value = $2
+       WHERE c.status IN ('pending', 'sent')
+       ORDER BY c.created_at, c.id LIMIT $3`,
+      [key, value, limit],
+    );
+    return rows.map(commandOfRow);
   }
 
   async markSent(ids: readonly string[], at: number): Promise<number> {

@@ -1,6 +1,7 @@
 import type { EventRecord } from '@edgeward/core';
 import type { SqlExecutor, SqlValue } from '../sql/executor.ts';
-import type { SitePatch, SiteRecord, SiteRepository } from '../store.ts';
+import type { DeviceCommandRecord, SitePatch, SiteRecord, SiteRepository } from '../store.ts';
+import { type CommandRow, commandColumns, commandOfRow } from './device-command.repository.ts';
 
 interface SiteRow {
   id: string;
@@ -17,6 +18,7 @@ interface SiteRow {
   backlog: number;
   budget_ends_at: number | null;
   conflicts: number;
+  revoked_at: number | null;
 }
 
 interface EventRow {
@@ -31,7 +33,7 @@ interface EventRow {
 }
 
 const siteColumns =
-  'id, name, max_offline_ms, created_at, created_by, enrollment_token_id, enrolled_at, overlay_public_key_pem, ca_serial, ca_not_after, last_sync_at, backlog, budget_ends_at, conflicts';
+  'id, name, max_offline_ms, created_at, created_by, enrollment_token_id, enrolled_at, overlay_public_key_pem, ca_serial, ca_not_after, last_sync_at, backlog, budget_ends_at, conflicts, revoked_at';
 
 const patchColumns: Record<keyof SitePatch, string> = {
   name: 'name',
@@ -44,6 +46,7 @@ const patchColumns: Record<keyof SitePatch, string> = {
   backlog: 'backlog',
   budgetEndsAt: 'budget_ends_at',
   conflicts: 'conflicts',
+  revokedAt: 'revoked_at',
 };
 
 const nullableNumber = (value: number | null): number | null => (value === null ? null : Number(value));
@@ -64,6 +67,7 @@ function toRecord(row: SiteRow): SiteRecord {
     backlog: Number(row.backlog),
     budgetEndsAt: nullableNumber(row.budget_ends_at),
     conflicts: Number(row.conflicts),
+    revokedAt: nullableNumber(row.revoked_at),
   };
 }
 
@@ -85,7 +89,7 @@ export class SqlSiteRepository implements SiteRepository {
 
   async create(site: SiteRecord): Promise<void> {
     await this.#db.run(
-      `INSERT INTO sites (${siteColumns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+      `INSERT INTO sites (${siteColumns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
       [
         site.id,
         site.name,
@@ -101,6 +105,7 @@ export class SqlSiteRepository implements SiteRepository {
         site.backlog,
         site.budgetEndsAt,
         site.conflicts,
+        site.revokedAt,
       ],
     );
   }
@@ -241,5 +246,53 @@ export class SqlSiteRepository implements SiteRepository {
     return row === undefined
       ? undefined
       : { version: Number(row.version), overlayJson: row.overlay, updatedAt: Number(row.updated_at) };
+  }
+
+  async relayPosition(stream: string): Promise<string | undefined> {
+    const rows = await this.#db.query<{ position: string }>(
+      'SELECT position FROM site_relay_positions WHERE stream = $1',
+      [stream],
+    );
+    return rows[0]?.position;
+  }
+
+  async saveRelayPosition(stream: string, position: string): Promise<void> {
+    await this.#db.run(
+      `INSERT INTO site_relay_positions (stream, position) VALUES ($1, $2)
+       ON CONFLICT (stream) DO UPDATE SET position = excluded.position`,
+      [stream, position],
+    );
+  }
+
+  async recordRelayedCommand(commandId: string, deviceId: string, at: number): Promise<boolean> {
+    const inserted = await this.#db.run(
+      `INSERT INTO site_relayed_commands (command_id, device_id, relayed_at) VALUES ($1, $2, $3)
+       ON CONFLICT (command_id) DO NOTHING`,
+      [commandId, deviceId, at],
+    );
+    return inserted === 1;
+  }
+
+  async pendingRelayedResults(limit: number): Promise<DeviceCommandRecord[]> {
+    const rows = await this.#db.query<CommandRow>(
+      `SELECT ${commandColumns
+        .split(', ')
+        .map((name) => `c.${name}`)
+        .join(', ')} FROM site_relayed_commands r
+       JOIN device_commands c ON c.id = r.command_id
+       WHERE r.result_forwarded_at IS NULL AND c.result IS NOT NULL
+       ORDER BY c.acknowledged_at, c.id LIMIT $1`,
+      [limit],
+    );
+    return rows.map(commandOfRow);
+  }
+
+  async recordRelayedResultsForwarded(commandIds: readonly string[], at: number): Promise<void> {
+    for (const commandId of commandIds) {
+      await this.#db.run(
+        'UPDATE site_relayed_commands SET result_forwarded_at = $2 WHERE command_id = $1 AND result_forwarded_at IS NULL',
+        [commandId, at],
+      );
+    }
   }
 }

@@ -155,6 +155,7 @@ export function AlertTable(props: {
                     {alert.ruleTitle}
                   </button>
                 )}
+                {alert.siteId !== null && <span className="muted"> · site {alert.siteId}</span>}
               </td>
               <td>
                 {alert.deviceIds.slice(0, 3).map((deviceId) => (
@@ -229,6 +230,7 @@ function AlertDetail(props: { id: string; onChanged: () => void; onClose: () => 
         </button>
       </div>
       <p className="muted">
+        {alert.siteId !== null && <>raised at site {alert.siteId} · </>}
         {alert.state} · {alert.count} events · first {dateTime(alert.firstSeen)} · last{' '}
         {dateTime(alert.lastSeen)} · group{' '}
         {Object.entries(alert.groupFields)
