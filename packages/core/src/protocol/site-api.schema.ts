@@ -23,6 +23,11 @@ export const siteDelegationRequestSchema = z.object({
     .check(z.minLength(1), z.maxLength(64)),
   /** The Ed25519 key (SPKI PEM) the site signs its overlays with. */
   overlayPublicKeyPem: z.string().check(z.minLength(1)),
+  /**
+   * The Ed25519 key (SPKI PEM) the site signs TUF timestamps with, for the hub's root to list in the
+   * timestamp role (docs/updates.md, "Sites: a delegated timestamp key"). Absent from older sites.
+   */
+  tufTimestampPublicKeyPem: z.optional(z.string().check(z.minLength(1))),
 });
 export type SiteDelegationRequest = z.infer<typeof siteDelegationRequestSchema>;
 

@@ -24,6 +24,7 @@ import type { DeclaredOutage, DeclaredOutages } from './declared-outage.ts';
 import type { HubBundleCache } from './hub-bundle-cache.ts';
 import { requestDelegation, type SiteIdentity } from './site-identity.ts';
 import type { SiteOverlayService } from './site-overlay.service.ts';
+import type { SiteArtifactCacheStatus, SiteTufMirror } from './site-tuf-mirror.ts';
 import type { UpstreamClient } from './upstream-client.ts';
 
 /** Past this share of the offline budget without the hub, the site says it is near the end. */
@@ -46,6 +47,8 @@ export interface SiteLinkStatus {
   readonly caNotAfter: number;
   readonly policyVersion: number | null;
   readonly declaredOutage: DeclaredOutage | null;
+  /** The mirror of the hub's TUF repository and artifacts (docs/updates.md). */
+  readonly artifactCache?: SiteArtifactCacheStatus;
 }
 
 /**
@@ -66,6 +69,7 @@ export class SiteUplink {
   readonly #bundles: HubBundleCache;
   readonly #outages: DeclaredOutages;
   readonly #overlays: SiteOverlayService | undefined;
+  readonly #mirror: SiteTufMirror | undefined;
   readonly #options: {
     dataDir: string;
     serverNames: readonly string[];
@@ -99,6 +103,7 @@ export class SiteUplink {
     bundles: HubBundleCache;
     outages: DeclaredOutages;
     overlays?: SiteOverlayService;
+    mirror?: SiteTufMirror;
     dataDir: string;
     serverNames: readonly string[];
     /** Pause between syncs while connected (ms). */
@@ -117,6 +122,7 @@ export class SiteUplink {
     this.#bundles = deps.bundles;
     this.#outages = deps.outages;
     this.#overlays = deps.overlays;
+    this.#mirror = deps.mirror;
     this.#options = deps;
     this.#caNotAfter = deps.identity.caNotAfter;
   }
@@ -168,6 +174,7 @@ export class SiteUplink {
     await this.#reportStatus(client);
     await this.#refreshPolicy(client);
     await this.#renewDelegationIfDue(client);
+    await this.#mirror?.sync(client);
     this.#lastSyncAt = this.#clock.now();
     await this.#writeLastSync(this.#lastSyncAt);
   }
@@ -382,7 +389,10 @@ export class SiteUplink {
     const coversOutage = outage === undefined || this.#caNotAfter >= outage;
     if (coversOutage && this.#caNotAfter - now >= RENEW_CA_BELOW_BUDGETS * this.#identity.maxOfflineMs)
       return;
-    const grant = await requestDelegation(this.#options, client, this.#identity.overlayKey.publicKeyPem);
+    const grant = await requestDelegation(this.#options, client, {
+      overlayPublicKeyPem: this.#identity.overlayKey.publicKeyPem,
+      tufTimestampPublicKeyPem: this.#identity.tufTimestampKey.publicKeyPem,
+    });
     const caKeyPem = this.#identity.pkiFiles.caKeyPem;
     await this.#pki.adoptDelegation(join(this.#options.dataDir, 'pki'), {
       caCertPem: grant.caCertPem,

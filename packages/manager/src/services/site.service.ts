@@ -23,6 +23,7 @@ import type { SiteRecord, Store } from '@edgeward/store';
 import type { Logger } from 'pino';
 import * as z from 'zod/mini';
 import type { FleetPki } from '../pki/fleet-pki.ts';
+import type { TufRepository } from '../updates/tuf-repository.ts';
 import type { AuditTrail } from './audit-trail.ts';
 import type { ComplianceService } from './compliance.service.ts';
 import type { DeviceService } from './device.service.ts';
@@ -52,6 +53,7 @@ export class SiteService {
   readonly #events: Pick<EventService, 'ingest'>;
   readonly #devices: Pick<DeviceService, 'ingestInventory'>;
   #compliance: Pick<ComplianceService, 'ingest'> | undefined;
+  #tuf: Pick<TufRepository, 'admitSiteTimestampKeys'> | undefined;
   readonly #policies: Pick<PolicyService, 'currentBundle' | 'sitesChanged'>;
   readonly #logger: Logger;
   readonly #startCommand: (site: string, token: string) => string;
@@ -101,6 +103,7 @@ export class SiteService {
       enrollmentTokenId: token.id,
       enrolledAt: null,
       overlayPublicKeyPem: null,
+      tufTimestampPublicKeyPem: null,
       caSerial: null,
       caNotAfter: null,
       lastSyncAt: null,
@@ -160,6 +163,9 @@ export class SiteService {
         caSerial: ca.serial,
         caNotAfter: ca.notAfter,
         overlayPublicKeyPem: request.overlayPublicKeyPem,
+        ...(request.tufTimestampPublicKeyPem === undefined
+          ? {}
+          : { tufTimestampPublicKeyPem: request.tufTimestampPublicKeyPem }),
         lastSyncAt: now,
       });
       await this.#audit.record(store, siteActor(siteId), 'site.delegate', siteId, {
@@ -171,6 +177,8 @@ export class SiteService {
     this.#logger.info({ siteId, notAfter: new Date(ca.notAfter).toISOString() }, 'site CA delegated');
     // The site's overlay key reaches devices only in a hub-signed bundle.
     await this.#policies.sitesChanged();
+    // Its timestamp key only in a root signed by the root keys.
+    await this.#tuf?.admitSiteTimestampKeys();
     return {
       v: PROTOCOL_VERSION,
       siteId,
@@ -272,6 +280,11 @@ export class SiteService {
   /** Set once the compliance service exists (it is built after this service). */
   useCompliance(compliance: Pick<ComplianceService, 'ingest'>): void {
     this.#compliance = compliance;
+  }
+
+  /** Set once the TUF repository is open: a site's timestamp key must reach the root its devices trust. */
+  useTuf(tuf: Pick<TufRepository, 'admitSiteTimestampKeys'>): void {
+    this.#tuf = tuf;
   }
 
   /** Each device's latest compliance report, stored as if the device had sent it to the hub. */

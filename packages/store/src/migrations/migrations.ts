@@ -659,4 +659,10 @@ export const migrations: readonly Migration[] = [
       'CREATE INDEX compliance_state_stale ON compliance_state (device_id) WHERE stale = 1',
     ],
   },
+  {
+    version: 13,
+    name: 'site timestamp keys',
+    // The key each site signs TUF timestamps with, which the hub's root lists in the timestamp role.
+    up: () => ['ALTER TABLE sites ADD COLUMN tuf_timestamp_public_key_pem TEXT'],
+  },
 ];
