@@ -319,3 +319,86 @@ async function agentTls(dataDir: string) {
     ca: await read('ca.pem'),
   };
 }
+
+test("a hub rollout of site devices runs at the site while cut off, and the hub learns each device's outcome", async () => {
+  link.restore();
+  await eventually(
+    async () => ((await siteStatus()).link === 'connected' ? true : undefined),
+    'the site to reach the hub again',
+    30_000,
+  );
+  const content = Buffer.from(`image 3.0\n${'c'.repeat(8000)}`);
+  await upload('gw-image', '3.0', content);
+  const third = await startSiteAgent('line-3');
+  await eventually(
+    () =>
+      hub.query<{ id: string }>('SELECT id FROM devices WHERE id = ?', third.deviceId).length === 1 &&
+      site.query<{ n: number }>("SELECT count(*) AS n FROM artifacts WHERE version = '3.0'")[0]?.n === 1
+        ? true
+        : undefined,
+    'the hub to know the new site device and the site to mirror 3.0',
+    30_000,
+  );
+
+  const created = JSON.parse(
+    await hub.cli([
+      'rollouts',
+      'create',
+      '--artifact',
+      'gw-image@3.0',
+      '--selector',
+      'line=line-3',
+      '--phases',
+      '100%',
+      '--json',
+    ]),
+  ) as RolloutView;
+  await hub.cli(['rollouts', 'start', created.id]);
+  await eventually(
+    () =>
+      site.query<{ id: string }>('SELECT id FROM rollouts WHERE id = ?', created.id).length === 1
+        ? true
+        : undefined,
+    'the site to take the hub rollout',
+    30_000,
+  );
+
+  // The hub leaves the site's device to the site; cut off, the site runs the rollout to its end.
+  link.cut();
+  const atSite = await eventually(
+    async () => {
+      const view = JSON.parse(await site.cli(['rollouts', 'status', created.id, '--json'])) as RolloutView;
+      return view.state === 'completed' || view.state === 'aborted' ? view : undefined;
+    },
+    'the hub rollout to end at the site',
+    60_000,
+  );
+  assert.equal(atSite.state, 'completed', JSON.stringify(siteDevices(created.id)));
+  assert.equal(await readFile(join(third.marks, 'installed-3.0'), 'utf8'), content.toString('utf8'));
+  const whileCut = hub.query<{ state: string }>(
+    'SELECT state FROM rollout_devices WHERE rollout_id = ? AND device_id = ?',
+    created.id,
+    third.deviceId,
+  );
+  assert.deepEqual(
+    whileCut.map((row) => row.state),
+    ['pending'],
+    'the hub did not offer it the update itself',
+  );
+
+  // The link returns: the hub records the device's outcome and completes its rollout.
+  link.restore();
+  await eventually(
+    () => {
+      const [row] = hub.query<{ state: string }>(
+        'SELECT state FROM rollout_devices WHERE rollout_id = ? AND device_id = ?',
+        created.id,
+        third.deviceId,
+      );
+      const [rollout] = hub.query<{ state: string }>('SELECT state FROM rollouts WHERE id = ?', created.id);
+      return row?.state === 'committed' && rollout?.state === 'completed' ? true : undefined;
+    },
+    'the hub to record the commit and complete its rollout',
+    30_000,
+  );
+});

@@ -443,6 +443,8 @@ export async function buildManager(givenConfig: ManagerConfig, deps: ManagerDeps
     policy: policyInForce,
     logger: updateLogger,
   });
+  sites?.useRollouts(rollouts);
+  siteUplink?.useRollouts(rollouts);
   const versions = new DeviceVersionService({
     store,
     clock,

@@ -2,6 +2,7 @@ import * as z from 'zod/mini';
 import { deviceEventSchema } from '../events/event.schema.ts';
 import { inventorySchema } from '../inventory/inventory.schema.ts';
 import { complianceReportSchema } from '../policy/policy-bundle.schema.ts';
+import { createRolloutRequestSchema, deviceRolloutStates, rolloutStates } from '../updates/update.schema.ts';
 import { labelsSchema } from './device-api.schema.ts';
 
 /**
@@ -162,3 +163,39 @@ export interface CreatedSiteView extends SiteView {
   /** The command that starts the site manager with it. */
   readonly startCommand: string;
 }
+
+/**
+ * GET /v1/site/rollouts — the hub's started rollouts that include devices of the asking site, with those
+ * devices and their phase, so the site runs them from its artifact cache (docs/federation.md).
+ */
+export const siteRolloutsReplySchema = z.object({
+  v: version,
+  rollouts: z.array(
+    z.object({
+      id: z.string().check(z.minLength(1), z.maxLength(100)),
+      spec: createRolloutRequestSchema,
+      state: z.enum(rolloutStates),
+      reason: z.nullable(z.string()),
+      devices: z.array(
+        z.object({ deviceId: z.string().check(z.minLength(1), z.maxLength(128)), phase: nonNegative }),
+      ),
+    }),
+  ),
+});
+export type SiteRolloutsReply = z.infer<typeof siteRolloutsReplySchema>;
+
+/** POST /v1/site/rollouts — where the site's devices stand in the hub's rollouts that the site runs. */
+export const siteRolloutReportSchema = z.object({
+  v: version,
+  devices: z
+    .array(
+      z.object({
+        rolloutId: z.string().check(z.minLength(1), z.maxLength(100)),
+        deviceId: z.string().check(z.minLength(1), z.maxLength(128)),
+        state: z.enum(deviceRolloutStates),
+        detail: z.string().check(z.maxLength(2000)),
+      }),
+    )
+    .check(z.maxLength(10_000)),
+});
+export type SiteRolloutReport = z.infer<typeof siteRolloutReportSchema>;

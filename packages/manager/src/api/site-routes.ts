@@ -3,6 +3,7 @@ import {
   siteDelegationRequestSchema,
   siteEventsBatchSchema,
   siteInventoryBatchSchema,
+  siteRolloutReportSchema,
   siteStatusReportSchema,
 } from '@edgeward/core';
 import type { FastifyRequest } from 'fastify';
@@ -39,6 +40,15 @@ export function registerSiteRoutes(
     deps.sites.ingestCompliance(
       deps.authenticatedSite(request),
       parseInput(siteComplianceBatchSchema, request.body, 'site compliance batch'),
+    ),
+  );
+
+  app.get('/v1/site/rollouts', async (request) => deps.sites.rolloutsFor(deps.authenticatedSite(request)));
+
+  app.post('/v1/site/rollouts', async (request) =>
+    deps.sites.rolloutReport(
+      deps.authenticatedSite(request),
+      parseInput(siteRolloutReportSchema, request.body, 'site rollout report'),
     ),
   );
 

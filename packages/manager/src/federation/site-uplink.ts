@@ -13,6 +13,7 @@ import {
   type SiteEventsReply,
   type SiteInventoryBatch,
   type SiteStatusReply,
+  siteRolloutsReplySchema,
 } from '@edgeward/core';
 import type { Store } from '@edgeward/store';
 import type { Logger } from 'pino';
@@ -20,6 +21,7 @@ import type { FleetPki } from '../pki/fleet-pki.ts';
 import type { DeviceService } from '../services/device.service.ts';
 import { systemOperator } from '../services/operator-context.ts';
 import type { RevocationService } from '../services/revocation.service.ts';
+import type { RolloutService } from '../updates/rollout.service.ts';
 import type { DeclaredOutage, DeclaredOutages } from './declared-outage.ts';
 import type { HubBundleCache } from './hub-bundle-cache.ts';
 import { requestDelegation, type SiteIdentity } from './site-identity.ts';
@@ -77,6 +79,7 @@ export class SiteUplink {
     batchEvents: number;
     timeoutMs: number;
   };
+  #rollouts: Pick<RolloutService, 'adoptFromHub' | 'hubRolloutRows'> | undefined;
   #client: UpstreamClient | undefined;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
@@ -175,6 +178,7 @@ export class SiteUplink {
     await this.#refreshPolicy(client);
     await this.#renewDelegationIfDue(client);
     await this.#mirror?.sync(client);
+    await this.#syncRollouts(client);
     this.#lastSyncAt = this.#clock.now();
     await this.#writeLastSync(this.#lastSyncAt);
   }
@@ -369,6 +373,24 @@ export class SiteUplink {
       await this.#devices.revoke(systemOperator, deviceId, 'revoked at the hub');
       this.#logger.info({ deviceId }, 'device revoked at the hub: revoked here too');
     }
+  }
+
+  /** Set once the rollout service exists: the site runs the hub's rollouts of its devices. */
+  useRollouts(rollouts: Pick<RolloutService, 'adoptFromHub' | 'hubRolloutRows'>): void {
+    this.#rollouts = rollouts;
+  }
+
+  /** Reports how its devices fare in the hub's rollouts, then takes the hub's rollouts and their states. */
+  async #syncRollouts(client: UpstreamClient): Promise<void> {
+    if (this.#rollouts === undefined) return;
+    const devices = await this.#rollouts.hubRolloutRows();
+    if (devices.length > 0) await client.post('/v1/site/rollouts', { v: PROTOCOL_VERSION, devices });
+    const reply = siteRolloutsReplySchema.safeParse(await client.get<unknown>('/v1/site/rollouts'));
+    if (!reply.success) {
+      this.#logger.error({ err: reply.error }, "the hub's rollouts were not understood; none taken");
+      return;
+    }
+    await this.#rollouts.adoptFromHub(reply.data.rollouts);
   }
 
   async #refreshPolicy(client: UpstreamClient): Promise<void> {

@@ -15,6 +15,8 @@ import {
   type SiteEventsBatch,
   type SiteEventsReply,
   type SiteInventoryBatch,
+  type SiteRolloutReport,
+  type SiteRolloutsReply,
   type SiteStatusReply,
   type SiteStatusReport,
   type SiteView,
@@ -23,6 +25,7 @@ import type { SiteRecord, Store } from '@edgeward/store';
 import type { Logger } from 'pino';
 import * as z from 'zod/mini';
 import type { FleetPki } from '../pki/fleet-pki.ts';
+import type { RolloutService } from '../updates/rollout.service.ts';
 import type { TufRepository } from '../updates/tuf-repository.ts';
 import type { AuditTrail } from './audit-trail.ts';
 import type { ComplianceService } from './compliance.service.ts';
@@ -54,6 +57,7 @@ export class SiteService {
   readonly #devices: Pick<DeviceService, 'ingestInventory'>;
   #compliance: Pick<ComplianceService, 'ingest'> | undefined;
   #tuf: Pick<TufRepository, 'admitSiteTimestampKeys'> | undefined;
+  #rollouts: Pick<RolloutService, 'forSite' | 'siteReport'> | undefined;
   readonly #policies: Pick<PolicyService, 'currentBundle' | 'sitesChanged'>;
   readonly #logger: Logger;
   readonly #startCommand: (site: string, token: string) => string;
@@ -280,6 +284,35 @@ export class SiteService {
   /** Set once the compliance service exists (it is built after this service). */
   useCompliance(compliance: Pick<ComplianceService, 'ingest'>): void {
     this.#compliance = compliance;
+  }
+
+  /** Set once the rollout service exists: sites run the hub's rollouts for their devices. */
+  useRollouts(rollouts: Pick<RolloutService, 'forSite' | 'siteReport'>): void {
+    this.#rollouts = rollouts;
+  }
+
+  /** GET /v1/site/rollouts: the hub's started rollouts that include devices of the site. */
+  async rolloutsFor(siteId: string): Promise<SiteRolloutsReply> {
+    await this.#find(siteId);
+    const rollouts = (await this.#rollouts?.forSite(await this.#deviceIdsOf(siteId))) ?? [];
+    return { v: PROTOCOL_VERSION, rollouts };
+  }
+
+  /** POST /v1/site/rollouts: where the site's devices stand in those rollouts. */
+  async rolloutReport(siteId: string, report: SiteRolloutReport): Promise<{ v: 1; moved: number }> {
+    await this.#find(siteId);
+    const result = (await this.#rollouts?.siteReport(await this.#deviceIdsOf(siteId), report)) ?? {
+      moved: 0,
+    };
+    return { v: PROTOCOL_VERSION, ...result };
+  }
+
+  async #deviceIdsOf(siteId: string): Promise<Set<string>> {
+    const devices = await this.#store.devices.list(
+      { labels: { [SITE_LABEL]: siteId }, includeRevoked: true },
+      { limit: 100_000 },
+    );
+    return new Set(devices.map((device) => device.id));
   }
 
   /** Set once the TUF repository is open: a site's timestamp key must reach the root its devices trust. */
