@@ -401,4 +401,21 @@ test("a hub rollout of site devices runs at the site while cut off, and the hub 
     'the hub to record the commit and complete its rollout',
     30_000,
   );
+
+  // A site speaks only for its own devices.
+  const upstream = (file: string) => readFile(join(site.dataDir, 'upstream', file), 'utf8');
+  const foreign = await httpsJson(new URL('/v1/site/rollouts', hub.deviceUrl), {
+    method: 'POST',
+    ca: await upstream('ca.pem'),
+    tls: {
+      key: await upstream('key.pem'),
+      cert: (await upstream('cert.pem')) + (await upstream('chain.pem')),
+    },
+    body: {
+      v: 1,
+      devices: [{ rolloutId: created.id, deviceId: 'not-of-this-site', state: 'committed', detail: '' }],
+    },
+  });
+  assert.equal(foreign.status, 403, JSON.stringify(foreign.body));
+  assert.equal(foreign.body.error?.code, 'EW_SITE_DEVICE_FOREIGN');
 });
