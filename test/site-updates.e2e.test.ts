@@ -320,7 +320,7 @@ async function agentTls(dataDir: string) {
   };
 }
 
-test("a hub rollout of site devices runs at the site while cut off, and the hub learns each device's outcome", async () => {
+test("a hub rollout of site devices runs at the site while cut off, and the hub learns each device's outcome and version", async () => {
   link.restore();
   await eventually(
     async () => ((await siteStatus()).link === 'connected' ? true : undefined),
@@ -399,6 +399,18 @@ test("a hub rollout of site devices runs at the site while cut off, and the hub 
       return row?.state === 'committed' && rollout?.state === 'completed' ? true : undefined;
     },
     'the hub to record the commit and complete its rollout',
+    30_000,
+  );
+
+  await eventually(
+    () =>
+      hub.query<{ version: string }>(
+        "SELECT version FROM device_artifact_versions WHERE device_id = ? AND name = 'gw-image'",
+        third.deviceId,
+      )[0]?.version === '3.0'
+        ? true
+        : undefined,
+    'the hub to know what the site device runs',
     30_000,
   );
 

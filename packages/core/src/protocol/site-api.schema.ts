@@ -2,7 +2,13 @@ import * as z from 'zod/mini';
 import { deviceEventSchema } from '../events/event.schema.ts';
 import { inventorySchema } from '../inventory/inventory.schema.ts';
 import { complianceReportSchema } from '../policy/policy-bundle.schema.ts';
-import { createRolloutRequestSchema, deviceRolloutStates, rolloutStates } from '../updates/update.schema.ts';
+import {
+  artifactNameSchema,
+  artifactVersionSchema,
+  createRolloutRequestSchema,
+  deviceRolloutStates,
+  rolloutStates,
+} from '../updates/update.schema.ts';
 import { labelsSchema } from './device-api.schema.ts';
 
 /**
@@ -199,3 +205,25 @@ export const siteRolloutReportSchema = z.object({
     .check(z.maxLength(10_000)),
 });
 export type SiteRolloutReport = z.infer<typeof siteRolloutReportSchema>;
+
+/**
+ * POST /v1/site/versions — what the site's devices run, as they reported it to the site (signed by each
+ * device's key and checked there); the site vouches for it as for their events.
+ */
+export const siteVersionsBatchSchema = z.object({
+  v: version,
+  devices: z
+    .array(
+      z.object({
+        deviceId: z.string().check(z.minLength(1), z.maxLength(128)),
+        name: artifactNameSchema,
+        version: z.nullable(artifactVersionSchema),
+        fellBackFrom: z.nullable(artifactVersionSchema),
+        /** When the device first reported running `version` to the site. */
+        installedAt: z.nullable(z.number().check(z.int())),
+        reportedAt: z.number().check(z.int()),
+      }),
+    )
+    .check(z.maxLength(10_000)),
+});
+export type SiteVersionsBatch = z.infer<typeof siteVersionsBatchSchema>;

@@ -5,6 +5,7 @@ import {
   siteInventoryBatchSchema,
   siteRolloutReportSchema,
   siteStatusReportSchema,
+  siteVersionsBatchSchema,
 } from '@edgeward/core';
 import type { FastifyRequest } from 'fastify';
 import type { SiteService } from '../services/site.service.ts';
@@ -49,6 +50,13 @@ export function registerSiteRoutes(
     deps.sites.rolloutReport(
       deps.authenticatedSite(request),
       parseInput(siteRolloutReportSchema, request.body, 'site rollout report'),
+    ),
+  );
+
+  app.post('/v1/site/versions', async (request) =>
+    deps.sites.ingestVersions(
+      deps.authenticatedSite(request),
+      parseInput(siteVersionsBatchSchema, request.body, 'site versions batch'),
     ),
   );
 

@@ -13,6 +13,7 @@ import {
   type SiteEventsReply,
   type SiteInventoryBatch,
   type SiteStatusReply,
+  type SiteVersionsBatch,
   siteRolloutsReplySchema,
 } from '@edgeward/core';
 import type { Store } from '@edgeward/store';
@@ -92,6 +93,8 @@ export class SiteUplink {
   #forwarded = 0;
   #caNotAfter: number;
   #warnedNearEnd = false;
+  /** Running versions reported here up to this time have been forwarded to the hub (0 after a start). */
+  #versionsForwardedUpTo = 0;
   /** Device contact up to this time has been reported to the hub. */
   #seenReportedUpTo = 0;
 
@@ -178,6 +181,7 @@ export class SiteUplink {
     await this.#refreshPolicy(client);
     await this.#renewDelegationIfDue(client);
     await this.#mirror?.sync(client);
+    await this.#forwardVersions(client);
     await this.#syncRollouts(client);
     this.#lastSyncAt = this.#clock.now();
     await this.#writeLastSync(this.#lastSyncAt);
@@ -373,6 +377,27 @@ export class SiteUplink {
       await this.#devices.revoke(systemOperator, deviceId, 'revoked at the hub');
       this.#logger.info({ deviceId }, 'device revoked at the hub: revoked here too');
     }
+  }
+
+  /** What the devices run (as they reported it here, signed), when it changed since the last forward. */
+  async #forwardVersions(client: UpstreamClient): Promise<void> {
+    const names = new Set((await this.#store.artifacts.list()).map((artifact) => artifact.name));
+    const changed: SiteVersionsBatch['devices'] = [];
+    let upTo = this.#versionsForwardedUpTo;
+    for (const name of names) {
+      for (const record of await this.#store.artifacts.runningOf(name)) {
+        if (record.reportedAt <= this.#versionsForwardedUpTo) continue;
+        changed.push(record);
+        upTo = Math.max(upTo, record.reportedAt);
+      }
+    }
+    for (let start = 0; start < changed.length; start += 5000) {
+      await client.post('/v1/site/versions', {
+        v: PROTOCOL_VERSION,
+        devices: changed.slice(start, start + 5000),
+      });
+    }
+    this.#versionsForwardedUpTo = upTo;
   }
 
   /** Set once the rollout service exists: the site runs the hub's rollouts of its devices. */

@@ -19,6 +19,7 @@ import {
   type SiteRolloutsReply,
   type SiteStatusReply,
   type SiteStatusReport,
+  type SiteVersionsBatch,
   type SiteView,
 } from '@edgeward/core';
 import type { SiteRecord, Store } from '@edgeward/store';
@@ -305,6 +306,35 @@ export class SiteService {
       moved: 0,
     };
     return { v: PROTOCOL_VERSION, ...result };
+  }
+
+  /** POST /v1/site/versions: what the site's devices run, for the hub's patch SLA and device pages. */
+  async ingestVersions(siteId: string, batch: SiteVersionsBatch): Promise<{ v: 1; stored: number }> {
+    await this.#find(siteId);
+    const ids = await this.#deviceIdsOf(siteId);
+    for (const entry of batch.devices) {
+      if (!ids.has(entry.deviceId) && (await this.#store.devices.findById(entry.deviceId)) !== undefined) {
+        throw new EdgewardError(
+          'EW_SITE_DEVICE_FOREIGN',
+          `device ${entry.deviceId} is not a device of site ${siteId}; only its own devices' versions are taken`,
+        );
+      }
+    }
+    let stored = 0;
+    for (const entry of batch.devices) {
+      // A device the hub has not heard of yet (no event or inventory came) is left for a later report.
+      if (!ids.has(entry.deviceId)) continue;
+      stored += 1;
+      await this.#store.artifacts.reportRunning({
+        deviceId: entry.deviceId,
+        name: entry.name,
+        version: entry.version,
+        fellBackFrom: entry.fellBackFrom,
+        // A new version counts as installed when the device first reported it at its site.
+        reportedAt: entry.installedAt ?? entry.reportedAt,
+      });
+    }
+    return { v: PROTOCOL_VERSION, stored };
   }
 
   async #deviceIdsOf(siteId: string): Promise<Set<string>> {
