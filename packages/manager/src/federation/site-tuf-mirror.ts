@@ -186,6 +186,7 @@ export class SiteTufMirror implements TufSource {
 
   async #refresh(client: UpstreamClient): Promise<void> {
     await mkdir(this.#hubDir, { recursive: true });
+    const roots = new Map<number, string>();
     if ((await sizeOf(join(this.#hubDir, 'root.json'))) === undefined) {
       // The first root comes over the mutually authenticated link to the hub pinned at enrollment.
       const first = await readAll(await client.getStream('/v1/tuf/1.root.json'));
@@ -195,9 +196,9 @@ export class SiteTufMirror implements TufSource {
           `the hub has no TUF root yet (HTTP ${first.status})`,
         );
       }
+      roots.set(1, first.body.toString('utf8'));
       await writeAtomically(join(this.#hubDir, 'root.json'), first.body);
     }
-    const roots = new Map<number, string>();
     class HubFetcher extends BaseFetcher {
       override async fetch(url: string): Promise<ReadableStream<Uint8Array<ArrayBuffer>>> {
         const path = new URL(url).pathname;
@@ -228,9 +229,10 @@ export class SiteTufMirror implements TufSource {
         createdAt: now,
       });
     };
-    if ((await this.#store.artifacts.tufMetadata('root', 1)) === undefined) {
-      const first = roots.get(1) ?? (await this.#firstRootBody(client));
-      await keep('root', first);
+    if (!roots.has(1) && (await this.#store.artifacts.tufMetadata('root', 1)) === undefined) {
+      // A run stopped between pinning the first root and keeping it: devices without a pinned root start there.
+      const first = await readAll(await client.getStream('/v1/tuf/1.root.json'));
+      if (first.status === 200) roots.set(1, first.body.toString('utf8'));
     }
     for (const [, body] of [...roots].sort(([a], [b]) => a - b)) await keep('root', body);
     await keep('root', await readFile(join(this.#hubDir, 'root.json'), 'utf8'));
@@ -240,11 +242,6 @@ export class SiteTufMirror implements TufSource {
       // Without a delegated key the devices get the hub's own timestamp, which expires while cut off.
       await keep('timestamp', await readFile(join(this.#hubDir, 'timestamp.json'), 'utf8'));
     }
-  }
-
-  async #firstRootBody(client: UpstreamClient): Promise<string> {
-    const first = await readAll(await client.getStream('/v1/tuf/1.root.json'));
-    return first.body.toString('utf8');
   }
 
   /** Whether the root the site verified lists its key in the timestamp role. */
