@@ -29,6 +29,7 @@ let hub: ManagerProcess;
 let site: ManagerProcess;
 let link: FaultProxy;
 const agents: LongRunning[] = [];
+let third: Awaited<ReturnType<typeof startSiteAgent>>;
 
 interface SiteStatus {
   link: string;
@@ -101,7 +102,8 @@ async function startSiteAgent(name: string) {
     EDGEWARD_UPDATE_HANDLER: 'command',
     EDGEWARD_UPDATE_POLL_MS: '300',
     EDGEWARD_UPDATE_ARTIFACTS: 'gw-image',
-    EDGEWARD_UPDATE_INSTALL_COMMAND: `cp "$EDGEWARD_FILE" ${marks}/installed-$EDGEWARD_VERSION`,
+    // Version 4.0 is the broken build: its install fails on every device.
+    EDGEWARD_UPDATE_INSTALL_COMMAND: `test "$EDGEWARD_VERSION" != 4.0 && cp "$EDGEWARD_FILE" ${marks}/installed-$EDGEWARD_VERSION`,
     EDGEWARD_UPDATE_COMMIT_COMMAND: `touch ${marks}/committed-$EDGEWARD_VERSION`,
     EDGEWARD_UPDATE_ROLLBACK_COMMAND: `touch ${marks}/rolled-back-$EDGEWARD_VERSION`,
     EDGEWARD_ISOLATION: 'off',
@@ -329,7 +331,7 @@ test("a hub rollout of site devices runs at the site while cut off, and the hub 
   );
   const content = Buffer.from(`image 3.0\n${'c'.repeat(8000)}`);
   await upload('gw-image', '3.0', content);
-  const third = await startSiteAgent('line-3');
+  third = await startSiteAgent('line-3');
   await eventually(
     () =>
       hub.query<{ id: string }>('SELECT id FROM devices WHERE id = ?', third.deviceId).length === 1 &&
@@ -430,4 +432,69 @@ test("a hub rollout of site devices runs at the site while cut off, and the hub 
   });
   assert.equal(foreign.status, 403, JSON.stringify(foreign.body));
   assert.equal(foreign.body.error?.code, 'EW_SITE_DEVICE_FOREIGN');
+});
+
+test('a failing hub rollout breaches its gate at the cut-off site, which aborts it there; the hub then aborts too', async () => {
+  await upload('gw-image', '4.0', Buffer.from(`image 4.0\n${'d'.repeat(8000)}`));
+  await eventually(
+    () =>
+      site.query<{ n: number }>("SELECT count(*) AS n FROM artifacts WHERE version = '4.0'")[0]?.n === 1
+        ? true
+        : undefined,
+    'the site to mirror 4.0',
+    30_000,
+  );
+  const created = JSON.parse(
+    await hub.cli([
+      'rollouts',
+      'create',
+      '--artifact',
+      'gw-image@4.0',
+      '--selector',
+      'line=line-3',
+      '--phases',
+      '100%',
+      '--max-failures',
+      '0',
+      '--json',
+    ]),
+  ) as RolloutView;
+  await hub.cli(['rollouts', 'start', created.id]);
+  await eventually(
+    () =>
+      site.query<{ id: string }>('SELECT id FROM rollouts WHERE id = ?', created.id).length === 1
+        ? true
+        : undefined,
+    'the site to take the hub rollout',
+    30_000,
+  );
+  link.cut();
+  const atSite = await eventually(
+    async () => {
+      const view = JSON.parse(await site.cli(['rollouts', 'status', created.id, '--json'])) as RolloutView;
+      return view.state === 'completed' || view.state === 'aborted' ? view : undefined;
+    },
+    'the rollout to end at the site',
+    60_000,
+  );
+  assert.equal(atSite.state, 'aborted', 'the site decided the gate by itself');
+  assert.match(atSite.reason ?? '', /failed/);
+  // A failed install goes back to the previous version: the gates count it as a failure.
+  const [failedRow] = siteDevices(created.id);
+  assert.equal(failedRow?.state, 'rolled-back', JSON.stringify(failedRow));
+
+  link.restore();
+  await eventually(
+    () => {
+      const [rollout] = hub.query<{ state: string }>('SELECT state FROM rollouts WHERE id = ?', created.id);
+      const [row] = hub.query<{ state: string }>(
+        'SELECT state FROM rollout_devices WHERE rollout_id = ? AND device_id = ?',
+        created.id,
+        third.deviceId,
+      );
+      return rollout?.state === 'aborted' && row?.state === 'rolled-back' ? true : undefined;
+    },
+    "the hub to take the device's failure and abort its rollout",
+    30_000,
+  );
 });
