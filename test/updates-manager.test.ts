@@ -14,7 +14,7 @@ import {
   type RolloutView,
   type UpdateReport,
 } from '@edgeward/core';
-import { buildManager, type Manager, resolveManagerConfig } from '@edgeward/manager';
+import { buildManager, type Manager, resolveManagerConfig, TufRepository } from '@edgeward/manager';
 import { captureIo } from '../packages/cli/src/cli-io.fixture.ts';
 import { ShiftableClock, silentLogger } from './support/test-manager.ts';
 
@@ -370,6 +370,31 @@ test('a new root needs k of n detached signatures from the new keys and the curr
   assert.equal(root.signed.roles.root.threshold, 2);
   assert.equal(root.signed.roles.root.keyids.length, 3);
   assert.equal(JSON.parse(await readFile(draft, 'utf8')).signatures.length, 3);
+});
+
+test("a site's timestamp key waits for the root holders once the root key no longer signs root alone, and the next root draft lists it", async () => {
+  const sites = manager.services.sites;
+  assert.ok(sites);
+  await sites.create(operator, { id: 'plant-9', maxOfflineMs: 86_400_000, ttlMs: 600_000 });
+  const siteKey = generatePolicyKeyPair();
+  await manager.store.sites.update('plant-9', { tufTimestampPublicKeyPem: siteKey.publicKeyPem });
+  const tuf = manager.services.tuf;
+  assert.ok(tuf instanceof TufRepository, 'the hub signs its own repository');
+  const rootBefore = await manager.store.artifacts.latestTufMetadata('root');
+  // The previous test moved root to three new keys, threshold 2: the manager's root key alone cannot sign.
+  assert.equal(await tuf.admitSiteTimestampKeys(), 'needs-root-signatures');
+  assert.equal((await manager.store.artifacts.latestTufMetadata('root'))?.version, rootBefore?.version);
+  const draft = JSON.parse(await tuf.rootDraft([generatePolicyKeyPair().publicKeyPem], 1)) as {
+    signed: {
+      roles: { timestamp: { keyids: string[] } };
+      keys: Record<string, { keyval: { public: string } }>;
+    };
+  };
+  const timestampKeys = draft.signed.roles.timestamp.keyids.map((id) =>
+    draft.signed.keys[id]?.keyval.public.trim(),
+  );
+  assert.equal(timestampKeys.length, 2, "the manager's timestamp key and the site's");
+  assert.ok(timestampKeys.includes(siteKey.publicKeyPem.trim()));
 });
 
 test('the CLI uploads an artifact, sets a floor, plans a rollout dry (leaving out incompatible devices), and lists devices in breach of the patch SLA', async () => {

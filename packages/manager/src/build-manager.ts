@@ -25,6 +25,7 @@ import { DeclaredOutages } from './federation/declared-outage.ts';
 import { HubBundleCache } from './federation/hub-bundle-cache.ts';
 import { openSiteIdentity, type SiteIdentity } from './federation/site-identity.ts';
 import { SiteOverlayService } from './federation/site-overlay.service.ts';
+import { SiteTufMirror } from './federation/site-tuf-mirror.ts';
 import { SiteUplink } from './federation/site-uplink.ts';
 import { openAuditSigningKey } from './pki/audit-key.ts';
 import { FleetPki } from './pki/fleet-pki.ts';
@@ -57,7 +58,7 @@ import { parseSyslogOutUrl } from './syslog/syslog-out-url.ts';
 import { ArtifactService } from './updates/artifact.service.ts';
 import { DeviceVersionService } from './updates/device-version.service.ts';
 import { RolloutService } from './updates/rollout.service.ts';
-import { TufRepository } from './updates/tuf-repository.ts';
+import { TufRepository, type TufSource } from './updates/tuf-repository.ts';
 
 /** How often events past `eventRetentionDays` are pruned (also once at start). */
 const EVENT_PRUNE_INTERVAL_MS = 3_600_000;
@@ -94,7 +95,7 @@ export interface Manager {
     readonly detection: DetectionService;
     readonly auditChain: AuditChainService;
     readonly commands: DeviceCommandService;
-    readonly tuf: TufRepository;
+    readonly tuf: TufSource;
     readonly artifacts: ArtifactService;
     readonly rollouts: RolloutService;
     readonly versions: DeviceVersionService;
@@ -368,6 +369,19 @@ export async function buildManager(givenConfig: ManagerConfig, deps: ManagerDeps
           linkConnected: (): boolean => siteUplink?.reachesHubNow() === true,
           alerts,
         });
+  const siteMirror =
+    siteIdentity === undefined
+      ? undefined
+      : new SiteTufMirror({
+          store,
+          clock,
+          logger: logger.child({ module: 'tuf-mirror' }),
+          dir: join(config.dataDir, 'tuf-mirror'),
+          artifactsDir: join(config.dataDir, 'artifacts'),
+          timestampKey: siteIdentity.tufTimestampKey,
+          timestampMs: config.tufTimestampTtlMs,
+          maxBytes: config.siteArtifactCacheMaxBytes,
+        });
   let caNotAfter = () => siteIdentity?.caNotAfter ?? 0;
   const outages =
     siteIdentity === undefined
@@ -395,6 +409,7 @@ export async function buildManager(givenConfig: ManagerConfig, deps: ManagerDeps
           outages,
           ...(siteOverlays === undefined ? {} : { overlays: siteOverlays }),
           commands,
+          ...(siteMirror === undefined ? {} : { mirror: siteMirror }),
           dataDir: config.dataDir,
           serverNames: serverNamesFor(config),
           syncMs: config.upstreamSyncMs,
@@ -411,13 +426,17 @@ export async function buildManager(givenConfig: ManagerConfig, deps: ManagerDeps
   });
   sites?.useCompliance(compliance);
   const updateLogger = logger.child({ module: 'updates' });
-  const tuf = await TufRepository.open({
-    store,
-    clock,
-    logger: updateLogger,
-    dir: join(config.dataDir, 'pki', 'tuf'),
-    lifetimes: { timestampMs: config.tufTimestampTtlMs },
-  });
+  // A hub signs its own TUF repository; a site mirrors the hub's and signs only timestamps.
+  const tuf: TufSource =
+    siteMirror ??
+    (await TufRepository.open({
+      store,
+      clock,
+      logger: updateLogger,
+      dir: join(config.dataDir, 'pki', 'tuf'),
+      lifetimes: { timestampMs: config.tufTimestampTtlMs },
+    }));
+  if (tuf instanceof TufRepository) sites?.useTuf(tuf);
   const artifacts = new ArtifactService({
     store,
     clock,
@@ -438,6 +457,8 @@ export async function buildManager(givenConfig: ManagerConfig, deps: ManagerDeps
     policy: policyInForce,
     logger: updateLogger,
   });
+  sites?.useRollouts(rollouts);
+  siteUplink?.useRollouts(rollouts);
   const versions = new DeviceVersionService({
     store,
     clock,
@@ -508,7 +529,10 @@ export async function buildManager(givenConfig: ManagerConfig, deps: ManagerDeps
       ? {}
       : {
           siteLink: {
-            status: () => siteUplink.status(),
+            status: async () => ({
+              ...siteUplink.status(),
+              ...(siteMirror === undefined ? {} : { artifactCache: await siteMirror.status() }),
+            }),
             declareOutage: (request) => outages.declare(request),
             overlay: async () => siteOverlays?.current(),
             publishOverlay: async (edits) => siteOverlays?.publish(edits),

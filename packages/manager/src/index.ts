@@ -9,4 +9,5 @@ export * from './syslog/audit-syslog-entry.ts';
 export * from './syslog/syslog-forwarder.ts';
 export * from './syslog/syslog-listener.ts';
 export * from './syslog/syslog-out-url.ts';
+export { TufRepository } from './updates/tuf-repository.ts';
 export { signMetadataJson } from './updates/tuf-signing.ts';

@@ -955,6 +955,8 @@ export interface SiteRecord {
   readonly enrolledAt: number | null;
   /** The key (Ed25519, SPKI PEM) the site signs its overlays with. */
   readonly overlayPublicKeyPem: string | null;
+  /** The key (Ed25519, SPKI PEM) the site signs TUF timestamps with; the hub's root lists it. */
+  readonly tufTimestampPublicKeyPem: string | null;
   /** The delegated issuing CA currently held by the site. */
   readonly caSerial: string | null;
   readonly caNotAfter: number | null;

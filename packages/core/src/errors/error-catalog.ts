@@ -487,6 +487,19 @@ export const errorCatalog = {
     action:
       'Start it once with `--upstream-token TOKEN --upstream-ca-fingerprint FP` (from `edgeward sites create ID`); later starts need neither.',
   },
+  EW_SITE_ARTIFACTS_FROM_HUB: {
+    category: 'forbidden',
+    meaning:
+      "A site manager was asked to publish an artifact or change the TUF root: a site only mirrors the hub's signed artifacts and metadata.",
+    action:
+      'Upload the artifact (or install the root) at the hub; the site mirrors it at its next sync and can then run a rollout of it.',
+  },
+  EW_SITE_CACHE_FULL: {
+    category: 'unavailable',
+    meaning: "A hub artifact does not fit in the site's artifact cache, so the site did not mirror it.",
+    action:
+      "Raise the site's `siteArtifactCacheMaxBytes` (EDGEWARD_SITE_ARTIFACT_CACHE_MAX_BYTES) or free disk space; the site retries at its next sync.",
+  },
   EW_UPSTREAM_UNREACHABLE: {
     category: 'unavailable',
     meaning: "The site's hub could not be reached or did not answer.",

@@ -2,6 +2,13 @@ import * as z from 'zod/mini';
 import { deviceEventSchema, severitySchema } from '../events/event.schema.ts';
 import { inventorySchema } from '../inventory/inventory.schema.ts';
 import { complianceReportSchema } from '../policy/policy-bundle.schema.ts';
+import {
+  artifactNameSchema,
+  artifactVersionSchema,
+  createRolloutRequestSchema,
+  deviceRolloutStates,
+  rolloutStates,
+} from '../updates/update.schema.ts';
 import { labelsSchema } from './device-api.schema.ts';
 import { deviceCommandResultSchema, deviceCommandSchema } from './device-commands.schema.ts';
 import { alertResolutions, alertStates } from './operator-api.schema.ts';
@@ -25,6 +32,11 @@ export const siteDelegationRequestSchema = z.object({
     .check(z.minLength(1), z.maxLength(64)),
   /** The Ed25519 key (SPKI PEM) the site signs its overlays with. */
   overlayPublicKeyPem: z.string().check(z.minLength(1)),
+  /**
+   * The Ed25519 key (SPKI PEM) the site signs TUF timestamps with, for the hub's root to list in the
+   * timestamp role (docs/updates.md, "Sites: a delegated timestamp key"). Absent from older sites.
+   */
+  tufTimestampPublicKeyPem: z.optional(z.string().check(z.minLength(1))),
 });
 export type SiteDelegationRequest = z.infer<typeof siteDelegationRequestSchema>;
 
@@ -246,3 +258,61 @@ export const revokeSiteSchema = z.object({
   reason: z._default(z.string().check(z.maxLength(500)), 'revoked by an operator'),
 });
 export type RevokeSite = z.input<typeof revokeSiteSchema>;
+
+/**
+ * GET /v1/site/rollouts — the hub's started rollouts that include devices of the asking site, with those
+ * devices and their phase, so the site runs them from its artifact cache (docs/federation.md).
+ */
+export const siteRolloutsReplySchema = z.object({
+  v: version,
+  rollouts: z.array(
+    z.object({
+      id: z.string().check(z.minLength(1), z.maxLength(100)),
+      spec: createRolloutRequestSchema,
+      state: z.enum(rolloutStates),
+      reason: z.nullable(z.string()),
+      devices: z.array(
+        z.object({ deviceId: z.string().check(z.minLength(1), z.maxLength(128)), phase: nonNegative }),
+      ),
+    }),
+  ),
+});
+export type SiteRolloutsReply = z.infer<typeof siteRolloutsReplySchema>;
+
+/** POST /v1/site/rollouts — where the site's devices stand in the hub's rollouts that the site runs. */
+export const siteRolloutReportSchema = z.object({
+  v: version,
+  devices: z
+    .array(
+      z.object({
+        rolloutId: z.string().check(z.minLength(1), z.maxLength(100)),
+        deviceId: z.string().check(z.minLength(1), z.maxLength(128)),
+        state: z.enum(deviceRolloutStates),
+        detail: z.string().check(z.maxLength(2000)),
+      }),
+    )
+    .check(z.maxLength(10_000)),
+});
+export type SiteRolloutReport = z.infer<typeof siteRolloutReportSchema>;
+
+/**
+ * POST /v1/site/versions — what the site's devices run, as they reported it to the site (signed by each
+ * device's key and checked there); the site vouches for it as for their events.
+ */
+export const siteVersionsBatchSchema = z.object({
+  v: version,
+  devices: z
+    .array(
+      z.object({
+        deviceId: z.string().check(z.minLength(1), z.maxLength(128)),
+        name: artifactNameSchema,
+        version: z.nullable(artifactVersionSchema),
+        fellBackFrom: z.nullable(artifactVersionSchema),
+        /** When the device first reported running `version` to the site. */
+        installedAt: z.nullable(z.number().check(z.int())),
+        reportedAt: z.number().check(z.int()),
+      }),
+    )
+    .check(z.maxLength(10_000)),
+});
+export type SiteVersionsBatch = z.infer<typeof siteVersionsBatchSchema>;

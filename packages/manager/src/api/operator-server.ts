@@ -144,7 +144,7 @@ export function buildOperatorServer(deps: {
   sites?: SiteService;
   /** On a site: its link to the hub. */
   siteLink?: {
-    status(): SiteLinkStatus;
+    status(): SiteLinkStatus | Promise<SiteLinkStatus>;
     declareOutage(request: {
       startsAt?: number | undefined;
       durationMs: number;

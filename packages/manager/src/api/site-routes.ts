@@ -6,7 +6,9 @@ import {
   siteDelegationRequestSchema,
   siteEventsBatchSchema,
   siteInventoryBatchSchema,
+  siteRolloutReportSchema,
   siteStatusReportSchema,
+  siteVersionsBatchSchema,
 } from '@edgeward/core';
 import type { FastifyRequest } from 'fastify';
 import type { SiteService } from '../services/site.service.ts';
@@ -42,6 +44,22 @@ export function registerSiteRoutes(
     deps.sites.ingestCompliance(
       deps.authenticatedSite(request),
       parseInput(siteComplianceBatchSchema, request.body, 'site compliance batch'),
+    ),
+  );
+
+  app.get('/v1/site/rollouts', async (request) => deps.sites.rolloutsFor(deps.authenticatedSite(request)));
+
+  app.post('/v1/site/rollouts', async (request) =>
+    deps.sites.rolloutReport(
+      deps.authenticatedSite(request),
+      parseInput(siteRolloutReportSchema, request.body, 'site rollout report'),
+    ),
+  );
+
+  app.post('/v1/site/versions', async (request) =>
+    deps.sites.ingestVersions(
+      deps.authenticatedSite(request),
+      parseInput(siteVersionsBatchSchema, request.body, 'site versions batch'),
     ),
   );
 

@@ -16,13 +16,13 @@ import { requireRole } from '../services/operator.service.ts';
 import type { ArtifactService } from '../updates/artifact.service.ts';
 import type { DeviceVersionService } from '../updates/device-version.service.ts';
 import type { RolloutAction, RolloutService } from '../updates/rollout.service.ts';
-import type { TufRepository } from '../updates/tuf-repository.ts';
+import type { TufSource } from '../updates/tuf-repository.ts';
 import { type HttpsApp, parseInput } from './http-errors.ts';
 
 /** The update feature's routes on both listeners, kept here so the servers only call one function each. */
 
 export interface UpdateServices {
-  readonly tuf: TufRepository;
+  readonly tuf: TufSource;
   readonly artifacts: ArtifactService;
   readonly rollouts: RolloutService;
   readonly versions: DeviceVersionService;

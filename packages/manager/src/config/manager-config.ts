@@ -130,6 +130,11 @@ export const managerConfigSchema = z
     rolloutTickMs: z._default(z.coerce.number().check(z.int(), z.minimum(10)), 5000),
     /** Lifetime of the signed TUF timestamp (ms); re-signed once half of it has passed. */
     tufTimestampTtlMs: z._default(z.coerce.number().check(z.int(), z.minimum(60_000)), DAY_MS),
+    /**
+     * A site's artifact cache: at most this many bytes of the hub's artifacts are mirrored (default 10 GiB);
+     * what does not fit is refused with EW_SITE_CACHE_FULL in the site's status and log.
+     */
+    siteArtifactCacheMaxBytes: z._default(z.coerce.number().check(z.int(), z.minimum(1)), 10 * 1024 ** 3),
     /** Largest evidence bundle a device may upload, in bytes (default 256 MiB; it arrives in chunks below `bodyLimitBytes`). */
     evidenceMaxBytes: z._default(z.coerce.number().check(z.int(), z.minimum(1024)), 256 * 1024 * 1024),
     /** How long a dashboard sign-in lasts (ms); revoking the operator ends it at once. */

@@ -40,6 +40,8 @@ export interface SiteIdentity {
   readonly caNotAfter: number;
   readonly pkiFiles: SitePkiFiles;
   readonly overlayKey: { readonly privateKeyPem: string; readonly publicKeyPem: string };
+  /** The key the site signs its devices' TUF timestamps with, once the hub's root lists it. */
+  readonly tufTimestampKey: { readonly privateKeyPem: string; readonly publicKeyPem: string };
   /** A client to the hub with the site certificate (read from disk now). */
   connect(timeoutMs: number): Promise<UpstreamClient>;
   /**
@@ -82,6 +84,14 @@ export async function openSiteIdentity(options: SiteIdentityOptions): Promise<Si
     consequence: 'the hub delegated this public key; a new one needs a new delegation',
     logger: options.logger,
   });
+  const tufTimestampKey = await openEd25519KeyFiles({
+    dir: pkiDir,
+    name: 'tuf-timestamp',
+    what: 'site TUF timestamp key',
+    consequence: "the hub's TUF root lists this public key; a new one needs a new delegation and a new root",
+    logger: options.logger,
+  });
+  const keys = { overlayKey, tufTimestampKey };
   const caKeyPath = join(pkiDir, 'site-ca.key');
   if (!(await fileExists(caKeyPath))) {
     const keys = await generateDeviceKeyPair();
@@ -90,15 +100,18 @@ export async function openSiteIdentity(options: SiteIdentityOptions): Promise<Si
       flag: 'wx',
     });
   }
-  const identity = await load(options, upstreamDir, pkiDir, overlayKey);
+  const identity = await load(options, upstreamDir, pkiDir, keys);
   if (identity !== undefined) return identity;
   const client = await clientOf(options, upstreamDir);
   try {
-    await requestDelegation(options, client, overlayKey.publicKeyPem);
+    await requestDelegation(options, client, {
+      overlayPublicKeyPem: overlayKey.publicKeyPem,
+      tufTimestampPublicKeyPem: tufTimestampKey.publicKeyPem,
+    });
   } finally {
     client.close();
   }
-  const delegated = await load(options, upstreamDir, pkiDir, overlayKey);
+  const delegated = await load(options, upstreamDir, pkiDir, keys);
   if (delegated === undefined)
     throw new EdgewardError('EW_INTERNAL', 'the delegation was written but cannot be read');
   return delegated;
@@ -111,7 +124,7 @@ export async function openSiteIdentity(options: SiteIdentityOptions): Promise<Si
 export async function requestDelegation(
   options: Pick<SiteIdentityOptions, 'dataDir' | 'serverNames'>,
   client: UpstreamClient,
-  overlayPublicKeyPem: string,
+  publicKeys: { overlayPublicKeyPem: string; tufTimestampPublicKeyPem: string },
 ): Promise<SiteDelegationGrant> {
   const pkiDir = join(options.dataDir, 'pki');
   const keys = await importKeyPairPem(await readPrivateKeyFile(join(pkiDir, 'site-ca.key')));
@@ -119,7 +132,7 @@ export async function requestDelegation(
     v: PROTOCOL_VERSION,
     csrPem: await createCsr({ keys, commonName: 'site CA' }),
     serverNames: [...options.serverNames],
-    overlayPublicKeyPem,
+    ...publicKeys,
   });
   await replace(join(pkiDir, 'root-ca.crt'), grant.rootCaPem);
   await replace(join(pkiDir, 'root-ca.crl'), grant.rootCrlPem);
@@ -215,7 +228,10 @@ async function load(
   options: SiteIdentityOptions,
   upstreamDir: string,
   pkiDir: string,
-  overlayKey: { privateKeyPem: string; publicKeyPem: string },
+  keys: {
+    overlayKey: { privateKeyPem: string; publicKeyPem: string };
+    tufTimestampKey: { privateKeyPem: string; publicKeyPem: string };
+  },
 ): Promise<SiteIdentity | undefined> {
   if (!(await fileExists(join(upstreamDir, 'site.json')))) return undefined;
   const state = JSON.parse(await readFile(join(upstreamDir, 'site.json'), 'utf8')) as SiteState;
@@ -241,7 +257,8 @@ async function load(
     maxOfflineMs: state.maxOfflineMs,
     caNotAfter: state.caNotAfter,
     pkiFiles,
-    overlayKey: { privateKeyPem: overlayKey.privateKeyPem, publicKeyPem: overlayKey.publicKeyPem },
+    overlayKey: keys.overlayKey,
+    tufTimestampKey: keys.tufTimestampKey,
     connect: (timeoutMs) => clientOf({ upstreamUrl: options.upstreamUrl, timeoutMs }, upstreamDir),
     signingIdentity: async () => ({
       keyPem: await readPrivateKeyFile(join(upstreamDir, 'key.pem')),

@@ -21,7 +21,9 @@ import {
   type SiteEventsReply,
   type SiteInventoryBatch,
   type SiteStatusReply,
+  type SiteVersionsBatch,
   signCheckpoint,
+  siteRolloutsReplySchema,
 } from '@edgeward/core';
 import type { AlertChangePosition, AlertRecord, Store } from '@edgeward/store';
 import type { Logger } from 'pino';
@@ -30,10 +32,12 @@ import type { DeviceService } from '../services/device.service.ts';
 import type { DeviceCommandService } from '../services/device-command.service.ts';
 import { systemOperator } from '../services/operator-context.ts';
 import type { RevocationService } from '../services/revocation.service.ts';
+import type { RolloutService } from '../updates/rollout.service.ts';
 import type { DeclaredOutage, DeclaredOutages } from './declared-outage.ts';
 import type { HubBundleCache } from './hub-bundle-cache.ts';
 import { requestDelegation, type SiteIdentity } from './site-identity.ts';
 import type { SiteOverlayService } from './site-overlay.service.ts';
+import type { SiteArtifactCacheStatus, SiteTufMirror } from './site-tuf-mirror.ts';
 import type { UpstreamClient } from './upstream-client.ts';
 
 /** Past this share of the offline budget without the hub, the site says it is near the end. */
@@ -66,6 +70,8 @@ export interface SiteLinkStatus {
   readonly caNotAfter: number;
   readonly policyVersion: number | null;
   readonly declaredOutage: DeclaredOutage | null;
+  /** The mirror of the hub's TUF repository and artifacts (docs/updates.md). */
+  readonly artifactCache?: SiteArtifactCacheStatus;
 }
 
 /**
@@ -87,6 +93,7 @@ export class SiteUplink {
   readonly #outages: DeclaredOutages;
   readonly #overlays: SiteOverlayService | undefined;
   readonly #commands: Pick<DeviceCommandService, 'relayFromHub'>;
+  readonly #mirror: SiteTufMirror | undefined;
   readonly #options: {
     dataDir: string;
     serverNames: readonly string[];
@@ -94,6 +101,7 @@ export class SiteUplink {
     batchEvents: number;
     timeoutMs: number;
   };
+  #rollouts: Pick<RolloutService, 'adoptFromHub' | 'hubRolloutRows'> | undefined;
   #client: UpstreamClient | undefined;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
@@ -107,6 +115,8 @@ export class SiteUplink {
   #caNotAfter: number;
   #warnedNearEnd = false;
   #syncedSinceStart = false;
+  /** Running versions reported here up to this time have been forwarded to the hub (0 after a start). */
+  #versionsForwardedUpTo = 0;
   /** Device contact up to this time has been reported to the hub. */
   #seenReportedUpTo = 0;
 
@@ -122,6 +132,7 @@ export class SiteUplink {
     outages: DeclaredOutages;
     overlays?: SiteOverlayService;
     commands: Pick<DeviceCommandService, 'relayFromHub'>;
+    mirror?: SiteTufMirror;
     dataDir: string;
     serverNames: readonly string[];
     /** Pause between syncs while connected (ms). */
@@ -141,6 +152,7 @@ export class SiteUplink {
     this.#outages = deps.outages;
     this.#overlays = deps.overlays;
     this.#commands = deps.commands;
+    this.#mirror = deps.mirror;
     this.#options = deps;
     this.#caNotAfter = deps.identity.caNotAfter;
   }
@@ -210,6 +222,9 @@ export class SiteUplink {
     if (newBundle || this.#offlineSince !== null || this.#lastSyncAt === null) {
       await this.#overlays?.alertShadowed();
     }
+    await this.#mirror?.sync(client);
+    await this.#forwardVersions(client);
+    await this.#syncRollouts(client);
     this.#lastSyncAt = this.#clock.now();
     this.#syncedSinceStart = true;
     await this.#writeLastSync(this.#lastSyncAt);
@@ -516,6 +531,45 @@ export class SiteUplink {
     }
   }
 
+  /** What the devices run (as they reported it here, signed), when it changed since the last forward. */
+  async #forwardVersions(client: UpstreamClient): Promise<void> {
+    const names = new Set((await this.#store.artifacts.list()).map((artifact) => artifact.name));
+    const changed: SiteVersionsBatch['devices'] = [];
+    let upTo = this.#versionsForwardedUpTo;
+    for (const name of names) {
+      for (const record of await this.#store.artifacts.runningOf(name)) {
+        if (record.reportedAt <= this.#versionsForwardedUpTo) continue;
+        changed.push(record);
+        upTo = Math.max(upTo, record.reportedAt);
+      }
+    }
+    for (let start = 0; start < changed.length; start += 5000) {
+      await client.post('/v1/site/versions', {
+        v: PROTOCOL_VERSION,
+        devices: changed.slice(start, start + 5000),
+      });
+    }
+    this.#versionsForwardedUpTo = upTo;
+  }
+
+  /** Set once the rollout service exists: the site runs the hub's rollouts of its devices. */
+  useRollouts(rollouts: Pick<RolloutService, 'adoptFromHub' | 'hubRolloutRows'>): void {
+    this.#rollouts = rollouts;
+  }
+
+  /** Reports how its devices fare in the hub's rollouts, then takes the hub's rollouts and their states. */
+  async #syncRollouts(client: UpstreamClient): Promise<void> {
+    if (this.#rollouts === undefined) return;
+    const devices = await this.#rollouts.hubRolloutRows();
+    if (devices.length > 0) await client.post('/v1/site/rollouts', { v: PROTOCOL_VERSION, devices });
+    const reply = siteRolloutsReplySchema.safeParse(await client.get<unknown>('/v1/site/rollouts'));
+    if (!reply.success) {
+      this.#logger.error({ err: reply.error }, "the hub's rollouts were not understood; none taken");
+      return;
+    }
+    await this.#rollouts.adoptFromHub(reply.data.rollouts);
+  }
+
   /** Whether a new bundle was taken. */
   async #refreshPolicy(client: UpstreamClient): Promise<boolean> {
     const held = this.#bundles.held;
@@ -536,7 +590,10 @@ export class SiteUplink {
     if (coversOutage && this.#caNotAfter - now >= RENEW_CA_BELOW_BUDGETS * this.#identity.maxOfflineMs)
       return;
     if (!(await this.#renewalWouldExtend(client))) return;
-    const grant = await requestDelegation(this.#options, client, this.#identity.overlayKey.publicKeyPem);
+    const grant = await requestDelegation(this.#options, client, {
+      overlayPublicKeyPem: this.#identity.overlayKey.publicKeyPem,
+      tufTimestampPublicKeyPem: this.#identity.tufTimestampKey.publicKeyPem,
+    });
     const caKeyPem = this.#identity.pkiFiles.caKeyPem;
     await this.#pki.adoptDelegation(join(this.#options.dataDir, 'pki'), {
       caCertPem: grant.caCertPem,

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request } from 'node:https';
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
@@ -52,6 +53,26 @@ export class UpstreamClient {
         ? { bytes: json, encoding: 'identity' }
         : { bytes: await gzip(json), encoding: 'gzip' };
     return (await this.#send<T>('POST', path, payload)) as T;
+  }
+
+  /**
+   * A GET whose body the caller streams (TUF metadata, artifacts with `range`); any HTTP status resolves,
+   * network failures reject with EW_UPSTREAM_UNREACHABLE.
+   */
+  getStream(path: string, headers: Record<string, string> = {}): Promise<IncomingMessage> {
+    const url = new URL(path, this.#url);
+    return new Promise((resolve, reject) => {
+      const outgoing = request(
+        url,
+        { method: 'GET', agent: this.#agent, timeout: this.#options.timeoutMs, headers },
+        resolve,
+      );
+      outgoing.on('timeout', () =>
+        outgoing.destroy(new Error(`no answer within ${this.#options.timeoutMs} ms`)),
+      );
+      outgoing.on('error', (error) => reject(unreachable(url, error)));
+      outgoing.end();
+    });
   }
 
   close(): void {

@@ -21,14 +21,19 @@ import {
   type SiteEventsBatch,
   type SiteEventsReply,
   type SiteInventoryBatch,
+  type SiteRolloutReport,
+  type SiteRolloutsReply,
   type SiteStatusReply,
   type SiteStatusReport,
+  type SiteVersionsBatch,
   type SiteView,
 } from '@edgeward/core';
 import type { SiteRecord, Store } from '@edgeward/store';
 import type { Logger } from 'pino';
 import * as z from 'zod/mini';
 import type { FleetPki } from '../pki/fleet-pki.ts';
+import type { RolloutService } from '../updates/rollout.service.ts';
+import type { TufRepository } from '../updates/tuf-repository.ts';
 import type { AlertService } from './alert.service.ts';
 import type { AuditTrail } from './audit-trail.ts';
 import type { ComplianceService } from './compliance.service.ts';
@@ -71,6 +76,8 @@ export class SiteService {
   readonly #commands: Pick<DeviceCommandService, 'recordResult'>;
   readonly #deviceAudit: Pick<DeviceAuditService, 'anchorSite'>;
   #compliance: Pick<ComplianceService, 'ingest'> | undefined;
+  #tuf: Pick<TufRepository, 'admitSiteTimestampKeys'> | undefined;
+  #rollouts: Pick<RolloutService, 'forSite' | 'siteReport'> | undefined;
   readonly #policies: Pick<PolicyService, 'currentBundle' | 'sitesChanged'>;
   readonly #logger: Logger;
   readonly #startCommand: (site: string, token: string) => string;
@@ -131,6 +138,7 @@ export class SiteService {
       enrollmentTokenId: token.id,
       enrolledAt: null,
       overlayPublicKeyPem: null,
+      tufTimestampPublicKeyPem: null,
       caSerial: null,
       caNotAfter: null,
       lastSyncAt: null,
@@ -220,6 +228,9 @@ export class SiteService {
         caSerial: ca.serial,
         caNotAfter: ca.notAfter,
         overlayPublicKeyPem: request.overlayPublicKeyPem,
+        ...(request.tufTimestampPublicKeyPem === undefined
+          ? {}
+          : { tufTimestampPublicKeyPem: request.tufTimestampPublicKeyPem }),
         lastSyncAt: now,
       });
       await this.#audit.record(store, siteActor(siteId), 'site.delegate', siteId, {
@@ -231,6 +242,8 @@ export class SiteService {
     this.#logger.info({ siteId, notAfter: new Date(ca.notAfter).toISOString() }, 'site CA delegated');
     // The site's overlay key reaches devices only in a hub-signed bundle.
     await this.#policies.sitesChanged();
+    // Its timestamp key only in a root signed by the root keys.
+    await this.#tuf?.admitSiteTimestampKeys();
     return {
       v: PROTOCOL_VERSION,
       siteId,
@@ -343,6 +356,69 @@ export class SiteService {
   /** Set once the compliance service exists (it is built after this service). */
   useCompliance(compliance: Pick<ComplianceService, 'ingest'>): void {
     this.#compliance = compliance;
+  }
+
+  /** Set once the rollout service exists: sites run the hub's rollouts for their devices. */
+  useRollouts(rollouts: Pick<RolloutService, 'forSite' | 'siteReport'>): void {
+    this.#rollouts = rollouts;
+  }
+
+  /** GET /v1/site/rollouts: the hub's started rollouts that include devices of the site. */
+  async rolloutsFor(siteId: string): Promise<SiteRolloutsReply> {
+    await this.#find(siteId);
+    const rollouts = (await this.#rollouts?.forSite(await this.#deviceIdsOf(siteId))) ?? [];
+    return { v: PROTOCOL_VERSION, rollouts };
+  }
+
+  /** POST /v1/site/rollouts: where the site's devices stand in those rollouts. */
+  async rolloutReport(siteId: string, report: SiteRolloutReport): Promise<{ v: 1; moved: number }> {
+    await this.#find(siteId);
+    const result = (await this.#rollouts?.siteReport(await this.#deviceIdsOf(siteId), report)) ?? {
+      moved: 0,
+    };
+    return { v: PROTOCOL_VERSION, ...result };
+  }
+
+  /** POST /v1/site/versions: what the site's devices run, for the hub's patch SLA and device pages. */
+  async ingestVersions(siteId: string, batch: SiteVersionsBatch): Promise<{ v: 1; stored: number }> {
+    await this.#find(siteId);
+    const ids = await this.#deviceIdsOf(siteId);
+    for (const entry of batch.devices) {
+      if (!ids.has(entry.deviceId) && (await this.#store.devices.findById(entry.deviceId)) !== undefined) {
+        throw new EdgewardError(
+          'EW_SITE_DEVICE_FOREIGN',
+          `device ${entry.deviceId} is not a device of site ${siteId}; only its own devices' versions are taken`,
+        );
+      }
+    }
+    let stored = 0;
+    for (const entry of batch.devices) {
+      // A device the hub has not heard of yet (no event or inventory came) is left for a later report.
+      if (!ids.has(entry.deviceId)) continue;
+      stored += 1;
+      await this.#store.artifacts.reportRunning({
+        deviceId: entry.deviceId,
+        name: entry.name,
+        version: entry.version,
+        fellBackFrom: entry.fellBackFrom,
+        // A new version counts as installed when the device first reported it at its site.
+        reportedAt: entry.installedAt ?? entry.reportedAt,
+      });
+    }
+    return { v: PROTOCOL_VERSION, stored };
+  }
+
+  async #deviceIdsOf(siteId: string): Promise<Set<string>> {
+    const devices = await this.#store.devices.list(
+      { labels: { [SITE_LABEL]: siteId }, includeRevoked: true },
+      { limit: 100_000 },
+    );
+    return new Set(devices.map((device) => device.id));
+  }
+
+  /** Set once the TUF repository is open: a site's timestamp key must reach the root its devices trust. */
+  useTuf(tuf: Pick<TufRepository, 'admitSiteTimestampKeys'>): void {
+    this.#tuf = tuf;
   }
 
   /** Each device's latest compliance report, stored as if the device had sent it to the hub. */

@@ -14,7 +14,7 @@ import type { ArtifactRecord, Store } from '@edgeward/store';
 import type { Logger } from 'pino';
 import type { AuditTrail } from '../services/audit-trail.ts';
 import type { OperatorContext } from '../services/operator-context.ts';
-import type { TufRepository } from './tuf-repository.ts';
+import type { TufSource } from './tuf-repository.ts';
 
 export interface UploadArtifact {
   readonly name: string;
@@ -32,7 +32,7 @@ export class ArtifactService {
   readonly #store: Store;
   readonly #clock: Clock;
   readonly #audit: AuditTrail;
-  readonly #tuf: TufRepository;
+  readonly #tuf: TufSource;
   readonly #dir: string;
   readonly #logger: Logger;
 
@@ -40,7 +40,7 @@ export class ArtifactService {
     store: Store;
     clock: Clock;
     audit: AuditTrail;
-    tuf: TufRepository;
+    tuf: TufSource;
     /** `<dataDir>/artifacts`. */
     dir: string;
     logger: Logger;
@@ -58,6 +58,7 @@ export class ArtifactService {
    * version again changes nothing; other content under a published version is refused (EW_ARTIFACT_EXISTS).
    */
   async upload(operator: OperatorContext, content: Buffer, meta: UploadArtifact): Promise<ArtifactView> {
+    this.#tuf.checkCanPublish();
     const sha256 = createHash('sha256').update(content).digest('hex');
     const existing = await this.#store.artifacts.find(meta.name, meta.version);
     if (existing !== undefined) {

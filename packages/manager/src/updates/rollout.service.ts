@@ -7,6 +7,7 @@ import {
   countPhase,
   type DeviceRecord,
   type DeviceRolloutState,
+  deviceRolloutStates,
   EdgewardError,
   evaluatePhaseGates,
   IN_PROGRESS_STATES,
@@ -19,6 +20,8 @@ import {
   type RolloutState,
   type RolloutView,
   type Severity,
+  type SiteRolloutReport,
+  type SiteRolloutsReply,
   segmentOf,
   severities,
   severityRank,
@@ -30,6 +33,7 @@ import type { RolloutDeviceRecord, RolloutRecord, Store } from '@edgeward/store'
 import type { Logger } from 'pino';
 import type { AuditTrail } from '../services/audit-trail.ts';
 import { type OperatorContext, systemOperator } from '../services/operator-context.ts';
+import { SITE_LABEL } from '../services/site.service.ts';
 import type { ArtifactService } from './artifact.service.ts';
 
 /** Wall-clock gap between two ticks started by wake(), ms: results arriving together share one tick. */
@@ -327,6 +331,152 @@ export class RolloutService {
   }
 
   /**
+   * On a hub: its started rollouts with devices among `deviceIds` (a site's), those devices and their
+   * phase, newest first.
+   */
+  async forSite(deviceIds: ReadonlySet<string>): Promise<SiteRolloutsReply['rollouts']> {
+    const relayed: SiteRolloutsReply['rollouts'][number][] = [];
+    for (const rollout of await this.#store.rollouts.list(100)) {
+      // Not yet started, or finished everywhere (so at the site too): nothing for the site to do.
+      if (rollout.state === 'created' || rollout.state === 'completed') continue;
+      const devices = (await this.#store.rollouts.devices(rollout.id))
+        .filter((device) => deviceIds.has(device.deviceId))
+        .map((device) => ({ deviceId: device.deviceId, phase: device.phase }));
+      if (devices.length === 0) continue;
+      relayed.push({
+        id: rollout.id,
+        spec: rollout.spec,
+        state: rollout.state,
+        reason: rollout.reason,
+        devices,
+      });
+    }
+    return relayed;
+  }
+
+  /**
+   * On a hub: a site says where its devices stand. The hub's row follows the site's, whatever it was,
+   * because the site runs them; a finished device wakes the gates.
+   */
+  async siteReport(deviceIds: ReadonlySet<string>, report: SiteRolloutReport): Promise<{ moved: number }> {
+    const now = this.#clock.now();
+    let moved = 0;
+    let finished = false;
+    for (const entry of report.devices) {
+      if (!deviceIds.has(entry.deviceId)) {
+        throw new EdgewardError(
+          'EW_SITE_DEVICE_FOREIGN',
+          `device ${entry.deviceId} is not a device of this site; only its own devices' rollout states are taken`,
+        );
+      }
+      const done = FINISHED.includes(entry.state);
+      const count = await this.#store.rollouts.moveDevices(
+        entry.rolloutId,
+        [entry.deviceId],
+        deviceRolloutStates.filter((state) => state !== entry.state),
+        entry.state,
+        now,
+        { detail: entry.detail, finished: done },
+      );
+      moved += count;
+      if (count > 0 && done) finished = true;
+    }
+    if (finished) this.wake();
+    return { moved };
+  }
+
+  /**
+   * On a site: takes the hub's rollouts that include its devices. A running or paused one it does not hold
+   * yet is created here (same id and spec, its own devices in their phases) once its artifact is mirrored,
+   * and then runs here; a pause, resume, abort or rollback at the hub is done here too.
+   */
+  async adoptFromHub(relayed: SiteRolloutsReply['rollouts']): Promise<void> {
+    const hub: OperatorContext = { id: 'hub', name: 'hub', role: 'admin' };
+    for (const entry of relayed) {
+      const held = await this.#store.rollouts.find(entry.id);
+      if (held === undefined) {
+        if (entry.state !== 'running' && entry.state !== 'paused') continue;
+        await this.#adopt(hub, entry);
+        continue;
+      }
+      const action = hubAction(held.state, entry.state);
+      if (action === undefined) continue;
+      try {
+        await this.act(hub, entry.id, action, entry.reason ?? `${action} at the hub`);
+      } catch (error) {
+        if (!(error instanceof EdgewardError && error.code === 'EW_ROLLOUT_STATE_CONFLICT')) throw error;
+      }
+    }
+  }
+
+  /** On a site: its devices' rows in the rollouts it took from the hub, once they started. */
+  async hubRolloutRows(): Promise<SiteRolloutReport['devices']> {
+    const rows: SiteRolloutReport['devices'][number][] = [];
+    for (const rollout of await this.#store.rollouts.list(100)) {
+      if (rollout.createdBy !== HUB_AUTHOR) continue;
+      for (const device of await this.#store.rollouts.devices(rollout.id)) {
+        if (device.state === 'pending' || device.state === 'assigned') continue;
+        rows.push({
+          rolloutId: rollout.id,
+          deviceId: device.deviceId,
+          state: device.state,
+          detail: device.detail,
+        });
+      }
+    }
+    return rows;
+  }
+
+  async #adopt(hub: OperatorContext, entry: SiteRolloutsReply['rollouts'][number]): Promise<void> {
+    const { name, version } = entry.spec.artifact;
+    if ((await this.#store.artifacts.find(name, version)) === undefined) {
+      this.#logger.info(
+        { rolloutId: entry.id, artifact: `${name}@${version}` },
+        'a hub rollout waits until its artifact is mirrored here',
+      );
+      return;
+    }
+    const now = this.#clock.now();
+    const rows: Omit<RolloutDeviceRecord, 'rolloutId'>[] = [];
+    for (const device of entry.devices) {
+      const record = await this.#store.devices.findById(device.deviceId);
+      if (record === undefined) continue;
+      rows.push({
+        deviceId: device.deviceId,
+        phase: device.phase,
+        site: record.labels[entry.spec.siteLabel] ?? '',
+        state: 'pending',
+        assignedAt: null,
+        finishedAt: null,
+        detail: '',
+        updatedAt: now,
+      });
+    }
+    if (rows.length === 0) return;
+    const record: RolloutRecord = {
+      id: entry.id,
+      spec: entry.spec,
+      state: entry.state,
+      currentPhase: 0,
+      phaseStartedAt: now,
+      reason: entry.reason,
+      createdAt: now,
+      createdBy: HUB_AUTHOR,
+      updatedAt: now,
+    };
+    await this.#store.transaction(async (store) => {
+      await store.rollouts.create(record, rows);
+      await this.#audit.record(store, hub, 'rollout.create', record.id, {
+        artifact: `${name}@${version}`,
+        from: 'hub',
+        devices: rows.length,
+      });
+    });
+    this.#logger.info({ rolloutId: record.id, devices: rows.length }, 'runs a rollout of the hub here');
+    this.wake();
+  }
+
+  /**
    * Asks for a tick soon (after a device finished, or an operator action). Ticks never overlap and start
    * at most every MIN_TICK_GAP_MS, so a burst of results costs one pass, not one per device.
    */
@@ -401,16 +551,20 @@ export class RolloutService {
     ]);
     const inPhase = counts.filter((count) => count.phase === phase);
     const states = inPhase.flatMap((count) => Array<DeviceRolloutState>(count.count).fill(count.state));
+    // A phase without devices here (at a site: the hub's devices were in it) passes at once, soak or not.
+    const empty = states.length === 0;
     const lastFinishedAt = inPhase.reduce<number | null>(
       (latest, count) =>
         count.lastFinishedAt === null ? latest : Math.max(latest ?? 0, count.lastFinishedAt),
       null,
     );
-    const decision = evaluatePhaseGates(countPhase(states, alerted.length), spec.gates, {
-      soakMs: spec.soakMs,
-      lastFinishedAt,
-      now,
-    });
+    const decision = empty
+      ? ({ kind: 'advance' } as const)
+      : evaluatePhaseGates(countPhase(states, alerted.length), spec.gates, {
+          soakMs: spec.soakMs,
+          lastFinishedAt,
+          now,
+        });
     if (decision.kind === 'breach') {
       await this.#abortOnBreach(rollout, label, decision.reason, alerted);
       return;
@@ -450,7 +604,13 @@ export class RolloutService {
     const { spec } = rollout;
     const pending = await this.#store.rollouts.devices(rollout.id, { phase, states: ['pending'] });
     if (pending.length === 0) return;
-    let eligible = pending;
+    // A site manager runs its own devices' part (GET /v1/site/rollouts) and reports how they fare.
+    const runHere: RolloutDeviceRecord[] = [];
+    for (const device of pending) {
+      const record = await this.#store.devices.findById(device.deviceId);
+      if (record?.labels[SITE_LABEL] === undefined) runHere.push(device);
+    }
+    let eligible = runHere;
     if (spec.respectWindows) {
       const policy = await this.#policy();
       if (policy !== undefined) {
@@ -620,4 +780,24 @@ export class RolloutService {
 
 function insideWindow(policy: CompiledPolicy, device: Pick<DeviceRecord, 'labels'>, now: number): boolean {
   return activeMaintenanceWindow(policy, segmentOf(policy, device.labels), now) !== undefined;
+}
+
+/** The author of the rollouts a site took from its hub. */
+const HUB_AUTHOR = 'hub';
+
+const FINISHED: readonly DeviceRolloutState[] = [
+  'committed',
+  'failed',
+  'rolled-back',
+  'skipped',
+  'cancelled',
+];
+
+/** What a site does when the hub's rollout it runs changed state there. */
+function hubAction(here: RolloutState, atHub: RolloutState): RolloutAction | undefined {
+  if (atHub === 'paused' && here === 'running') return 'pause';
+  if (atHub === 'running' && here === 'paused') return 'resume';
+  if (atHub === 'aborted' && (here === 'running' || here === 'paused')) return 'abort';
+  if (atHub === 'rolled-back' && here !== 'rolled-back') return 'rollback';
+  return undefined;
 }

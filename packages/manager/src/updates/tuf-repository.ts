@@ -1,4 +1,5 @@
-import { createHash } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey } from 'node:crypto';
+import { join } from 'node:path';
 import { type Clock, EdgewardError, targetPathOf } from '@edgeward/core';
 import type { Store, TufMetadataRecord } from '@edgeward/store';
 import {
@@ -12,7 +13,7 @@ import {
   Timestamp,
 } from '@tufjs/models';
 import type { Logger } from 'pino';
-import { openEd25519KeyFiles } from '../pki/key-files.ts';
+import { fileExists, openEd25519KeyFiles, readPrivateKeyFile } from '../pki/key-files.ts';
 import {
   type AnyMetadata,
   parseRootJson,
@@ -36,6 +37,20 @@ export const DEFAULT_TUF_LIFETIMES: TufLifetimes = {
   rootMs: 365 * 86_400_000,
 };
 
+/**
+ * What the device API, the artifacts and the timers need of the TUF repository a manager serves: the
+ * hub's own (`TufRepository`), or a site's verified mirror of it (`SiteTufMirror`).
+ */
+export interface TufSource {
+  /** Throws when this manager cannot publish artifacts (a site: they come from the hub). */
+  checkCanPublish(): void;
+  publishTargets(): Promise<void>;
+  refreshIfDue(): Promise<boolean>;
+  metadataFile(file: string): Promise<string | undefined>;
+  rootDraft(rootPublicKeysPem: readonly string[], threshold: number): Promise<string>;
+  installRoot(signedJson: string): Promise<number>;
+}
+
 const ONLINE_ROLES = ['targets', 'snapshot', 'timestamp'] as const;
 type OnlineRole = (typeof ONLINE_ROLES)[number];
 
@@ -57,8 +72,9 @@ function sha256(text: string): string {
  * version is kept in the store and served by version (consistent snapshots). The timestamp, valid one day
  * by default, is re-signed once half its lifetime has passed, at the next request or timer tick.
  */
-export class TufRepository {
+export class TufRepository implements TufSource {
   readonly #store: Store;
+  readonly #dir: string;
   readonly #clock: Clock;
   readonly #logger: Logger;
   readonly #keys: Record<OnlineRole, string>;
@@ -71,8 +87,10 @@ export class TufRepository {
     logger: Logger;
     keys: Record<OnlineRole, string>;
     lifetimes: TufLifetimes;
+    dir: string;
   }) {
     this.#store = deps.store;
+    this.#dir = deps.dir;
     this.#clock = deps.clock;
     this.#logger = deps.logger;
     this.#keys = deps.keys;
@@ -102,6 +120,7 @@ export class TufRepository {
     }
     const repository = new TufRepository({
       ...deps,
+      dir: deps.dir,
       keys,
       lifetimes: { ...DEFAULT_TUF_LIFETIMES, ...deps.lifetimes },
     });
@@ -121,6 +140,8 @@ export class TufRepository {
     }
     return repository;
   }
+
+  checkCanPublish(): void {}
 
   /** Signs a new targets version listing every artifact, then a snapshot and a timestamp for it. */
   publishTargets(): Promise<void> {
@@ -214,6 +235,7 @@ export class TufRepository {
     const rootKeys = rootPublicKeysPem.map(tufKeyOf);
     for (const key of rootKeys) root.addKey(key, 'root');
     for (const role of ONLINE_ROLES) root.addKey(this.#onlineKey(role), role);
+    for (const key of await this.#siteTimestampKeys()) root.addKey(key, 'timestamp');
     // The library's roles are built by addKey with threshold 1; the threshold is set in the document.
     const document = new Metadata(root).toJSON() as { signed: { roles: { root: { threshold: number } } } };
     document.signed.roles.root.threshold = threshold;
@@ -248,6 +270,66 @@ export class TufRepository {
       this.#logger.info({ version: next.signed.version }, 'installed a new TUF root');
       return next.signed.version;
     });
+  }
+
+  /**
+   * Makes the root list every site's timestamp key (registered at delegation, `sites` table) in the
+   * timestamp role, threshold 1, so a site keeps its devices' timestamp fresh while cut off. The next
+   * root is signed here only while the root key is still on the manager and alone signs root (threshold
+   * 1); otherwise it waits for an operator's detached signatures (`rootDraft` includes the site keys).
+   */
+  admitSiteTimestampKeys(): Promise<'current' | 'signed' | 'needs-root-signatures'> {
+    return this.#serialized(async () => {
+      const current = await this.#currentRoot();
+      const listed = new Set(current.signed.roles.timestamp?.keyIDs ?? []);
+      const siteKeys = await this.#siteTimestampKeys();
+      if (siteKeys.every((key) => listed.has(key.keyID))) return 'current';
+      const rootKeyPath = join(this.#dir, 'root.key');
+      const rootRole = current.signed.roles.root;
+      let rootKeyPem: string | undefined;
+      if (await fileExists(rootKeyPath)) {
+        const pem = await readPrivateKeyFile(rootKeyPath);
+        const publicPem = createPublicKey(createPrivateKey(pem)).export({ type: 'spki', format: 'pem' });
+        const keyId = tufKeyOf(publicPem.toString()).keyID;
+        if (rootRole?.threshold === 1 && rootRole.keyIDs.length === 1 && rootRole.keyIDs[0] === keyId) {
+          rootKeyPem = pem;
+        }
+      }
+      if (rootKeyPem === undefined) {
+        this.#logger.warn(
+          { sites: siteKeys.length },
+          'a site timestamp key is not in the TUF root yet and the root key is not on the manager: draft a root (`edgeward tuf root-draft`), sign it with the root keys and install it, so the site can keep its devices updating while cut off',
+        );
+        return 'needs-root-signatures';
+      }
+      const root = new Root({
+        version: current.signed.version + 1,
+        specVersion: SPEC_VERSION,
+        expires: expiry(this.#clock.now() + this.#lifetimes.rootMs),
+        consistentSnapshot: true,
+      });
+      for (const keyId of rootRole?.keyIDs ?? []) {
+        const key = current.signed.keys[keyId];
+        if (key !== undefined) root.addKey(key, 'root');
+      }
+      for (const role of ONLINE_ROLES) root.addKey(this.#onlineKey(role), role);
+      for (const key of siteKeys) root.addKey(key, 'timestamp');
+      const metadata = new Metadata(root);
+      signWithKey(metadata, rootKeyPem);
+      await this.#put('root', metadata, this.#clock.now(), false);
+      this.#logger.info(
+        { version: root.version, siteTimestampKeys: siteKeys.length },
+        "signed a TUF root that lists the sites' timestamp keys",
+      );
+      return 'signed';
+    });
+  }
+
+  async #siteTimestampKeys() {
+    const sites = await this.#store.sites.list();
+    return sites.flatMap((site) =>
+      site.tufTimestampPublicKeyPem === null ? [] : [tufKeyOf(site.tufTimestampPublicKeyPem)],
+    );
   }
 
   async #createFirstRoot(privateKeyPem: string, publicKeyPem: string): Promise<void> {

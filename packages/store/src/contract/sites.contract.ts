@@ -14,6 +14,7 @@ function site(id: string, overrides: Partial<SiteRecord> = {}): SiteRecord {
     enrollmentTokenId: `tok-${id}`,
     enrolledAt: null,
     overlayPublicKeyPem: null,
+    tufTimestampPublicKeyPem: null,
     caSerial: null,
     caNotAfter: null,
     lastSyncAt: null,
@@ -56,6 +57,7 @@ export function sitesContract(ctx: ContractContext): void {
           backlog: 42,
           budgetEndsAt: 9_000,
           caSerial: '0a',
+          tufTimestampPublicKeyPem: 'PEM',
         }),
         true,
       );
@@ -66,6 +68,7 @@ export function sitesContract(ctx: ContractContext): void {
         backlog: 42,
         budgetEndsAt: 9_000,
         caSerial: '0a',
+        tufTimestampPublicKeyPem: 'PEM',
       });
       assert.deepEqual(
         (await store.sites.list()).map((record) => record.id),

@@ -689,4 +689,10 @@ export const migrations: readonly Migration[] = [
       ];
     },
   },
+  {
+    version: 14,
+    name: 'site timestamp keys',
+    // The key each site signs TUF timestamps with, which the hub's root lists in the timestamp role.
+    up: () => ['ALTER TABLE sites ADD COLUMN tuf_timestamp_public_key_pem TEXT'],
+  },
 ];

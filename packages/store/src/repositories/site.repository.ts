@@ -12,6 +12,7 @@ interface SiteRow {
   enrollment_token_id: string;
   enrolled_at: number | null;
   overlay_public_key_pem: string | null;
+  tuf_timestamp_public_key_pem: string | null;
   ca_serial: string | null;
   ca_not_after: number | null;
   last_sync_at: number | null;
@@ -33,13 +34,14 @@ interface EventRow {
 }
 
 const siteColumns =
-  'id, name, max_offline_ms, created_at, created_by, enrollment_token_id, enrolled_at, overlay_public_key_pem, ca_serial, ca_not_after, last_sync_at, backlog, budget_ends_at, conflicts, revoked_at';
+  'id, name, max_offline_ms, created_at, created_by, enrollment_token_id, enrolled_at, overlay_public_key_pem, ca_serial, ca_not_after, last_sync_at, backlog, budget_ends_at, conflicts, revoked_at, tuf_timestamp_public_key_pem';
 
 const patchColumns: Record<keyof SitePatch, string> = {
   name: 'name',
   maxOfflineMs: 'max_offline_ms',
   enrolledAt: 'enrolled_at',
   overlayPublicKeyPem: 'overlay_public_key_pem',
+  tufTimestampPublicKeyPem: 'tuf_timestamp_public_key_pem',
   caSerial: 'ca_serial',
   caNotAfter: 'ca_not_after',
   lastSyncAt: 'last_sync_at',
@@ -61,6 +63,7 @@ function toRecord(row: SiteRow): SiteRecord {
     enrollmentTokenId: row.enrollment_token_id,
     enrolledAt: nullableNumber(row.enrolled_at),
     overlayPublicKeyPem: row.overlay_public_key_pem,
+    tufTimestampPublicKeyPem: row.tuf_timestamp_public_key_pem ?? null,
     caSerial: row.ca_serial,
     caNotAfter: nullableNumber(row.ca_not_after),
     lastSyncAt: nullableNumber(row.last_sync_at),
@@ -89,7 +92,7 @@ export class SqlSiteRepository implements SiteRepository {
 
   async create(site: SiteRecord): Promise<void> {
     await this.#db.run(
-      `INSERT INTO sites (${siteColumns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+      `INSERT INTO sites (${siteColumns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
       [
         site.id,
         site.name,
@@ -106,6 +109,7 @@ export class SqlSiteRepository implements SiteRepository {
         site.budgetEndsAt,
         site.conflicts,
         site.revokedAt,
+        site.tufTimestampPublicKeyPem,
       ],
     );
   }
