@@ -5,13 +5,20 @@ import { DatabaseSync } from 'node:sqlite';
 import { type LongRunning, runEdgeward, startEdgeward } from './cli-process.ts';
 
 /** A free TCP port on 127.0.0.1: a manager keeps its ports across restarts, so a proxy's target holds. */
+/** Ports this test process has handed out: the kernel may offer a just-closed port again at once. */
+const handedOut = new Set<number>();
+
 export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (typeof address !== 'object' || address === null) throw new Error('no port');
-  return address.port;
+  for (;;) {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    if (typeof address !== 'object' || address === null) throw new Error('no port');
+    if (handedOut.has(address.port)) continue;
+    handedOut.add(address.port);
+    return address.port;
+  }
 }
 
 /**
