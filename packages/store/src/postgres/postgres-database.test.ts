@@ -68,6 +68,8 @@ describe('PostgreSQL engine', () => {
         'rollouts',
         'schema_migrations',
         'site_overlays',
+        'site_relay_positions',
+        'site_relayed_commands',
         'site_uplink',
         'sites',
         'syslog_outbox',
