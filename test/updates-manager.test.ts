@@ -462,3 +462,34 @@ test('the CLI uploads an artifact, sets a floor, plans a rollout dry (leaving ou
     [['dev-01', '5.15.2', '5.15.1']],
   );
 });
+
+test("a rollout taken from the hub follows the hub's changes only: a local pause stands until the hub changes the rollout", async () => {
+  const artifact = await freshArtifact();
+  const spec = createRolloutRequestSchema.parse({
+    selector: { fn: 'gateway' },
+    phases: '100%',
+    gates: { maxFailures: 0, minSuccessPercent: 0 },
+    artifact: { name: 'fw', version: artifact.version },
+  });
+  const id = 'r-from-hub';
+  const relayed = (state: RolloutView['state']) => [
+    { id, spec, state, reason: null, devices: [{ deviceId: 'dev-00', phase: 0 }] },
+  ];
+  const rollouts = manager.services.rollouts;
+  const stateHere = async () => (await rollouts.status(id)).state;
+
+  await rollouts.adoptFromHub(relayed('running'));
+  assert.equal(await stateHere(), 'running', 'taken as the hub runs it');
+
+  // An operator here pauses it (cut off from the hub, say); the hub still shows it running, unchanged.
+  await rollouts.act(operator, id, 'pause', 'held at the site');
+  await rollouts.adoptFromHub(relayed('running'));
+  assert.equal(await stateHere(), 'paused', "the hub's unchanged state does not undo the local pause");
+
+  // A change at the hub is repeated here: the hub pauses and resumes, then aborts.
+  await rollouts.adoptFromHub(relayed('paused'));
+  await rollouts.adoptFromHub(relayed('running'));
+  assert.equal(await stateHere(), 'running', "the hub's resume is repeated");
+  await rollouts.adoptFromHub(relayed('aborted'));
+  assert.equal(await stateHere(), 'aborted', "the hub's abort is repeated");
+});

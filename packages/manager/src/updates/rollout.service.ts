@@ -388,24 +388,30 @@ export class RolloutService {
   /**
    * On a site: takes the hub's rollouts that include its devices. A running or paused one it does not hold
    * yet is created here (same id and spec, its own devices in their phases) once its artifact is mirrored,
-   * and then runs here; a pause, resume, abort or rollback at the hub is done here too.
+   * and then runs here; a pause, resume, abort or rollback at the hub is done here too. Only a change at the
+   * hub is repeated: the state the hub last showed is kept, so a site operator's own pause or resume (made
+   * while cut off, say) stands until the hub changes the rollout itself.
    */
   async adoptFromHub(relayed: SiteRolloutsReply['rollouts']): Promise<void> {
     const hub: OperatorContext = { id: 'hub', name: 'hub', role: 'admin' };
     for (const entry of relayed) {
+      const seenAtHub = `hub-rollout-state:${entry.id}`;
       const held = await this.#store.rollouts.find(entry.id);
       if (held === undefined) {
         if (entry.state !== 'running' && entry.state !== 'paused') continue;
-        await this.#adopt(hub, entry);
+        if (await this.#adopt(hub, entry)) await this.#store.sites.saveRelayPosition(seenAtHub, entry.state);
         continue;
       }
+      if ((await this.#store.sites.relayPosition(seenAtHub)) === entry.state) continue;
       const action = hubAction(held.state, entry.state);
-      if (action === undefined) continue;
-      try {
-        await this.act(hub, entry.id, action, entry.reason ?? `${action} at the hub`);
-      } catch (error) {
-        if (!(error instanceof EdgewardError && error.code === 'EW_ROLLOUT_STATE_CONFLICT')) throw error;
+      if (action !== undefined) {
+        try {
+          await this.act(hub, entry.id, action, entry.reason ?? `${action} at the hub`);
+        } catch (error) {
+          if (!(error instanceof EdgewardError && error.code === 'EW_ROLLOUT_STATE_CONFLICT')) throw error;
+        }
       }
+      await this.#store.sites.saveRelayPosition(seenAtHub, entry.state);
     }
   }
 
@@ -427,14 +433,15 @@ export class RolloutService {
     return rows;
   }
 
-  async #adopt(hub: OperatorContext, entry: SiteRolloutsReply['rollouts'][number]): Promise<void> {
+  /** Whether the rollout now runs here: it waits while its artifact is not mirrored or no device is here. */
+  async #adopt(hub: OperatorContext, entry: SiteRolloutsReply['rollouts'][number]): Promise<boolean> {
     const { name, version } = entry.spec.artifact;
     if ((await this.#store.artifacts.find(name, version)) === undefined) {
       this.#logger.info(
         { rolloutId: entry.id, artifact: `${name}@${version}` },
         'a hub rollout waits until its artifact is mirrored here',
       );
-      return;
+      return false;
     }
     const now = this.#clock.now();
     const rows: Omit<RolloutDeviceRecord, 'rolloutId'>[] = [];
@@ -452,7 +459,7 @@ export class RolloutService {
         updatedAt: now,
       });
     }
-    if (rows.length === 0) return;
+    if (rows.length === 0) return false;
     const record: RolloutRecord = {
       id: entry.id,
       spec: entry.spec,
@@ -474,6 +481,7 @@ export class RolloutService {
     });
     this.#logger.info({ rolloutId: record.id, devices: rows.length }, 'runs a rollout of the hub here');
     this.wake();
+    return true;
   }
 
   /**
