@@ -35,7 +35,13 @@ import {
 } from '@edgeward/core';
 import { FaultProxy } from '@edgeward/sim';
 import { connectAsync, type MqttClient } from 'mqtt';
-import { enrollWithCli, type LongRunning, runEdgeward, startEdgeward } from './support/cli-process.ts';
+import {
+  e2eAgentEnv,
+  enrollWithCli,
+  type LongRunning,
+  runEdgeward,
+  startEdgeward,
+} from './support/cli-process.ts';
 import { eventually, startTestManager, type TestManager } from './support/test-manager.ts';
 
 const RULE = 'ew-auth-brute-force-user';
@@ -44,18 +50,10 @@ const starterRules = new URL('../policies/starter/rules/', import.meta.url).path
 
 /** Short intervals, so that logs are read, rules flushed and uploads retried many times a second. */
 const agentEnv = {
+  ...e2eAgentEnv,
   EDGEWARD_REPORT_INTERVAL_MS: '1000',
   EDGEWARD_POLICY_POLL_MS: '1000',
-  EDGEWARD_AUTH_POLL_MS: '200',
   EDGEWARD_RULE_FLUSH_MS: '200',
-  EDGEWARD_BATCH_MAX_AGE_MS: '200',
-  EDGEWARD_RETRY_INITIAL_MS: '50',
-  EDGEWARD_RETRY_MAX_MS: '400',
-  EDGEWARD_REQUEST_TIMEOUT_MS: '1500',
-  EDGEWARD_SHUTDOWN_GRACE_MS: '2000',
-  EDGEWARD_AUTH_LOG_FILES: '/var/log/auth.log',
-  EDGEWARD_FIM_PATHS: '/etc/edgeward-e2e',
-  EDGEWARD_LOG_LEVEL: 'warn',
 };
 
 const baseline = `id: device

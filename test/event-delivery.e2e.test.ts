@@ -13,23 +13,12 @@ import { DatabaseSync } from 'node:sqlite';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FaultProxy } from '@edgeward/sim';
-import { enrollWithCli, type LongRunning, startEdgeward } from './support/cli-process.ts';
+import { e2eAgentEnv, enrollWithCli, type LongRunning, startEdgeward } from './support/cli-process.ts';
 import { freePort, ManagerProcess } from './support/manager-process.ts';
 import { eventually } from './support/test-manager.ts';
 
 /** Short intervals so that batches, polls and retries happen many times a second. */
-const agentEnv = {
-  EDGEWARD_AUTH_POLL_MS: '200',
-  EDGEWARD_BATCH_MAX_AGE_MS: '200',
-  EDGEWARD_RETRY_INITIAL_MS: '50',
-  EDGEWARD_RETRY_MAX_MS: '400',
-  // A blackholed request must give up soon, or a partition costs the default 30 s per attempt.
-  EDGEWARD_REQUEST_TIMEOUT_MS: '1500',
-  EDGEWARD_SHUTDOWN_GRACE_MS: '2000',
-  EDGEWARD_AUTH_LOG_FILES: '/var/log/auth.log',
-  EDGEWARD_FIM_PATHS: '/etc/edgeward-e2e',
-  EDGEWARD_LOG_LEVEL: 'warn',
-};
+const agentEnv = { ...e2eAgentEnv };
 
 let work: string;
 let hub: DeliveryManager;

@@ -21,22 +21,14 @@ import type {
   SiteView,
 } from '@edgeward/core';
 import { FaultProxy } from '@edgeward/sim';
-import { enrollWithCli, type LongRunning, startEdgeward } from './support/cli-process.ts';
+import { e2eAgentEnv, enrollWithCli, type LongRunning, startEdgeward } from './support/cli-process.ts';
 import { httpsJson } from './support/https-json.ts';
 import { freePort, ManagerProcess } from './support/manager-process.ts';
 import { eventually } from './support/test-manager.ts';
 
 const SITE_RULE = 'e2e-site-failed-logins';
 const agentEnv = {
-  EDGEWARD_AUTH_POLL_MS: '200',
-  EDGEWARD_BATCH_MAX_AGE_MS: '200',
-  EDGEWARD_RETRY_INITIAL_MS: '50',
-  EDGEWARD_RETRY_MAX_MS: '400',
-  EDGEWARD_REQUEST_TIMEOUT_MS: '1500',
-  EDGEWARD_SHUTDOWN_GRACE_MS: '2000',
-  EDGEWARD_AUTH_LOG_FILES: '/var/log/auth.log',
-  EDGEWARD_FIM_PATHS: '/etc/edgeward-e2e',
-  EDGEWARD_LOG_LEVEL: 'warn',
+  ...e2eAgentEnv,
   EDGEWARD_REPORT_INTERVAL_MS: '1000',
   // Commands run as for real; the firewall of the test machine is not touched.
   EDGEWARD_ISOLATION: 'report-only',

@@ -2,6 +2,22 @@ import { type ChildProcess, spawn } from 'node:child_process';
 
 const main = new URL('../../packages/cli/src/main.ts', import.meta.url).pathname;
 
+/**
+ * An agent's settings in end-to-end tests: short polls, batches and retries, so that a test waits seconds
+ * rather than minutes; a request on a blackholed link gives up soon instead of after the default 30 s.
+ */
+export const e2eAgentEnv: Readonly<Record<string, string>> = {
+  EDGEWARD_AUTH_POLL_MS: '200',
+  EDGEWARD_BATCH_MAX_AGE_MS: '200',
+  EDGEWARD_RETRY_INITIAL_MS: '50',
+  EDGEWARD_RETRY_MAX_MS: '400',
+  EDGEWARD_REQUEST_TIMEOUT_MS: '1500',
+  EDGEWARD_SHUTDOWN_GRACE_MS: '2000',
+  EDGEWARD_AUTH_LOG_FILES: '/var/log/auth.log',
+  EDGEWARD_FIM_PATHS: '/etc/edgeward-e2e',
+  EDGEWARD_LOG_LEVEL: 'warn',
+};
+
 export interface CliRun {
   readonly code: number | null;
   readonly stdout: string;
