@@ -2,9 +2,15 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { buildManager, resolveManagerConfig } from '@edgeward/manager';
 import pino from 'pino';
-import { agentLauncherPath, buildAgentBundle } from '../scripts/build-agent.ts';
+import {
+  agentLauncherPath,
+  buildAgentBundle,
+  deviceMallocSettings,
+  deviceNodeFlags,
+} from '../scripts/build-agent.ts';
 import { deviceEnvironment, median, readMemory, runToEnd } from './support.ts';
 
 export interface MemorySample {
@@ -16,6 +22,8 @@ export interface AgentMemory {
   readonly reportIntervalS: number;
   readonly inventoryIntervalS: number;
   readonly bare: MemorySample;
+  /** The bundle loaded with the launcher's settings and nothing started. */
+  readonly loadedOnly: MemorySample;
   readonly agents: (MemorySample & { label: string })[];
 }
 
@@ -92,6 +100,19 @@ export async function measureAgentMemory(options: {
       { stdio: 'ignore', env: deviceEnvironment() },
     );
     children.push(bare);
+    // The bundle's modules loaded and evaluated under the launcher's settings, then nothing: what the code
+    // costs before the agent does any work (`--version` prints and would exit; exit is stubbed to keep it).
+    const loaded = spawn(
+      process.execPath,
+      [
+        ...deviceNodeFlags,
+        '--input-type=module',
+        '-e',
+        `process.exit = () => {}; setInterval(() => {}, 1 << 30); process.argv = [process.execPath, ${JSON.stringify(bundle)}, '--version']; await import(${JSON.stringify(pathToFileURL(bundle).href)});`,
+      ],
+      { stdio: 'ignore', env: deviceEnvironment(deviceMallocSettings) },
+    );
+    children.push(loaded);
 
     const samples = new Map<ChildProcess, { at: number; sample: MemorySample }[]>();
     const endAt = Date.now() + options.minutes * 60_000;
@@ -118,6 +139,7 @@ export async function measureAgentMemory(options: {
       reportIntervalS: REPORT_INTERVAL_S,
       inventoryIntervalS: INVENTORY_INTERVAL_S,
       bare: lastMinute(bare),
+      loadedOnly: lastMinute(loaded),
       agents: variants.map((variant, index) => ({
         label: variant.label,
         ...lastMinute(children[index] as ChildProcess),

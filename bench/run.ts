@@ -178,12 +178,13 @@ if (chosen.has('agent-memory')) {
     '| process | VmRSS MB | RssAnon MB | VmRSS / bare |',
     '| --- | --- | --- | --- |',
     `| bare Node 24 with TLS loaded | ${mb(memory.bare.vmRssKb)} | ${mb(memory.bare.rssAnonKb)} | 1.00 |`,
+    `| agent bundle loaded, nothing started (launcher settings) | ${mb(memory.loadedOnly.vmRssKb)} | ${mb(memory.loadedOnly.rssAnonKb)} | ${(memory.loadedOnly.vmRssKb / memory.bare.vmRssKb).toFixed(2)} |`,
     ...memory.agents.map(
       (agent) =>
         `| agent: ${agent.label} | ${mb(agent.vmRssKb)} | ${mb(agent.rssAnonKb)} | ${(agent.vmRssKb / memory.bare.vmRssKb).toFixed(2)} |`,
     ),
     '',
-    'Figures are medians of the samples in the last minute of the run. Targets: RssAnon ≤ 16 MB, VmRSS ≤ 1.25 × bare.',
+    'Figures are medians of the samples in the last minute of the run. Targets: RssAnon ≤ 16 MB, VmRSS ≤ 1.25 × bare. Every process runs without `NODE_EXTRA_CA_CERTS`, as on a device.',
   );
 }
 
