@@ -101,14 +101,15 @@ export async function measureAgentMemory(options: {
     );
     children.push(bare);
     // The bundle's modules loaded and evaluated under the launcher's settings, then nothing: what the code
-    // costs before the agent does any work (`--version` prints and would exit; exit is stubbed to keep it).
+    // costs before the agent does any work (`--version` prints and would exit; exit is stubbed to keep it,
+    // and SIGTERM ends it).
     const loaded = spawn(
       process.execPath,
       [
         ...deviceNodeFlags,
         '--input-type=module',
         '-e',
-        `process.exit = () => {}; setInterval(() => {}, 1 << 30); process.argv = [process.execPath, ${JSON.stringify(bundle)}, '--version']; await import(${JSON.stringify(pathToFileURL(bundle).href)});`,
+        `const exit = process.exit; process.once('SIGTERM', () => exit(0)); process.exit = () => {}; setInterval(() => {}, 1 << 30); process.argv = [process.execPath, ${JSON.stringify(bundle)}, '--version']; await import(${JSON.stringify(pathToFileURL(bundle).href)});`,
       ],
       { stdio: 'ignore', env: deviceEnvironment(deviceMallocSettings) },
     );
