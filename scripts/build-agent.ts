@@ -8,13 +8,12 @@ export const agentLauncherPath = new URL('../packages/cli/dist/edgeward-agent', 
 
 /**
  * How devices start the agent. V8 and glibc size themselves for servers; on a device the agent keeps a
- * 1 MB young generation, runs without the optimizing compilers (it is idle most of the time), limits
- * malloc arenas and hands large freed blocks back, which together save about a third of its anonymous
- * memory (bench/RESULTS.md). The agent trusts only the fleet CA it pinned at enrollment, so it has no use
- * for the public root store that Node otherwise parses at start (about 1.5 MB of malloc):
- * `--use-openssl-ca` leaves it to OpenSSL, which loads it only for a context that asks for it.
+ * 1 MB young generation, runs without the optimizing compilers (it is idle most of the time), drops the
+ * bytecode of functions that did not run since the last full collection (start-up code runs once; what a
+ * periodic task needs again is compiled again, lazily), limits malloc arenas and hands large freed blocks
+ * back, which together save about two fifths of its anonymous memory (bench/RESULTS.md).
  */
-export const deviceNodeFlags = ['--max-semi-space-size=1', '--lite-mode', '--use-openssl-ca'] as const;
+export const deviceNodeFlags = ['--max-semi-space-size=1', '--lite-mode', '--bytecode-old-age=1'] as const;
 /**
  * glibc settings, each the launcher's default that the device's environment may override. Blocks of 128 KiB
  * and more (a batch being compressed, zstd's window) come from mmap and go back to the system when freed,
