@@ -1,7 +1,8 @@
 // `npm run test:unit`: Node's test runner over every test file, two files at a time, with two bounds so
 // that nothing can stall a run: each test (and hook) fails after `--test-timeout`, and the whole run is
-// stopped, failing, after EDGEWARD_TEST_RUN_TIMEOUT_MS (default 20 minutes). A file whose process stays
-// busy after its last test is ended after a grace (test/support/exit-after-tests.ts).
+// stopped, failing, after EDGEWARD_TEST_RUN_TIMEOUT_MS (default 20 minutes). Each file's process exits as
+// soon as its tests are done and reported (`--test-force-exit`, in the files' processes only): a handle a
+// test left behind can then neither hold the run nor hang Node's own cleanup at exit.
 import { run } from 'node:test';
 import { spec } from 'node:test/reporters';
 
@@ -20,7 +21,7 @@ const stream = run({
   globPatterns: patterns.length > 0 ? patterns : ['packages/*/src/**/*.test.ts', 'test/**/*.test.ts'],
   concurrency: 2,
   timeout: testTimeoutMs,
-  execArgv: ['--import', new URL('../test/support/exit-after-tests.ts', import.meta.url).href],
+  execArgv: ['--test-force-exit'],
   signal: watchdog.signal,
 });
 stream.on('test:fail', () => {

@@ -270,8 +270,12 @@ export class FaultProxy {
     connection.toClient.clear();
     connection.toUpstream.clear();
     for (const socket of [connection.client, connection.upstream]) {
-      // An RST, as a broken link or a dead host gives, rather than a polite FIN.
-      if (!socket.destroyed) socket.resetAndDestroy();
+      if (socket.destroyed) continue;
+      // An RST, as a broken link or a dead host gives, rather than a polite FIN. Not on a socket already
+      // ending: a reset that races its pending shutdown leaves the handle behind, and Node then spins
+      // forever at process exit waiting for it (seen with Node 24); that one is destroyed instead.
+      if (socket.writableEnded) socket.destroy();
+      else socket.resetAndDestroy();
     }
     this.#forget(connection);
   }
