@@ -53,6 +53,20 @@ function columnName(path: readonly string[]): string {
   return `d${JSON.stringify(path)}`;
 }
 
+/** Column names of top-level fields, by field: events of one kind repeat the same few. */
+const topLevelColumnNames = new Map<string, string>();
+
+function namedColumn(path: readonly string[]): string {
+  const [field] = path;
+  if (path.length !== 1 || field === undefined) return columnName(path);
+  let name = topLevelColumnNames.get(field);
+  if (name === undefined) {
+    name = columnName(path);
+    if (topLevelColumnNames.size < 10_000) topLevelColumnNames.set(field, name);
+  }
+  return name;
+}
+
 function isPlainObject(value: unknown): value is Record<string, Json> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
@@ -99,19 +113,26 @@ function referable(value: unknown): string | undefined {
   return undefined;
 }
 
+/** The last time's ISO forms: encoding a line and checking its template ask for the same time twice. */
+let lastIsoTimes: { time: number; iso: { millis: string; seconds: string } | undefined } | undefined;
+
 function isoTimes(time: number): { millis: string; seconds: string } | undefined {
+  if (lastIsoTimes?.time === time) return lastIsoTimes.iso;
   const date = new Date(time);
-  if (Number.isNaN(date.getTime())) return undefined;
-  const iso = date.toISOString();
-  return { millis: iso.slice(0, 23), seconds: iso.slice(0, 19) };
+  const iso = Number.isNaN(date.getTime())
+    ? undefined
+    : { millis: date.toISOString().slice(0, 23), seconds: date.toISOString().slice(0, 19) };
+  lastIsoTimes = { time, iso };
+  return iso;
 }
 
 type Part = { readonly text: string } | { readonly token: string };
 
 /** Replaces the first stretch of a literal part equal to `value` with `token`. */
 function substitute(parts: Part[], value: string, token: string): void {
-  for (const [index, part] of parts.entries()) {
-    if (!('text' in part)) continue;
+  for (let index = 0; index < parts.length; index += 1) {
+    const part = parts[index];
+    if (part === undefined || !('text' in part)) continue;
     const at = part.text.indexOf(value);
     if (at < 0) continue;
     parts.splice(
@@ -140,15 +161,19 @@ function encodeLine(
   for (const [index, [path, value]] of paths.entries()) {
     if (index >= maxPathReferences || (path.length === 1 && path[0] === 'line')) continue;
     const text = referable(value);
-    if (text !== undefined) candidates.push({ value: text, index });
+    // A value the line does not hold cannot be in any of its literal parts: no need to look there.
+    if (text !== undefined && line.includes(text)) candidates.push({ value: text, index });
   }
   // Longest first, so that a port inside an address or a pid inside a longer number is not taken first.
   candidates.sort((a, b) => b.value.length - a.value.length);
   for (const { value, index } of candidates)
     substitute(parts, value, String.fromCharCode(firstPathCode + index));
-  return parts
-    .map((part) => ('text' in part ? part.text.replaceAll(mark, mark + mark) : mark + part.token))
-    .join('');
+  let template = '';
+  for (const part of parts) {
+    if (!('text' in part)) template += mark + part.token;
+    else template += part.text.includes(mark) ? part.text.replaceAll(mark, mark + mark) : part.text;
+  }
+  return template;
 }
 
 function decodeLine(template: string, time: number, values: readonly unknown[]): string {
@@ -227,7 +252,9 @@ export function encodeCompactBatch(events: readonly DeviceEvent[], floorSeq = 0)
     ids.push(event.id === derivedEventId(event) ? null : event.id);
     const entries: [string[], Json][] = [];
     flatten(event.data as Record<string, Json>, [], entries);
-    const key = JSON.stringify(entries.map(([path]) => path));
+    const names = entries.map(([path]) => namedColumn(path));
+    // Column names are JSON, which holds no raw line break: joined by one, they name the shape.
+    const key = names.join('\n');
     let shape = shapeIndex.get(key);
     if (shape === undefined) {
       shape = shapes.length;
@@ -235,8 +262,8 @@ export function encodeCompactBatch(events: readonly DeviceEvent[], floorSeq = 0)
       shapeIndex.set(key, shape);
     }
     push('shape', shape);
-    for (const [path, value] of entries) {
-      const name = columnName(path);
+    for (const [at, [, value]] of entries.entries()) {
+      const name = names[at] ?? '';
       if (name === lineColumn && typeof value === 'string') {
         const template = encodeLine(value, event.time, entries);
         // Only what decodes to the very same line is sent as a template; anything else goes escaped.

@@ -11,6 +11,7 @@ import {
   siteVersionsBatchSchema,
 } from '@edgeward/core';
 import type { FastifyRequest } from 'fastify';
+import type * as z from 'zod/mini';
 import type { SiteService } from '../services/site.service.ts';
 import { type HttpsApp, parseInput } from './http-errors.ts';
 
@@ -19,75 +20,45 @@ export function registerSiteRoutes(
   app: HttpsApp,
   deps: { sites: SiteService; authenticatedSite: (request: FastifyRequest) => string },
 ): void {
-  app.post('/v1/site/delegation', async (request) =>
-    deps.sites.delegate(
-      deps.authenticatedSite(request),
-      parseInput(siteDelegationRequestSchema, request.body, 'delegation request'),
-    ),
+  const { sites } = deps;
+  /** A site's upload: who sent it (from its certificate), what it sent (checked against `schema`). */
+  const post = <Schema extends z.core.$ZodType>(
+    path: string,
+    schema: Schema,
+    what: string,
+    handle: (siteId: string, input: z.output<Schema>) => Promise<unknown>,
+  ) =>
+    app.post(path, async (request) =>
+      handle(deps.authenticatedSite(request), parseInput(schema, request.body, what)),
+    );
+
+  post('/v1/site/delegation', siteDelegationRequestSchema, 'delegation request', (id, input) =>
+    sites.delegate(id, input),
   );
-
-  app.post('/v1/site/events', async (request) =>
-    deps.sites.ingestEvents(
-      deps.authenticatedSite(request),
-      parseInput(siteEventsBatchSchema, request.body, 'site event batch'),
-    ),
+  post('/v1/site/events', siteEventsBatchSchema, 'site event batch', (id, input) =>
+    sites.ingestEvents(id, input),
   );
-
-  app.post('/v1/site/inventory', async (request) =>
-    deps.sites.ingestInventory(
-      deps.authenticatedSite(request),
-      parseInput(siteInventoryBatchSchema, request.body, 'site inventory batch'),
-    ),
+  post('/v1/site/inventory', siteInventoryBatchSchema, 'site inventory batch', (id, input) =>
+    sites.ingestInventory(id, input),
   );
-
-  app.post('/v1/site/compliance', async (request) =>
-    deps.sites.ingestCompliance(
-      deps.authenticatedSite(request),
-      parseInput(siteComplianceBatchSchema, request.body, 'site compliance batch'),
-    ),
+  post('/v1/site/compliance', siteComplianceBatchSchema, 'site compliance batch', (id, input) =>
+    sites.ingestCompliance(id, input),
   );
-
-  app.get('/v1/site/rollouts', async (request) => deps.sites.rolloutsFor(deps.authenticatedSite(request)));
-
-  app.post('/v1/site/rollouts', async (request) =>
-    deps.sites.rolloutReport(
-      deps.authenticatedSite(request),
-      parseInput(siteRolloutReportSchema, request.body, 'site rollout report'),
-    ),
+  app.get('/v1/site/rollouts', async (request) => sites.rolloutsFor(deps.authenticatedSite(request)));
+  post('/v1/site/rollouts', siteRolloutReportSchema, 'site rollout report', (id, input) =>
+    sites.rolloutReport(id, input),
   );
-
-  app.post('/v1/site/versions', async (request) =>
-    deps.sites.ingestVersions(
-      deps.authenticatedSite(request),
-      parseInput(siteVersionsBatchSchema, request.body, 'site versions batch'),
-    ),
+  post('/v1/site/versions', siteVersionsBatchSchema, 'site versions batch', (id, input) =>
+    sites.ingestVersions(id, input),
   );
-
-  app.post('/v1/site/status', async (request) =>
-    deps.sites.status(
-      deps.authenticatedSite(request),
-      parseInput(siteStatusReportSchema, request.body, 'site status'),
-    ),
+  post('/v1/site/status', siteStatusReportSchema, 'site status', (id, input) => sites.status(id, input));
+  post('/v1/site/alerts', siteAlertsBatchSchema, 'site alerts batch', (id, input) =>
+    sites.ingestAlerts(id, input),
   );
-
-  app.post('/v1/site/alerts', async (request) =>
-    deps.sites.ingestAlerts(
-      deps.authenticatedSite(request),
-      parseInput(siteAlertsBatchSchema, request.body, 'site alerts batch'),
-    ),
+  post('/v1/site/audit', deviceAuditUploadSchema, 'site audit upload', (id, input) =>
+    sites.anchorAudit(id, input),
   );
-
-  app.post('/v1/site/audit', async (request) =>
-    deps.sites.anchorAudit(
-      deps.authenticatedSite(request),
-      parseInput(deviceAuditUploadSchema, request.body, 'site audit upload'),
-    ),
-  );
-
-  app.post('/v1/site/command-results', async (request) =>
-    deps.sites.recordCommandResults(
-      deps.authenticatedSite(request),
-      parseInput(siteCommandResultsSchema, request.body, 'site command results'),
-    ),
+  post('/v1/site/command-results', siteCommandResultsSchema, 'site command results', (id, input) =>
+    sites.recordCommandResults(id, input),
   );
 }
