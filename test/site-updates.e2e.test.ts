@@ -322,6 +322,31 @@ async function agentTls(dataDir: string) {
   };
 }
 
+/** Starts a hub rollout and waits until the site has taken it over. */
+async function startAndHandToSite(rolloutId: string): Promise<void> {
+  await hub.cli(['rollouts', 'start', rolloutId]);
+  await eventually(
+    () =>
+      site.query<{ id: string }>('SELECT id FROM rollouts WHERE id = ?', rolloutId).length === 1
+        ? true
+        : undefined,
+    'the site to take the hub rollout',
+    30_000,
+  );
+}
+
+/** The rollout as the site shows it once it completed or aborted there. */
+function endedAtSite(rolloutId: string): Promise<RolloutView> {
+  return eventually(
+    async () => {
+      const view = JSON.parse(await site.cli(['rollouts', 'status', rolloutId, '--json'])) as RolloutView;
+      return view.state === 'completed' || view.state === 'aborted' ? view : undefined;
+    },
+    'the hub rollout to end at the site',
+    60_000,
+  );
+}
+
 test("a hub rollout of site devices runs at the site while cut off, and the hub learns each device's outcome and version", async () => {
   link.restore();
   await eventually(
@@ -355,26 +380,11 @@ test("a hub rollout of site devices runs at the site while cut off, and the hub 
       '--json',
     ]),
   ) as RolloutView;
-  await hub.cli(['rollouts', 'start', created.id]);
-  await eventually(
-    () =>
-      site.query<{ id: string }>('SELECT id FROM rollouts WHERE id = ?', created.id).length === 1
-        ? true
-        : undefined,
-    'the site to take the hub rollout',
-    30_000,
-  );
+  await startAndHandToSite(created.id);
 
   // The hub leaves the site's device to the site; cut off, the site runs the rollout to its end.
   link.cut();
-  const atSite = await eventually(
-    async () => {
-      const view = JSON.parse(await site.cli(['rollouts', 'status', created.id, '--json'])) as RolloutView;
-      return view.state === 'completed' || view.state === 'aborted' ? view : undefined;
-    },
-    'the hub rollout to end at the site',
-    60_000,
-  );
+  const atSite = await endedAtSite(created.id);
   assert.equal(atSite.state, 'completed', JSON.stringify(siteDevices(created.id)));
   assert.equal(await readFile(join(third.marks, 'installed-3.0'), 'utf8'), content.toString('utf8'));
   const whileCut = hub.query<{ state: string }>(
@@ -459,24 +469,9 @@ test('a failing hub rollout breaches its gate at the cut-off site, which aborts 
       '--json',
     ]),
   ) as RolloutView;
-  await hub.cli(['rollouts', 'start', created.id]);
-  await eventually(
-    () =>
-      site.query<{ id: string }>('SELECT id FROM rollouts WHERE id = ?', created.id).length === 1
-        ? true
-        : undefined,
-    'the site to take the hub rollout',
-    30_000,
-  );
+  await startAndHandToSite(created.id);
   link.cut();
-  const atSite = await eventually(
-    async () => {
-      const view = JSON.parse(await site.cli(['rollouts', 'status', created.id, '--json'])) as RolloutView;
-      return view.state === 'completed' || view.state === 'aborted' ? view : undefined;
-    },
-    'the rollout to end at the site',
-    60_000,
-  );
+  const atSite = await endedAtSite(created.id);
   assert.equal(atSite.state, 'aborted', 'the site decided the gate by itself');
   assert.match(atSite.reason ?? '', /failed/);
   // A failed install goes back to the previous version: the gates count it as a failure.

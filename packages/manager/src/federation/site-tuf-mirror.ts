@@ -17,7 +17,7 @@ import {
 } from '@tufjs/models';
 import type { Logger } from 'pino';
 import { BaseFetcher, Updater } from 'tuf-js';
-import type { TufSource } from '../updates/tuf-repository.ts';
+import { servedTufMetadata, type TufSource } from '../updates/tuf-repository.ts';
 import { signWithKey, tufKeyOf } from '../updates/tuf-signing.ts';
 import type { UpstreamClient } from './upstream-client.ts';
 
@@ -174,14 +174,7 @@ export class SiteTufMirror implements TufSource {
   }
 
   async metadataFile(file: string): Promise<string | undefined> {
-    if (file === 'timestamp.json') {
-      await this.refreshIfDue();
-      return (await this.#store.artifacts.latestTufMetadata('timestamp'))?.body;
-    }
-    if (file === 'root.json') return (await this.#store.artifacts.latestTufMetadata('root'))?.body;
-    const match = /^(\d{1,9})\.(root|snapshot|targets)\.json$/.exec(file);
-    if (match === null) return undefined;
-    return (await this.#store.artifacts.tufMetadata(match[2] ?? '', Number(match[1])))?.body;
+    return servedTufMetadata(this.#store, file, () => this.refreshIfDue());
   }
 
   async #refresh(client: UpstreamClient): Promise<void> {

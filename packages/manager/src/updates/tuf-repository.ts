@@ -51,6 +51,26 @@ export interface TufSource {
   installRoot(signedJson: string): Promise<number>;
 }
 
+/**
+ * A metadata file as devices fetch it, from `store`: `timestamp.json` (re-signed first when due),
+ * `N.root.json`, `N.snapshot.json`, `N.targets.json` and the latest `root.json`. Undefined when there is
+ * none. The hub's repository and a site's mirror serve the same files this one way.
+ */
+export async function servedTufMetadata(
+  store: Store,
+  file: string,
+  refreshIfDue: () => Promise<boolean>,
+): Promise<string | undefined> {
+  if (file === 'timestamp.json') {
+    await refreshIfDue();
+    return (await store.artifacts.latestTufMetadata('timestamp'))?.body;
+  }
+  if (file === 'root.json') return (await store.artifacts.latestTufMetadata('root'))?.body;
+  const match = /^(\d{1,9})\.(root|snapshot|targets)\.json$/.exec(file);
+  if (match === null) return undefined;
+  return (await store.artifacts.tufMetadata(match[2] ?? '', Number(match[1])))?.body;
+}
+
 const ONLINE_ROLES = ['targets', 'snapshot', 'timestamp'] as const;
 type OnlineRole = (typeof ONLINE_ROLES)[number];
 
@@ -203,14 +223,7 @@ export class TufRepository implements TufSource {
    * `N.targets.json` (and the latest `root.json`, for the first fetch). Undefined when there is none.
    */
   async metadataFile(file: string): Promise<string | undefined> {
-    if (file === 'timestamp.json') {
-      await this.refreshIfDue();
-      return (await this.#store.artifacts.latestTufMetadata('timestamp'))?.body;
-    }
-    if (file === 'root.json') return (await this.#store.artifacts.latestTufMetadata('root'))?.body;
-    const match = /^(\d{1,9})\.(root|snapshot|targets)\.json$/.exec(file);
-    if (match === null) return undefined;
-    return (await this.#store.artifacts.tufMetadata(match[2] ?? '', Number(match[1])))?.body;
+    return servedTufMetadata(this.#store, file, () => this.refreshIfDue());
   }
 
   /**
