@@ -39,7 +39,9 @@ export async function measureAgentMemory(options: {
   minutes: number;
   progress: (line: string) => void;
 }): Promise<AgentMemory> {
-  const { path: bundle } = await buildAgentBundle();
+  const { path: bundle, files } = await buildAgentBundle();
+  const agentChunk = files.find((file) => file.inputs.includes('packages/agent/src/runtime/agent.ts'))?.path;
+  if (agentChunk === undefined) throw new Error('no file of the bundle holds the agent runtime');
   const dir = await mkdtemp(join(tmpdir(), 'edgeward-bench-agent-'));
   const config = resolveManagerConfig([
     {
@@ -100,16 +102,16 @@ export async function measureAgentMemory(options: {
       { stdio: 'ignore', env: deviceEnvironment() },
     );
     children.push(bare);
-    // The bundle's modules loaded and evaluated under the launcher's settings, then nothing: what the code
-    // costs before the agent does any work (`--version` prints and would exit; exit is stubbed to keep it,
-    // and SIGTERM ends it).
+    // The modules `run` loads, evaluated under the launcher's settings, then nothing: what the code costs
+    // before the agent does any work (the entry with `--version`, which prints and would exit: exit is
+    // stubbed to keep it, and SIGTERM ends it; then the agent's chunk and what it imports).
     const loaded = spawn(
       process.execPath,
       [
         ...deviceNodeFlags,
         '--input-type=module',
         '-e',
-        `const exit = process.exit; process.once('SIGTERM', () => exit(0)); process.exit = () => {}; setInterval(() => {}, 1 << 30); process.argv = [process.execPath, ${JSON.stringify(bundle)}, '--version']; await import(${JSON.stringify(pathToFileURL(bundle).href)});`,
+        `const exit = process.exit; process.once('SIGTERM', () => exit(0)); process.exit = () => {}; setInterval(() => {}, 1 << 30); process.argv = [process.execPath, ${JSON.stringify(bundle)}, '--version']; await import(${JSON.stringify(pathToFileURL(bundle).href)}); await import(${JSON.stringify(pathToFileURL(agentChunk).href)});`,
       ],
       { stdio: 'ignore', env: deviceEnvironment(deviceMallocSettings) },
     );

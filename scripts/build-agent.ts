@@ -1,6 +1,7 @@
-// Builds the device binary: the agent's commands bundled into one JavaScript file, so that a device runs
-// no TypeScript stripper and carries only what the agent uses. `npm run build:agent`.
-import { writeFile } from 'node:fs/promises';
+// Builds the device binary: the agent's commands bundled into JavaScript (an entry file and the chunks it
+// loads on demand), so that a device runs no TypeScript stripper and carries only what the agent uses. `npm run build:agent`.
+import { readdir, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { build } from 'esbuild';
 
 export const agentBundlePath = new URL('../packages/cli/dist/edgeward-agent.mjs', import.meta.url).pathname;
@@ -32,14 +33,35 @@ ${Object.entries(deviceMallocSettings)
 exec "\${EDGEWARD_NODE:-node}" ${deviceNodeFlags.join(' ')} "$(dirname "$0")/edgeward-agent.mjs" "$@"
 `;
 
-/** Builds the bundle and its launcher; returns the bundle's path and the source files with code in it. */
-export async function buildAgentBundle(): Promise<{ path: string; inputs: string[] }> {
+/**
+ * Code the resident agent needs only now and then (the TUF client, the YAML parser, evidence capture,
+ * enrollment, baseline checks) is split into chunks beside the entry that Node loads when it is first
+ * imported, so that it takes no memory on a device that is not using it.
+ */
+export const agentChunksDir = new URL('../packages/cli/dist/edgeward-agent-chunks/', import.meta.url)
+  .pathname;
+
+/** The bundle: its entry, every file it may load, and the source files of each. */
+export interface AgentBundle {
+  readonly path: string;
+  /** Every output file (entry and chunks), each with the source files it holds and the files it imports at load. */
+  readonly files: readonly { path: string; inputs: string[]; staticImports: string[] }[];
+  /** The source files with code in the bundle, across all its files. */
+  readonly inputs: string[];
+}
+
+/** Builds the bundle and its launcher. */
+export async function buildAgentBundle(): Promise<AgentBundle> {
+  const outdir = dirname(agentBundlePath);
   const result = await build({
     metafile: true,
     // Readable logs are for people at a terminal; devices log JSON and do without the pretty printer.
     external: ['pino-pretty'],
-    entryPoints: [new URL('../packages/cli/src/agent-main.ts', import.meta.url).pathname],
-    outfile: agentBundlePath,
+    entryPoints: { 'edgeward-agent': new URL('../packages/cli/src/agent-main.ts', import.meta.url).pathname },
+    outdir,
+    splitting: true,
+    chunkNames: `${basename(agentChunksDir)}/[name]-[hash]`,
+    outExtension: { '.js': '.mjs' },
     bundle: true,
     platform: 'node',
     target: 'node24',
@@ -53,11 +75,24 @@ export async function buildAgentBundle(): Promise<{ path: string; inputs: string
     },
   });
   await writeFile(agentLauncherPath, launcher, { mode: 0o755 });
-  const output = Object.values(result.metafile.outputs)[0];
-  const inputs = Object.entries(output?.inputs ?? {})
-    .filter(([, input]) => input.bytesInOutput > 0)
-    .map(([file]) => file);
-  return { path: agentBundlePath, inputs };
+  const cwd = process.cwd();
+  const files = Object.entries(result.metafile.outputs).map(([file, output]) => ({
+    path: resolve(cwd, file),
+    inputs: Object.entries(output.inputs)
+      .filter(([, input]) => input.bytesInOutput > 0)
+      .map(([input]) => input),
+    staticImports: output.imports
+      .filter((imported) => imported.kind === 'import-statement' && !imported.external)
+      .map((imported) => resolve(cwd, imported.path)),
+  }));
+  // Chunks of earlier builds have other names (a chunk is named by its content); the directory holds
+  // exactly what this entry may load.
+  const current = new Set(files.map((file) => file.path));
+  for (const name of await readdir(agentChunksDir)) {
+    const path = join(agentChunksDir, name);
+    if (!current.has(path)) await rm(path, { force: true });
+  }
+  return { path: agentBundlePath, files, inputs: [...new Set(files.flatMap((file) => file.inputs))] };
 }
 
 if (import.meta.main) {

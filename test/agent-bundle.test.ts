@@ -21,13 +21,42 @@ test('the device bundle holds none of the manager, the database drivers, the X.5
   assert.deepEqual(forbidden, []);
 });
 
-test('the device bundle is ASCII, so V8 holds its source as a one-byte string (half the memory of two-byte)', async () => {
-  const { path } = await buildAgentBundle();
+test('every file of the device bundle is ASCII, so V8 holds its source as a one-byte string (half the memory of two-byte)', async () => {
+  const { files } = await buildAgentBundle();
   const { readFile } = await import('node:fs/promises');
-  const bytes = await readFile(path);
-  const at = bytes.findIndex((byte) => byte > 0x7f);
-  const near = bytes.subarray(Math.max(0, at - 40), at + 10).toString('latin1');
-  assert.equal(at, -1, `a non-ASCII byte near: ${JSON.stringify(near)}`);
+  for (const file of files) {
+    const bytes = await readFile(file.path);
+    const at = bytes.findIndex((byte) => byte > 0x7f);
+    const near = bytes.subarray(Math.max(0, at - 40), at + 10).toString('latin1');
+    assert.equal(at, -1, `a non-ASCII byte in ${file.path} near: ${JSON.stringify(near)}`);
+  }
+});
+
+test('a running agent loads the TUF client only when an update is pending, and never the locales of zod but English', async () => {
+  const { path, files } = await buildAgentBundle();
+  const byPath = new Map(files.map((file) => [file.path, file]));
+  const agentChunk = files.find((file) => file.inputs.includes('packages/agent/src/runtime/agent.ts'));
+  assert.ok(agentChunk !== undefined, 'no file holds the agent runtime');
+  // What `run` loads before any code asks for more: the entry, the agent's chunk and their static imports.
+  const loaded = new Set<string>();
+  const pending = [path, agentChunk.path];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    if (loaded.has(next)) continue;
+    loaded.add(next);
+    pending.push(...(byPath.get(next)?.staticImports ?? []));
+  }
+  const inputsAtRun = [...loaded].flatMap((file) => byPath.get(file)?.inputs ?? []);
+  assert.ok(inputsAtRun.includes('packages/agent/src/queue/event-queue.ts'));
+  const onDemand = inputsAtRun.filter((input) =>
+    /node_modules\/(tuf-js|@tufjs\/models|minimatch)\/|node_modules\/zod\/v4\/locales\/(?!en\.js)|packages\/agent\/src\/updates\/tuf-verifier\.ts/.test(
+      input,
+    ),
+  );
+  assert.deepEqual(onDemand, []);
+  // They are in the bundle all the same, for the device that needs them.
+  const all = files.flatMap((file) => file.inputs);
+  assert.ok(all.some((input) => input.includes('node_modules/tuf-js/')));
+  assert.ok(all.some((input) => input.includes('packages/agent/src/updates/tuf-verifier.ts')));
 });
 
 test('the device launcher runs the bundle with its memory settings', async () => {
