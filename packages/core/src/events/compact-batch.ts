@@ -53,20 +53,6 @@ function columnName(path: readonly string[]): string {
   return `d${JSON.stringify(path)}`;
 }
 
-/** Column names of top-level fields, by field: events of one kind repeat the same few. */
-const topLevelColumnNames = new Map<string, string>();
-
-function namedColumn(path: readonly string[]): string {
-  const [field] = path;
-  if (path.length !== 1 || field === undefined) return columnName(path);
-  let name = topLevelColumnNames.get(field);
-  if (name === undefined) {
-    name = columnName(path);
-    if (topLevelColumnNames.size < 10_000) topLevelColumnNames.set(field, name);
-  }
-  return name;
-}
-
 function isPlainObject(value: unknown): value is Record<string, Json> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
@@ -119,61 +105,87 @@ let lastIsoTimes: { time: number; iso: { millis: string; seconds: string } | und
 function isoTimes(time: number): { millis: string; seconds: string } | undefined {
   if (lastIsoTimes?.time === time) return lastIsoTimes.iso;
   const date = new Date(time);
-  const iso = Number.isNaN(date.getTime())
-    ? undefined
-    : { millis: date.toISOString().slice(0, 23), seconds: date.toISOString().slice(0, 19) };
+  let iso: { millis: string; seconds: string } | undefined;
+  if (!Number.isNaN(date.getTime())) {
+    const text = date.toISOString();
+    iso = { millis: text.slice(0, 23), seconds: text.slice(0, 19) };
+  }
   lastIsoTimes = { time, iso };
   return iso;
 }
 
-type Part = { readonly text: string } | { readonly token: string };
-
-/** Replaces the first stretch of a literal part equal to `value` with `token`. */
-function substitute(parts: Part[], value: string, token: string): void {
-  for (let index = 0; index < parts.length; index += 1) {
-    const part = parts[index];
-    if (part === undefined || !('text' in part)) continue;
-    const at = part.text.indexOf(value);
-    if (at < 0) continue;
-    parts.splice(
-      index,
-      1,
-      { text: part.text.slice(0, at) },
-      { token },
-      { text: part.text.slice(at + value.length) },
-    );
-    return;
-  }
-}
-
-function encodeLine(
-  line: string,
-  time: number,
-  paths: readonly (readonly [readonly string[], Json])[],
-): string {
-  const parts: Part[] = [{ text: line }];
+/**
+ * The line as a template: the event time and the event's values (longest first, each at its leftmost
+ * place that no longer value took) become references, the rest stays literal with its marks doubled.
+ * The stretches taken are kept as positions in the line, so that the line is searched and copied once.
+ */
+function encodeLine(line: string, time: number, values: readonly Json[], lineAt: number): string {
+  // Taken stretches, in the order taken: start, end and token of each.
+  const starts: number[] = [];
+  const ends: number[] = [];
+  const tokens: string[] = [];
   const times = isoTimes(time);
   if (times !== undefined) {
-    if (line.includes(times.millis)) substitute(parts, times.millis, isoMillis);
-    else substitute(parts, times.seconds, isoSeconds);
+    const millisAt = line.indexOf(times.millis);
+    const secondsAt = millisAt >= 0 ? -1 : line.indexOf(times.seconds);
+    if (millisAt >= 0) {
+      starts.push(millisAt);
+      ends.push(millisAt + times.millis.length);
+      tokens.push(isoMillis);
+    } else if (secondsAt >= 0) {
+      starts.push(secondsAt);
+      ends.push(secondsAt + times.seconds.length);
+      tokens.push(isoSeconds);
+    }
   }
-  const candidates: { value: string; index: number }[] = [];
-  for (const [index, [path, value]] of paths.entries()) {
-    if (index >= maxPathReferences || (path.length === 1 && path[0] === 'line')) continue;
-    const text = referable(value);
-    // A value the line does not hold cannot be in any of its literal parts: no need to look there.
-    if (text !== undefined && line.includes(text)) candidates.push({ value: text, index });
+  // Longest first, so that a port inside an address or a pid inside a longer number is not taken first;
+  // of equal lengths, the earlier field first. Few values qualify: an insertion sort does.
+  const texts: string[] = [];
+  const indexes: number[] = [];
+  const referableCount = Math.min(values.length, maxPathReferences);
+  for (let index = 0; index < referableCount; index++) {
+    if (index === lineAt) continue;
+    const text = referable(values[index]);
+    // A value the line does not hold cannot be in any of its literal stretches: no need to look there.
+    if (text === undefined || !line.includes(text)) continue;
+    let slot = texts.length;
+    while (slot > 0 && (texts[slot - 1] as string).length < text.length) slot--;
+    texts.splice(slot, 0, text);
+    indexes.splice(slot, 0, index);
   }
-  // Longest first, so that a port inside an address or a pid inside a longer number is not taken first.
-  candidates.sort((a, b) => b.value.length - a.value.length);
-  for (const { value, index } of candidates)
-    substitute(parts, value, String.fromCharCode(firstPathCode + index));
+  for (let candidate = 0; candidate < texts.length; candidate++) {
+    const text = texts[candidate] as string;
+    for (let at = line.indexOf(text); at >= 0; at = line.indexOf(text, at + 1)) {
+      const end = at + text.length;
+      let free = true;
+      for (let taken = 0; taken < starts.length && free; taken++) {
+        free = end <= (starts[taken] as number) || at >= (ends[taken] as number);
+      }
+      if (free) {
+        starts.push(at);
+        ends.push(end);
+        tokens.push(String.fromCharCode(firstPathCode + (indexes[candidate] as number)));
+        break;
+      }
+    }
+  }
   let template = '';
-  for (const part of parts) {
-    if (!('text' in part)) template += mark + part.token;
-    else template += part.text.includes(mark) ? part.text.replaceAll(mark, mark + mark) : part.text;
+  let from = 0;
+  // The stretches in line order: each round takes the leftmost one not yet written.
+  for (let written = 0; written < starts.length; written++) {
+    let next = -1;
+    for (let taken = 0; taken < starts.length; taken++) {
+      const start = starts[taken] as number;
+      if (start >= from && (next < 0 || start < (starts[next] as number))) next = taken;
+    }
+    template += literal(line.slice(from, starts[next])) + mark + tokens[next];
+    from = ends[next] as number;
   }
-  return template;
+  return template + literal(line.slice(from));
+}
+
+function literal(text: string): string {
+  return text.includes(mark) ? text.replaceAll(mark, mark + mark) : text;
 }
 
 function decodeLine(template: string, time: number, values: readonly unknown[]): string {
@@ -229,6 +241,33 @@ function shouldDelta(values: readonly unknown[]): boolean {
   return differences < plain;
 }
 
+/** A data layout met in the batch being encoded: its index and the column of each of its values. */
+interface Layout {
+  readonly index: number;
+  readonly columns: unknown[][];
+  /** Where the top-level `line` is among the values, or -1. */
+  readonly lineAt: number;
+}
+
+/**
+ * The values of `data` in layout order (nested objects walked into; arrays and empty objects whole), and
+ * a key that tells its layout from every other: each key preceded by its length, nested ones bracketed.
+ */
+function valuesOf(data: Record<string, Json>, values: Json[]): string {
+  let key = '';
+  for (const name in data) {
+    if (!Object.hasOwn(data, name)) continue;
+    const inner = data[name] as Json;
+    if (isPlainObject(inner) && Object.keys(inner).length > 0)
+      key += `${name.length}:${name}{${valuesOf(inner, values)}}`;
+    else {
+      key += `${name.length}:${name},`;
+      values.push(inner);
+    }
+  }
+  return key;
+}
+
 /** Lays out `events` (in the order given: the protocol asks for sequence order) as a v2 batch. */
 export function encodeCompactBatch(events: readonly DeviceEvent[], floorSeq = 0): CompactEventBatch {
   const types: string[] = [];
@@ -236,46 +275,61 @@ export function encodeCompactBatch(events: readonly DeviceEvent[], floorSeq = 0)
   const shapes: string[][][] = [];
   const typeIndex = new Map<string, number>();
   const severityIndex = new Map<string, number>();
-  const shapeIndex = new Map<string, number>();
-  const columns: Record<string, unknown[]> = { seq: [], time: [], type: [], severity: [], shape: [] };
-  const push = (name: string, value: unknown) => {
-    const column = columns[name];
-    if (column === undefined) columns[name] = [value];
-    else column.push(value);
+  const layouts = new Map<string, Layout>();
+  const seqs: number[] = [];
+  const times: number[] = [];
+  const typeColumn: number[] = [];
+  const severityColumn: number[] = [];
+  const shapeColumn: number[] = [];
+  const columns: Record<string, unknown[]> = {
+    seq: seqs,
+    time: times,
+    type: typeColumn,
+    severity: severityColumn,
+    shape: shapeColumn,
   };
   const ids: (string | null)[] = [];
+  let anyId = false;
   for (const event of events) {
-    push('seq', event.seq);
-    push('time', event.time);
-    push('type', indexOf(types, typeIndex, event.type));
-    push('severity', indexOf(severities, severityIndex, event.severity));
-    ids.push(event.id === derivedEventId(event) ? null : event.id);
-    const entries: [string[], Json][] = [];
-    flatten(event.data as Record<string, Json>, [], entries);
-    const names = entries.map(([path]) => namedColumn(path));
-    // Column names are JSON, which holds no raw line break: joined by one, they name the shape.
-    const key = names.join('\n');
-    let shape = shapeIndex.get(key);
-    if (shape === undefined) {
-      shape = shapes.length;
-      shapes.push(entries.map(([path]) => path));
-      shapeIndex.set(key, shape);
+    seqs.push(event.seq);
+    times.push(event.time);
+    typeColumn.push(indexOf(types, typeIndex, event.type));
+    severityColumn.push(indexOf(severities, severityIndex, event.severity));
+    const sentId = event.id === derivedEventId(event) ? null : event.id;
+    if (sentId !== null) anyId = true;
+    ids.push(sentId);
+    const values: Json[] = [];
+    const key = valuesOf(event.data as Record<string, Json>, values);
+    let layout = layouts.get(key);
+    if (layout === undefined) {
+      const entries: [string[], Json][] = [];
+      flatten(event.data as Record<string, Json>, [], entries);
+      const paths = entries.map(([path]) => path);
+      const names = paths.map(columnName);
+      layout = {
+        index: shapes.length,
+        columns: names.map((name) => {
+          columns[name] ??= [];
+          return columns[name];
+        }),
+        lineAt: names.indexOf(lineColumn),
+      };
+      shapes.push(paths);
+      layouts.set(key, layout);
     }
-    push('shape', shape);
-    for (const [at, [, value]] of entries.entries()) {
-      const name = names[at] ?? '';
-      if (name === lineColumn && typeof value === 'string') {
-        const template = encodeLine(value, event.time, entries);
+    shapeColumn.push(layout.index);
+    const { columns: layoutColumns, lineAt } = layout;
+    for (let at = 0; at < values.length; at++) {
+      const value = values[at] as Json;
+      const column = layoutColumns[at] as unknown[];
+      if (at === lineAt && typeof value === 'string') {
+        const template = encodeLine(value, event.time, values, lineAt);
         // Only what decodes to the very same line is sent as a template; anything else goes escaped.
-        const values = entries.map(([, inner]) => inner);
-        push(
-          name,
-          decodeLine(template, event.time, values) === value ? template : value.replaceAll(mark, mark + mark),
-        );
-      } else push(name, value);
+        column.push(decodeLine(template, event.time, values) === value ? template : literal(value));
+      } else column.push(value);
     }
   }
-  if (ids.some((id) => id !== null)) columns.id = ids;
+  if (anyId) columns.id = ids;
   const deltas: string[] = [];
   for (const [name, values] of Object.entries(columns)) {
     if (!shouldDelta(values)) continue;
