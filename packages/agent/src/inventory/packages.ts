@@ -4,30 +4,43 @@ import type { RootFs } from './root-fs.ts';
 
 /**
  * Paragraphs of `Field: value` lines (dpkg and opkg status files), keeping only the `wanted` fields;
- * continuation lines are skipped. The status file of a full system is several hundred kilobytes, read on
- * every inventory: walking it with indexOf instead of splitting it into lines keeps the agent's heap
- * from growing by megabytes each time.
+ * continuation lines are skipped. The status file of a full system is a megabyte or more, read on every
+ * inventory: it is read in pieces and walked with indexOf, so that neither the whole text nor its lines
+ * take the agent's heap.
  */
-function* controlParagraphs(text: string, wanted: readonly string[]): Generator<Map<string, string>> {
+async function* controlParagraphs(
+  chunks: AsyncIterable<string>,
+  wanted: readonly string[],
+): AsyncGenerator<Map<string, string>> {
   let fields = new Map<string, string>();
-  let start = 0;
-  while (start <= text.length) {
-    let end = text.indexOf('\n', start);
-    if (end === -1) end = text.length;
+  const line = (text: string, start: number, end: number) => {
     const first = text.charCodeAt(start);
     if (end === start || (end === start + 1 && first === 13)) {
-      if (fields.size > 0) yield fields;
+      const paragraph = fields;
       fields = new Map();
-    } else if (first !== 32 && first !== 9) {
-      for (const field of wanted) {
-        if (text.charCodeAt(start + field.length) === 58 && text.startsWith(field, start)) {
-          fields.set(field, text.slice(start + field.length + 1, end).trim());
-          break;
-        }
+      return paragraph.size > 0 ? paragraph : undefined;
+    }
+    if (first === 32 || first === 9) return undefined;
+    for (const field of wanted) {
+      if (text.charCodeAt(start + field.length) === 58 && text.startsWith(field, start)) {
+        fields.set(field, text.slice(start + field.length + 1, end).trim());
+        break;
       }
     }
-    start = end + 1;
+    return undefined;
+  };
+  let carried = '';
+  for await (const chunk of chunks) {
+    const text = carried + chunk;
+    let start = 0;
+    for (let end = text.indexOf('\n'); end >= 0; end = text.indexOf('\n', start)) {
+      const paragraph = line(text, start, end);
+      if (paragraph !== undefined) yield paragraph;
+      start = end + 1;
+    }
+    carried = text.slice(start);
   }
+  if (carried !== '') line(carried, 0, carried.length);
   if (fields.size > 0) yield fields;
 }
 
@@ -46,9 +59,12 @@ const presentStates = new Set([
   'triggers-pending',
 ]);
 
-function parseStatusFile(text: string | undefined, manager: 'dpkg' | 'opkg'): InventoryPackage[] {
+async function parseStatusFile(
+  chunks: AsyncIterable<string>,
+  manager: 'dpkg' | 'opkg',
+): Promise<InventoryPackage[]> {
   const packages: InventoryPackage[] = [];
-  for (const fields of controlParagraphs(text ?? '', statusFields)) {
+  for await (const fields of controlParagraphs(chunks, statusFields)) {
     const name = fields.get('Package');
     const version = fields.get('Version');
     // Status is `want flag state`, e.g. `install ok installed`; the last word is what is on disk.
@@ -107,10 +123,10 @@ export function parseRpmQuery(stdout: string): InventoryPackage[] {
  * so it is asked through `run`, and only on the live root: another root's rpm would read this one's.
  */
 export async function readPackages(fs: RootFs, run: CommandRunner | undefined): Promise<InventoryPackage[]> {
-  const opkgStatus = (await fs.text('usr/lib/opkg/status')) ?? (await fs.text('var/lib/opkg/status'));
+  const opkgStatus = (await fs.exists('usr/lib/opkg/status')) ? 'usr/lib/opkg/status' : 'var/lib/opkg/status';
   const lists = [
-    parseStatusFile(await fs.text('var/lib/dpkg/status'), 'dpkg'),
-    parseStatusFile(opkgStatus, 'opkg'),
+    await parseStatusFile(fs.textChunks('var/lib/dpkg/status'), 'dpkg'),
+    await parseStatusFile(fs.textChunks(opkgStatus), 'opkg'),
     parseApkInstalled(await fs.text('lib/apk/db/installed')),
     fs.live && run !== undefined ? await readRpm(fs, run).catch(() => []) : [],
   ];
