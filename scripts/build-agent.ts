@@ -12,9 +12,16 @@ export const agentLauncherPath = new URL('../packages/cli/dist/edgeward-agent', 
  * 1 MB young generation, runs without the optimizing compilers (it is idle most of the time), drops the
  * bytecode of functions that did not run since the last full collection (start-up code runs once; what a
  * periodic task needs again is compiled again, lazily), limits malloc arenas and hands large freed blocks
- * back, which together save about two fifths of its anonymous memory (bench/RESULTS.md).
+ * back, which together save about two fifths of its anonymous memory (bench/RESULTS.md). `--expose-gc`
+ * gives the agent V8's memory-reducing collection, which it runs when it is idle after a burst of work
+ * (MemoryReclaimer).
  */
-export const deviceNodeFlags = ['--max-semi-space-size=1', '--lite-mode', '--bytecode-old-age=1'] as const;
+export const deviceNodeFlags = [
+  '--max-semi-space-size=1',
+  '--lite-mode',
+  '--bytecode-old-age=1',
+  '--expose-gc',
+] as const;
 /**
  * glibc settings, each the launcher's default that the device's environment may override. Blocks of 128 KiB
  * and more (a batch being compressed, zstd's window) come from mmap and go back to the system when freed,

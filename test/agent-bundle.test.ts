@@ -72,7 +72,7 @@ test('the device launcher runs the bundle with its memory settings', async () =>
     const { readFile } = await import('node:fs/promises');
     assert.match(
       await readFile(agentLauncherPath, 'utf8'),
-      /exec "\$\{EDGEWARD_NODE:-node\}" --max-semi-space-size=1 --lite-mode --bytecode-old-age=1 /,
+      /exec "\$\{EDGEWARD_NODE:-node\}" --max-semi-space-size=1 --lite-mode --bytecode-old-age=1 --expose-gc /,
     );
     assert.match(
       await readFile(agentLauncherPath, 'utf8'),

@@ -59,6 +59,7 @@ import type { InstallHandler } from '../updates/install-handler.ts';
 import type { Updater } from '../updates/updater.ts';
 import { Backoff } from './backoff.ts';
 import { InventoryReporter } from './inventory-reporter.ts';
+import { exposedFullCollection, type FullCollection, MemoryReclaimer } from './memory-reclaimer.ts';
 
 export type AgentState = 'starting' | 'enrolling' | 'running' | 'draining' | 'stopped' | 'failed';
 
@@ -113,6 +114,11 @@ export interface AgentDeps {
   readonly commandHandlers?: Partial<Record<DeviceCommandKind, DeviceCommandHandler>>;
   /** Installs updates (the simulator's synthetic slots); by default the handler `updateHandler` names. */
   readonly updateHandler?: InstallHandler;
+  /**
+   * Hands memory back after bursts of work (see MemoryReclaimer); by default V8's memory-reducing
+   * collection when the process has `--expose-gc`, as under the device launcher, and none otherwise.
+   */
+  readonly fullCollection?: FullCollection;
 }
 
 /**
@@ -128,6 +134,7 @@ export class Agent {
   readonly #logger: Logger;
   readonly #backoff: Backoff;
   readonly #inventory: InventoryReporter;
+  readonly #memory: MemoryReclaimer;
   #state: AgentState = 'starting';
   #enrollment: Enrollment | undefined;
   #client: ManagerClient | undefined;
@@ -169,6 +176,7 @@ export class Agent {
     this.#logger = deps.logger;
     this.#backoff = new Backoff({ initialMs: deps.config.retryInitialMs, maxMs: deps.config.retryMaxMs });
     this.#inventory = new InventoryReporter(this.#files);
+    this.#memory = new MemoryReclaimer({ collect: deps.fullCollection ?? exposedFullCollection() });
   }
 
   get state(): AgentState {
@@ -677,6 +685,7 @@ export class Agent {
     }
     await this.#stopEventPipeline(graceMs, reason);
     this.#client?.close();
+    this.#memory.stop();
     this.#transition('stopped');
     await this.#persistState();
   }
@@ -739,6 +748,7 @@ export class Agent {
         this.#backoff.reset();
         this.#lastError = null;
         await this.#persistState();
+        this.#memory.workDone();
         await this.#sleep(
           Math.max(
             0,
