@@ -96,7 +96,11 @@ test("under --expose-gc the memory-reducing collection runs and gives a grown he
   `;
   const child = spawnSync(process.execPath, ['--expose-gc', '-e', script], { encoding: 'utf8' });
   assert.equal(child.status, 0, child.stderr);
-  const { before, grown, after } = JSON.parse(child.stdout) as { before: number; grown: number; after: number };
+  const { before, grown, after } = JSON.parse(child.stdout) as {
+    before: number;
+    grown: number;
+    after: number;
+  };
   assert.ok(grown > before + 4 * MB, `the heap grew: ${before} → ${grown}`);
   assert.ok(after < before + MB, `and shrank back: ${grown} → ${after} (from ${before})`);
 });
