@@ -771,6 +771,8 @@ export class Agent {
         }
         const delay = this.#backoff.nextDelayMs();
         this.#logger.warn({ err: this.#lastError, retryInMs: delay }, 'contact with the manager failed');
+        // Cut off, the forwarder still reads a batch for each attempt: that memory goes back too.
+        this.#memory.workDone();
         await this.#sleep(delay);
       }
     }

@@ -13,7 +13,7 @@ function reclaimer(heap: { bytes: number }, options: { minIntervalMs?: number } 
       runs.push(heap.bytes);
       heap.bytes = 10 * MB;
     },
-    heapBytes: () => heap.bytes,
+    residentBytes: () => heap.bytes,
     growthBytes: MB,
     delayMs: 20,
     minIntervalMs: options.minIntervalMs ?? 0,
@@ -21,7 +21,7 @@ function reclaimer(heap: { bytes: number }, options: { minIntervalMs?: number } 
   return { memory, runs };
 }
 
-test('a heap that grew by the threshold is collected once, after the last work of a burst', async () => {
+test('a process that grew by the threshold is collected once, after the last work of a burst', async () => {
   const heap = { bytes: 10 * MB };
   const { memory, runs } = reclaimer(heap);
   memory.workDone();
@@ -72,7 +72,7 @@ test('stop cancels a collection that was due', async () => {
 
 test('without --expose-gc there is nothing to collect with, and the reclaimer does nothing', () => {
   assert.equal(exposedFullCollection(), undefined);
-  const memory = new MemoryReclaimer({ collect: undefined, heapBytes: () => 100 * MB, delayMs: 0 });
+  const memory = new MemoryReclaimer({ collect: undefined, residentBytes: () => 100 * MB, delayMs: 0 });
   memory.workDone();
   assert.equal(memory.collections, 0);
 });

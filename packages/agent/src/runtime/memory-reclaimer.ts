@@ -1,5 +1,3 @@
-import { getHeapStatistics } from 'node:v8';
-
 /**
  * V8's full collection in its memory-reducing form (the one V8 runs before giving up at its heap limit):
  * it also hands back the pages the collection emptied. Node offers it only as `gc()` under `--expose-gc`,
@@ -14,8 +12,8 @@ export function exposedFullCollection(): FullCollection | undefined {
   return () => gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
 }
 
-/** Heap growth since the last collection that is worth handing back. */
-export const RECLAIM_GROWTH_BYTES = 1024 * 1024;
+/** Growth of the resident set since the last collection that is worth handing back. */
+export const RECLAIM_GROWTH_BYTES = 512 * 1024;
 /** How long the agent must have been idle after its work before the collection runs. */
 export const RECLAIM_DELAY_MS = 2000;
 /** Collections this reclaimer runs are at least this far apart. */
@@ -24,8 +22,11 @@ export const RECLAIM_MIN_INTERVAL_MS = 30_000;
 export interface MemoryReclaimerOptions {
   /** Undefined turns the reclaimer off (a process without `--expose-gc`). */
   readonly collect: FullCollection | undefined;
-  /** Bytes the V8 heap holds from the system now; default V8's `total_heap_size`. */
-  readonly heapBytes?: () => number;
+  /**
+   * The process's resident bytes now; default `process.memoryUsage.rss()`. Not the V8 heap's own count:
+   * pages a collection emptied leave that count at once but stay resident until a memory-reducing one.
+   */
+  readonly residentBytes?: () => number;
   /** Monotonic milliseconds; default `performance.now`. */
   readonly now?: () => number;
   readonly growthBytes?: number;
@@ -41,7 +42,7 @@ export interface MemoryReclaimerOptions {
  */
 export class MemoryReclaimer {
   readonly #collect: FullCollection | undefined;
-  readonly #heapBytes: () => number;
+  readonly #residentBytes: () => number;
   readonly #now: () => number;
   readonly #growthBytes: number;
   readonly #delayMs: number;
@@ -53,12 +54,12 @@ export class MemoryReclaimer {
 
   constructor(options: MemoryReclaimerOptions) {
     this.#collect = options.collect;
-    this.#heapBytes = options.heapBytes ?? (() => getHeapStatistics().total_heap_size);
+    this.#residentBytes = options.residentBytes ?? (() => process.memoryUsage.rss());
     this.#now = options.now ?? (() => performance.now());
     this.#growthBytes = options.growthBytes ?? RECLAIM_GROWTH_BYTES;
     this.#delayMs = options.delayMs ?? RECLAIM_DELAY_MS;
     this.#minIntervalMs = options.minIntervalMs ?? RECLAIM_MIN_INTERVAL_MS;
-    this.#baselineBytes = this.#collect === undefined ? 0 : this.#heapBytes();
+    this.#baselineBytes = this.#collect === undefined ? 0 : this.#residentBytes();
   }
 
   /** Collections run so far. */
@@ -67,13 +68,13 @@ export class MemoryReclaimer {
   }
 
   /**
-   * Called when a piece of work is done: if the heap grew by `growthBytes` since the last collection, one
+   * Called when a piece of work is done: if the process grew by `growthBytes` since the last collection, one
    * runs `delayMs` later (a later call moves it on, so that it follows the last of a burst), and never
    * sooner than `minIntervalMs` after the one before.
    */
   workDone(): void {
     if (this.#collect === undefined) return;
-    if (this.#heapBytes() - this.#baselineBytes < this.#growthBytes) return;
+    if (this.#residentBytes() - this.#baselineBytes < this.#growthBytes) return;
     clearTimeout(this.#timer);
     const due = Math.max(this.#delayMs, this.#lastAt + this.#minIntervalMs - this.#now());
     this.#timer = setTimeout(() => this.#run(), due);
@@ -90,6 +91,6 @@ export class MemoryReclaimer {
     this.#collect?.();
     this.#collections += 1;
     this.#lastAt = this.#now();
-    this.#baselineBytes = this.#heapBytes();
+    this.#baselineBytes = this.#residentBytes();
   }
 }
