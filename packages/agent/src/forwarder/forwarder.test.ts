@@ -8,7 +8,7 @@ import type { NewDeviceEvent, Severity } from '@edgeward/core';
 import pino from 'pino';
 import { EventQueue } from '../queue/event-queue.ts';
 import { ManagerClient } from '../transport/manager-client.ts';
-import { Forwarder, type ForwarderOptions } from './forwarder.ts';
+import { Forwarder, type ForwarderOptions, RETRY_BATCH_BYTES } from './forwarder.ts';
 import { startTestManager, type TestManager } from './test-manager.fixture.ts';
 
 let dir: string;
@@ -239,6 +239,27 @@ describe('Forwarder', { timeout: 60_000 }, () => {
       });
       assert.equal(forwarder.stats().failures, 0);
       assert.equal(forwarder.stats().lastError, null);
+    } finally {
+      await close();
+    }
+  });
+
+  it('retries with small batches while the manager is unreachable, and full ones once a batch got through', async () => {
+    const { manager, queue, forwarder, close } = await rig({ batchMaxBytes: 64 * 1024 });
+    try {
+      manager.faults.push('unavailable', 'unavailable');
+      queue.append(Array.from({ length: 200 }, () => event('info', Date.now() - 60_000, 'y'.repeat(1000))));
+      forwarder.start();
+      await manager.waitFor(() => manager.stored.size === 200 && queue.stats().events === 0);
+      const sizes = manager.arrivals.map((arrival) => arrival.jsonBytes);
+      assert.ok((sizes[0] ?? 0) > 32 * 1024, `the first attempt is a full batch: ${sizes}`);
+      assert.ok(
+        (sizes[1] ?? Number.POSITIVE_INFINITY) <= RETRY_BATCH_BYTES &&
+          (sizes[2] ?? Number.POSITIVE_INFINITY) <= RETRY_BATCH_BYTES,
+        `the retries after each failure are small: ${sizes}`,
+      );
+      assert.ok((sizes[3] ?? 0) > 32 * 1024, `after the small batch got through, full ones again: ${sizes}`);
+      assert.equal(manager.duplicates, 0);
     } finally {
       await close();
     }

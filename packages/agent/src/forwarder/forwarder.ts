@@ -29,6 +29,12 @@ const gzip = promisify(zlib.gzip);
 const COMPRESS_FROM_BYTES = 1024;
 /** The smallest batch budget the forwarder shrinks to when the manager says a batch is too large. */
 const MIN_BATCH_BYTES = 16 * 1024;
+/**
+ * After a failed attempt, batches are at most this big until one gets through: a partition then costs
+ * each retry a few kilobytes read, laid out and compressed instead of a megabyte, and the first batch
+ * after it is a quick probe of the link.
+ */
+export const RETRY_BATCH_BYTES = 16 * 1024;
 
 export const forwarderDefaults = {
   /** Upper bound on a batch's JSON body, in bytes (before compression). */
@@ -317,7 +323,9 @@ export class Forwarder {
   }
 
   async #sendBatch(): Promise<void> {
-    const events = this.#queue.peekBatch({ maxBytes: this.#batchMaxBytes, maxEvents: this.#batchMaxEvents });
+    const maxBytes =
+      this.#backoff.failures > 0 ? Math.min(this.#batchMaxBytes, RETRY_BATCH_BYTES) : this.#batchMaxBytes;
+    const events = this.#queue.peekBatch({ maxBytes, maxEvents: this.#batchMaxEvents });
     if (events.length === 0) return;
     // Chosen by priority, sent in sequence order as the protocol asks.
     events.sort((a, b) => a.seq - b.seq);
