@@ -32,7 +32,7 @@ test('every file of the device bundle is ASCII, so V8 holds its source as a one-
   }
 });
 
-test('a running agent loads the TUF client only when an update is pending, and never the locales of zod but English', async () => {
+test('a running agent loads the TUF client only when an update is pending, the YAML parser only for rules, and never the locales of zod but English', async () => {
   const { path, files } = await buildAgentBundle();
   const byPath = new Map(files.map((file) => [file.path, file]));
   const agentChunk = files.find((file) => file.inputs.includes('packages/agent/src/runtime/agent.ts'));
@@ -48,7 +48,7 @@ test('a running agent loads the TUF client only when an update is pending, and n
   const inputsAtRun = [...loaded].flatMap((file) => byPath.get(file)?.inputs ?? []);
   assert.ok(inputsAtRun.includes('packages/agent/src/queue/event-queue.ts'));
   const onDemand = inputsAtRun.filter((input) =>
-    /node_modules\/(tuf-js|@tufjs\/models|minimatch)\/|node_modules\/zod\/v4\/locales\/(?!en\.js)|packages\/agent\/src\/updates\/tuf-verifier\.ts/.test(
+    /node_modules\/(tuf-js|@tufjs\/models|minimatch|yaml)\/|packages\/core\/src\/rules\/sigma-rule\.ts|node_modules\/zod\/v4\/locales\/(?!en\.js)|packages\/agent\/src\/updates\/tuf-verifier\.ts/.test(
       input,
     ),
   );
@@ -57,6 +57,29 @@ test('a running agent loads the TUF client only when an update is pending, and n
   const all = files.flatMap((file) => file.inputs);
   assert.ok(all.some((input) => input.includes('node_modules/tuf-js/')));
   assert.ok(all.some((input) => input.includes('packages/agent/src/updates/tuf-verifier.ts')));
+  assert.ok(all.some((input) => input.includes('node_modules/yaml/')));
+});
+
+test('every chunk of the device bundle loads, and every chunk a file loads on demand is there', async () => {
+  const { path, files } = await buildAgentBundle();
+  const { readFile } = await import('node:fs/promises');
+  const { dirname: directoryOf, resolve } = await import('node:path');
+  const { pathToFileURL } = await import('node:url');
+  const paths = new Set(files.map((file) => file.path));
+  for (const file of files) {
+    const text = await readFile(file.path, 'utf8');
+    for (const [, specifier] of text.matchAll(/import\("(\.[^"]+)"\)/g)) {
+      const target = resolve(directoryOf(file.path), specifier ?? '');
+      assert.ok(paths.has(target), `${file.path} imports ${specifier}, which the build did not write`);
+    }
+  }
+  // The entry runs the command line; every other file is a module that must evaluate on its own.
+  const chunks = files.filter((file) => file.path !== path);
+  const script = chunks
+    .map((file) => `await import(${JSON.stringify(pathToFileURL(file.path).href)});`)
+    .join('');
+  const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+  assert.equal(run.status, 0, run.stderr);
 });
 
 test('the device launcher runs the bundle with its memory settings', async () => {

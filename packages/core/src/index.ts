@@ -140,7 +140,8 @@ export {
   type RuleEngineSnapshot,
   type RuleEngineStats,
 } from './rules/rule-engine.ts';
-export { loadRuleSet, parseRuleFiles, type RuleParseResult } from './rules/sigma-rule.ts';
+export { parseRuleFiles, type RuleParseResult } from './rules/rule-files.ts';
+export { parseRuleFilesOnDemand } from './rules/rule-files-on-demand.ts';
 export {
   type SyslogEventSource,
   severityOfSyslog,

@@ -5,7 +5,7 @@ import {
   type DeviceEvent,
   type NewDeviceEvent,
   type PolicySourceFile,
-  parseRuleFiles,
+  parseRuleFilesOnDemand,
   RuleEngine,
   type RuleSignal,
   severityRank,
@@ -61,7 +61,7 @@ export class LocalDetection {
     if (key === this.#rulesKey) return;
     await this.#drain();
     this.#rulesKey = key;
-    const parsed = parseRuleFiles(rules);
+    const parsed = await parseRuleFilesOnDemand(rules);
     if (!parsed.ok) {
       this.#options.log.warn(
         { problems: parsed.problems.length },

@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import { EdgewardError } from '../errors/edgeward-error.ts';
 import { type DeviceEvent, type Severity, severitySchema } from '../events/event.schema.ts';
 
 /**
@@ -225,4 +226,21 @@ export const MAX_EVENT_REFS = 50;
 /** The Sigma level as an Edgeward severity. */
 export function severityOfLevel(level: SigmaLevel): Severity {
   return level === 'informational' ? 'info' : level;
+}
+
+/**
+ * A compiled rule set read back from JSON (as embedded or stored): checked against the schema, so that
+ * the engine never runs a damaged one.
+ */
+export function loadRuleSet(value: unknown): CompiledRuleSet {
+  const parsed = compiledRuleSetSchema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue === undefined ? '' : ` at ${issue.path.map(String).join('.')}`;
+    throw new EdgewardError(
+      'EW_POLICY_INVALID',
+      `the compiled rule set is invalid${where}: ${issue?.message}`,
+    );
+  }
+  return parsed.data;
 }

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { PolicyProblem } from '../policy/policy.schema.ts';
+import { loadRuleSet } from './rule.schema.ts';
 import { RuleEngine } from './rule-engine.ts';
 import { compileRules, defaultOptions, event, render, ruleProblems } from './rule-test.fixture.ts';
-import { loadRuleSet, parseRuleFiles } from './sigma-rule.ts';
+import { parseRuleFiles } from './sigma-rule.ts';
 
 function problemFor(found: readonly PolicyProblem[], field: string): PolicyProblem {
   const matching = found.filter((problem) => problem.field === field);

@@ -1,6 +1,5 @@
 import { type Document, LineCounter, parseAllDocuments } from 'yaml';
 import * as z from 'zod/mini';
-import { EdgewardError } from '../errors/edgeward-error.ts';
 import { severitySchema } from '../events/event.schema.ts';
 import { canonicalJson, sha256Hex } from '../policy/canonical-json.ts';
 import type { PolicyProblem, PolicySourceFile } from '../policy/policy.schema.ts';
@@ -22,7 +21,6 @@ import {
   type CompiledRuleSet,
   type ConditionNode,
   type CorrelationCondition,
-  compiledRuleSetSchema,
   correlationTypes,
   type RuleScope,
   ruleResponses,
@@ -155,23 +153,6 @@ export function parseRuleFiles(files: readonly PolicySourceFile[]): RuleParseRes
     rules: { format: 1, rules: rules.sort((a, b) => compareText(a.id, b.id)) },
     warnings: sortProblems(warnings),
   };
-}
-
-/**
- * A compiled rule set read back from JSON (as embedded or stored): checked against the schema, so that
- * the engine never runs a damaged one.
- */
-export function loadRuleSet(value: unknown): CompiledRuleSet {
-  const parsed = compiledRuleSetSchema.safeParse(value);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const where = issue === undefined ? '' : ` at ${issue.path.map(String).join('.')}`;
-    throw new EdgewardError(
-      'EW_POLICY_INVALID',
-      `the compiled rule set is invalid${where}: ${issue?.message}`,
-    );
-  }
-  return parsed.data;
 }
 
 function readDocuments(
