@@ -38,15 +38,11 @@ interface Rig {
 /** A real queue file, a ManagerClient over mutual TLS, and the test manager behind it. */
 async function rig(
   options: Partial<Omit<ForwarderOptions, 'queue' | 'client' | 'logger'>> = {},
-  queueMaxBytes?: number,
 ): Promise<Rig> {
   const manager = await startTestManager();
   const client = new ManagerClient(manager.clientOptions);
   files += 1;
-  const queue = EventQueue.open({
-    path: join(dir, `queue-${files}.sqlite`),
-    ...(queueMaxBytes === undefined ? {} : { queueMaxBytes, lossReportIntervalMs: 60_000 }),
-  });
+  const queue = EventQueue.open({ path: join(dir, `queue-${files}.sqlite`) });
   const forwarder = new Forwarder({
     queue,
     client,
@@ -156,62 +152,6 @@ describe('Forwarder', { timeout: 60_000 }, () => {
       );
       for (const arrival of manager.arrivals)
         assert.ok(arrival.jsonBytes <= 2048, `${arrival.jsonBytes} bytes`);
-    } finally {
-      await close();
-    }
-  });
-
-  it('reads the next batch of a backlog while one is in flight, and still stores each event once, in order', async () => {
-    const { manager, queue, forwarder, close } = await rig({ batchMaxBytes: 8192 });
-    try {
-      manager.replyDelayMs = 30;
-      const peeks: boolean[] = [];
-      const peekBatch = queue.peekBatch.bind(queue);
-      queue.peekBatch = (options) => {
-        peeks.push(options.excludeSeqs !== undefined);
-        return peekBatch(options);
-      };
-      queue.append(Array.from({ length: 400 }, () => event('info', Date.now() - 60_000, 'z'.repeat(300))));
-      forwarder.start();
-      await manager.waitFor(() => manager.stored.size === 400 && queue.stats().events === 0);
-      assert.ok(peeks.filter(Boolean).length >= 5, `batches read ahead: ${peeks.filter(Boolean).length}`);
-      assert.deepEqual(
-        manager.arrivals.flatMap((arrival) => arrival.seqs),
-        Array.from({ length: 400 }, (_, index) => index + 1),
-        'every event sent once, oldest first',
-      );
-      assert.equal(manager.duplicates, 0);
-    } finally {
-      await close();
-    }
-  });
-
-  it('drops a batch read ahead when the queue evicted events meanwhile: no event evicted after it was read reaches the manager', async () => {
-    const { manager, queue, forwarder, close } = await rig({ batchMaxBytes: 8192 }, 64 * 1024);
-    try {
-      manager.replyDelayMs = 150;
-      // More than fits: the first eviction is reported at once (a high-severity event); later ones wait
-      // for the report interval, so only the eviction count tells the forwarder what went.
-      const first = queue.append(
-        Array.from({ length: 170 }, () => event('info', Date.now() - 60_000, 'z'.repeat(300))),
-      ).accepted;
-      const evictedBefore = queue.evictions;
-      assert.ok(evictedBefore > 0);
-      forwarder.start();
-      // The second batch is in flight and the third read ahead; new events now push the oldest out.
-      await manager.waitFor(() => manager.arrivals.length >= 2);
-      const inFlight = manager.arrivals[1]?.seqs.length ?? 0;
-      const second = queue.append(
-        Array.from({ length: 100 }, () => event('low', Date.now(), 'w'.repeat(300))),
-      ).accepted;
-      assert.ok(queue.evictions > evictedBefore + inFlight, 'the queue evicted past the batch in flight');
-      await manager.waitFor(() => queue.stats().events === 0);
-      const appended = [...first, ...second];
-      const delivered = appended.filter((event) => manager.stored.has(event.seq)).length;
-      // Events of the batch in flight that are evicted meanwhile reach the manager and are counted lost
-      // too; that batch is all: nothing of the one read ahead is sent.
-      const both = delivered + queue.evictions - appended.length;
-      assert.ok(both <= inFlight, `${both} events both delivered and evicted; ${inFlight} were in flight`);
     } finally {
       await close();
     }

@@ -9,7 +9,6 @@ import * as zlib from 'node:zlib';
 import {
   type Clock,
   type CompactEventBatch,
-  type DeviceEvent,
   EdgewardError,
   type EventBatch,
   encodeCompactBatch,
@@ -144,17 +143,6 @@ class TokenBucket {
   }
 }
 
-interface PreparedBatch {
-  readonly events: DeviceEvent[];
-  readonly batch: EventBatch | CompactEventBatch;
-  /** The queue's eviction count when the batch was read. */
-  readonly evictions: number;
-  /** High and critical events in the batch. */
-  readonly urgent: number;
-}
-
-const noop = () => {};
-
 /** The size of the body ManagerClient.post will send for `body`: same threshold, same compressor. */
 async function wireBytes(body: unknown): Promise<number> {
   const json = Buffer.from(JSON.stringify(body));
@@ -187,8 +175,6 @@ export class Forwarder {
   #woken = false;
   /** When this forwarder first saw the queue non-empty: bounds the wait if event times lie in the future. */
   #pendingSince: number | null = null;
-  /** The next batch, read while the one before was in flight (see #sendBatch). */
-  #readAhead: PreparedBatch | undefined;
   #sent = 0;
   #batches = 0;
   #lastAckAt: number | null = null;
@@ -299,8 +285,6 @@ export class Forwarder {
         this.#backoff.reset();
         this.#lastError = null;
       } catch (error) {
-        // What was read ahead skipped the batch that failed: it is read again, in order.
-        this.#readAhead = undefined;
         if (this.#state !== 'running') break;
         this.#lastError = error instanceof Error ? error.message : String(error);
         if (isEdgewardError(error, 'EW_REQUEST_TOO_LARGE') && this.#batchMaxBytes > MIN_BATCH_BYTES) {
@@ -338,48 +322,17 @@ export class Forwarder {
     return Math.min(Math.max(0, dueAt - now), this.#pollIntervalMs);
   }
 
-  /** Whether to read the next batch while `current` is in flight: a backlog of more than two batches, no cap. */
-  #readsAhead(current: PreparedBatch): boolean {
-    if (this.#bucket !== undefined || this.#backoff.failures > 0 || !this.#queue.isOpen) return false;
-    const stats = this.#queue.stats();
-    return stats.events > current.events.length && stats.bytes >= 2 * this.#batchMaxBytes;
-  }
-
-  /** A batch read from the queue and laid out, with what is needed to tell whether it went stale. */
-  #prepare(maxBytes: number, excludeSeqs?: ReadonlySet<number>): PreparedBatch | undefined {
-    const events = this.#queue.peekBatch({ maxBytes, maxEvents: this.#batchMaxEvents, excludeSeqs });
-    if (events.length === 0) return undefined;
+  async #sendBatch(): Promise<void> {
+    const maxBytes =
+      this.#backoff.failures > 0 ? Math.min(this.#batchMaxBytes, RETRY_BATCH_BYTES) : this.#batchMaxBytes;
+    const events = this.#queue.peekBatch({ maxBytes, maxEvents: this.#batchMaxEvents });
+    if (events.length === 0) return;
     // Chosen by priority, sent in sequence order as the protocol asks.
     events.sort((a, b) => a.seq - b.seq);
     const floorSeq = this.#queue.floorSeq();
     const batch: EventBatch | CompactEventBatch = this.#compact
       ? encodeCompactBatch(events, floorSeq)
       : { v: 1, floorSeq, events };
-    const urgent = events.filter((event) => event.severity === 'high' || event.severity === 'critical');
-    return { events, batch, evictions: this.#queue.evictions, urgent: urgent.length };
-  }
-
-  /**
-   * The batch read ahead while the last one was in flight, if it is still what the queue would give now:
-   * no event of it was evicted since, and no high or critical event arrived that it lacks.
-   */
-  #takeReadAhead(): PreparedBatch | undefined {
-    const ahead = this.#readAhead;
-    this.#readAhead = undefined;
-    if (ahead === undefined || !this.#queue.isOpen || ahead.evictions !== this.#queue.evictions)
-      return undefined;
-    if ((ahead.batch.v === 2) !== this.#compact) return undefined;
-    const { high, critical } = this.#queue.stats().bySeverity;
-    return high + critical === ahead.urgent ? ahead : undefined;
-  }
-
-  async #sendBatch(): Promise<void> {
-    const maxBytes =
-      this.#backoff.failures > 0 ? Math.min(this.#batchMaxBytes, RETRY_BATCH_BYTES) : this.#batchMaxBytes;
-    const prepared = this.#takeReadAhead() ?? this.#prepare(maxBytes);
-    if (prepared === undefined) return;
-    const { events, batch } = prepared;
-    const floorSeq = batch.floorSeq;
     if (this.#bucket !== undefined) {
       const bytes = await wireBytes(batch);
       for (let delay = this.#bucket.delayMs(bytes); delay > 0; delay = this.#bucket.delayMs(bytes)) {
@@ -390,27 +343,8 @@ export class Forwarder {
     }
     let response: { body: unknown };
     try {
-      let written: () => void = () => {};
-      const handedOver = new Promise<void>((resolve) => {
-        written = resolve;
-      });
-      const sending = this.#client.post<unknown>('/v1/events', batch, written);
-      // A backlog drains faster when the next batch is read and laid out while the manager stores this
-      // one, instead of after: once the request is on its way, and only with a full batch behind it.
-      if (this.#readsAhead(prepared)) {
-        let failed = false;
-        await Promise.race([
-          handedOver,
-          sending.then(noop, () => {
-            failed = true;
-          }),
-        ]);
-        if (!failed && this.#state === 'running' && this.#queue.isOpen)
-          this.#readAhead = this.#prepare(this.#batchMaxBytes, new Set(events.map((event) => event.seq)));
-      }
-      response = await sending;
+      response = await this.#client.post<unknown>('/v1/events', batch);
     } catch (error) {
-      this.#readAhead = undefined;
       // A manager older than protocol v2 refuses the compact batch by its version: it gets v1 from now on.
       if (!this.#compact || !isEdgewardError(error, 'EW_PROTOCOL_VERSION_UNSUPPORTED')) throw error;
       this.#compact = false;

@@ -96,8 +96,6 @@ export interface PeekBatchOptions {
   /** Upper bound on the batch body's JSON size in bytes; one event is returned even if larger. */
   readonly maxBytes: number;
   readonly maxEvents: number;
-  /** Sequence numbers to pass over: a batch still in flight, when the next one is read ahead. */
-  readonly excludeSeqs?: ReadonlySet<number> | undefined;
 }
 
 interface StateRow {
@@ -259,7 +257,6 @@ export class EventQueue {
   readonly #maxBytes: number;
   readonly #reportIntervalMs: number;
   readonly #clock: Clock;
-  #evictions = 0;
   readonly #statements: {
     readonly state: StatementSync;
     readonly writeState: StatementSync;
@@ -297,7 +294,7 @@ export class EventQueue {
       deleteSeqs: db.prepare('DELETE FROM events WHERE seq IN (SELECT value FROM json_each(?))'),
       oldest: db.prepare('SELECT time FROM events ORDER BY seq LIMIT 1'),
       lowestSeq: db.prepare('SELECT seq FROM events ORDER BY seq LIMIT 1'),
-      batch: db.prepare('SELECT seq, bytes, body FROM events ORDER BY lane, seq LIMIT ?'),
+      batch: db.prepare('SELECT bytes, body FROM events ORDER BY lane, seq LIMIT ?'),
     };
   }
 
@@ -388,12 +385,8 @@ export class EventQueue {
     const events: DeviceEvent[] = [];
     // Each event is counted with a comma; the first has none.
     let size = BATCH_ENVELOPE_BYTES - 1;
-    const excluded = options.excludeSeqs;
     try {
-      const limit = Math.max(1, options.maxEvents) + (excluded?.size ?? 0);
-      for (const row of this.#statements.batch.iterate(limit)) {
-        if (excluded?.has(Number(row.seq))) continue;
-        if (events.length >= options.maxEvents) break;
+      for (const row of this.#statements.batch.iterate(Math.max(1, options.maxEvents))) {
         const length = Number(row.bytes) - ROW_OVERHEAD_BYTES + 1;
         if (events.length > 0 && size + length > options.maxBytes) break;
         events.push(JSON.parse(String(row.body)) as DeviceEvent);
@@ -484,14 +477,6 @@ export class EventQueue {
     return this.#db.isOpen;
   }
 
-  /**
-   * Events evicted since the queue was opened (a rolled-back eviction counts too). A batch read before
-   * this number changed may hold events that are gone and reported lost.
-   */
-  get evictions(): number {
-    return this.#evictions;
-  }
-
   close(): void {
     if (this.#db.isOpen) this.#db.close();
   }
@@ -557,7 +542,6 @@ export class EventQueue {
       for (const row of rows) {
         if (remaining <= 0) break;
         this.#statements.deleteOne.run(row.seq);
-        this.#evictions += 1;
         state.loss.addEvicted(row);
         state.evicted += 1;
         state.total -= row.bytes;

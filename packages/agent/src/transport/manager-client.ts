@@ -60,13 +60,12 @@ export class ManagerClient {
     return this.#send('GET', path, undefined);
   }
 
-  /** `onWritten` is told once the whole request has been handed to the operating system. */
-  async post<T>(path: string, body: unknown, onWritten?: () => void): Promise<ManagerResponse<T>> {
+  async post<T>(path: string, body: unknown): Promise<ManagerResponse<T>> {
     const json = Buffer.from(JSON.stringify(body));
     if (json.length < COMPRESS_FROM_BYTES)
-      return this.#send('POST', path, { bytes: json, encoding: 'identity' }, onWritten);
+      return this.#send('POST', path, { bytes: json, encoding: 'identity' });
     const bytes = zstdCompress ? await zstdCompress(json) : await gzip(json);
-    return this.#send('POST', path, { bytes, encoding: zstdCompress ? 'zstd' : 'gzip' }, onWritten);
+    return this.#send('POST', path, { bytes, encoding: zstdCompress ? 'zstd' : 'gzip' });
   }
 
   /** Sends raw bytes (an evidence chunk) as they are: they are compressed data or not worth it. */
@@ -82,7 +81,6 @@ export class ManagerClient {
     method: string,
     path: string,
     body: { bytes: Buffer; encoding: string; type?: string } | undefined,
-    onWritten?: () => void,
   ): Promise<ManagerResponse<T>> {
     const url = new URL(path, this.#url);
     return new Promise((resolve, reject) => {
@@ -132,7 +130,6 @@ export class ManagerClient {
         outgoing.destroy(new Error(`no answer within ${this.#options.timeoutMs} ms`)),
       );
       outgoing.on('error', (error) => reject(unreachable(url, error)));
-      if (onWritten !== undefined) outgoing.once('finish', onWritten);
       outgoing.end(body?.bytes);
     });
   }
