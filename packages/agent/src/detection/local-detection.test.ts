@@ -74,6 +74,17 @@ test('five failed logins for one account within five minutes raise one high aler
   assert.deepEqual(raised[0]?.data.deviceIds, ['dev-1']);
 });
 
+test('events that arrive while the rules load are evaluated by them once they are ready', async () => {
+  const local = detection();
+  const loading = local.load(starterRules);
+  local.observe([0, 20_000, 40_000, 60_000, 80_000].map((offset) => failedLogin(offset)));
+  await loading;
+  await local.stop();
+  const raised = alerts().filter((event) => event.data.ruleId === 'ew-auth-brute-force-user');
+  assert.equal(raised.length, 1);
+  assert.equal(raised[0]?.data.count, 5);
+});
+
 test('the alerts it raised itself are not evaluated again, and bad rules turn detection off', async () => {
   const local = detection();
   await local.load(starterRules);

@@ -37,10 +37,19 @@ export interface LocalDetectionOptions {
  * alert travels to the manager as an `alert.raised` event of at least high severity, which the
  * forwarder sends at once, ahead of routine events. The engine's windows survive a restart (snapshot on stop, restore on start).
  */
+/**
+ * Events held while rules load (the Sigma parser is loaded on first use), to be evaluated by the new
+ * rules once they are ready; beyond this, the oldest held go unevaluated, and a warning says how many.
+ */
+export const MAX_EVENTS_HELD_DURING_LOAD = 10_000;
+
 export class LocalDetection {
   readonly #options: LocalDetectionOptions;
   #engine: RuleEngine | undefined;
   #rulesKey = '';
+  #loads = 0;
+  #held: DeviceEvent[] = [];
+  #heldDropped = 0;
   #timer: NodeJS.Timeout | undefined;
   #busy: Promise<void> = Promise.resolve();
 
@@ -59,6 +68,30 @@ export class LocalDetection {
   async load(rules: readonly PolicySourceFile[]): Promise<void> {
     const key = JSON.stringify(rules);
     if (key === this.#rulesKey) return;
+    this.#loads += 1;
+    try {
+      await this.#install(rules, key);
+    } finally {
+      this.#loads -= 1;
+      if (this.#loads === 0) this.#releaseHeld();
+    }
+  }
+
+  /** What arrived while rules loaded goes to the rules now in force. */
+  #releaseHeld(): void {
+    const held = this.#held;
+    this.#held = [];
+    if (this.#heldDropped > 0) {
+      this.#options.log.warn(
+        { events: this.#heldDropped, held: MAX_EVENTS_HELD_DURING_LOAD },
+        'events arrived faster than the rules loaded; the oldest were not evaluated',
+      );
+      this.#heldDropped = 0;
+    }
+    if (held.length > 0) this.observe(held);
+  }
+
+  async #install(rules: readonly PolicySourceFile[], key: string): Promise<void> {
     await this.#drain();
     this.#rulesKey = key;
     const parsed = await parseRuleFilesOnDemand(rules);
@@ -88,6 +121,15 @@ export class LocalDetection {
 
   /** Evaluates events the queue has just stored (never the alerts it raised itself). */
   observe(events: readonly DeviceEvent[]): void {
+    if (this.#loads > 0) {
+      this.#held.push(...events.filter((event) => event.type !== 'alert.raised'));
+      const over = this.#held.length - MAX_EVENTS_HELD_DURING_LOAD;
+      if (over > 0) {
+        this.#held.splice(0, over);
+        this.#heldDropped += over;
+      }
+      return;
+    }
     const engine = this.#engine;
     if (engine === undefined) return;
     const own = events.filter((event) => event.type !== 'alert.raised');
