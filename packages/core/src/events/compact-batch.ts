@@ -57,15 +57,6 @@ function isPlainObject(value: unknown): value is Record<string, Json> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
-/** Nested objects become paths down to their values; arrays and empty objects stay whole. */
-function flatten(value: Record<string, Json>, prefix: readonly string[], out: [string[], Json][]): void {
-  for (const [key, inner] of Object.entries(value)) {
-    const path = [...prefix, key];
-    if (isPlainObject(inner) && Object.keys(inner).length > 0) flatten(inner, path, out);
-    else out.push([path, inner]);
-  }
-}
-
 /** Sets an own property, also for keys such as `__proto__` that plain assignment would not create. */
 function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
   Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
@@ -252,17 +243,24 @@ interface Layout {
 /**
  * The values of `data` in layout order (nested objects walked into; arrays and empty objects whole), and
  * a key that tells its layout from every other: each key preceded by its length, nested ones bracketed.
+ * Given `paths`, it also collects the path (the keys down) of each value: wanted once per layout.
  */
-function valuesOf(data: Record<string, Json>, values: Json[]): string {
+function valuesOf(
+  data: Record<string, Json>,
+  values: Json[],
+  paths?: string[][],
+  prefix: readonly string[] = [],
+): string {
   let key = '';
   for (const name in data) {
     if (!Object.hasOwn(data, name)) continue;
     const inner = data[name] as Json;
     if (isPlainObject(inner) && Object.keys(inner).length > 0)
-      key += `${name.length}:${name}{${valuesOf(inner, values)}}`;
+      key += `${name.length}:${name}{${valuesOf(inner, values, paths, paths === undefined ? prefix : [...prefix, name])}}`;
     else {
       key += `${name.length}:${name},`;
       values.push(inner);
+      paths?.push([...prefix, name]);
     }
   }
   return key;
@@ -302,9 +300,8 @@ export function encodeCompactBatch(events: readonly DeviceEvent[], floorSeq = 0)
     const key = valuesOf(event.data as Record<string, Json>, values);
     let layout = layouts.get(key);
     if (layout === undefined) {
-      const entries: [string[], Json][] = [];
-      flatten(event.data as Record<string, Json>, [], entries);
-      const paths = entries.map(([path]) => path);
+      const paths: string[][] = [];
+      valuesOf(event.data as Record<string, Json>, [], paths);
       const names = paths.map(columnName);
       layout = {
         index: shapes.length,
