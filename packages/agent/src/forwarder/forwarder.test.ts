@@ -4,9 +4,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { NewDeviceEvent, Severity } from '@edgeward/core';
+import { type DeviceEvent, type NewDeviceEvent, queuedEventId, type Severity } from '@edgeward/core';
 import pino from 'pino';
-import { EventQueue } from '../queue/event-queue.ts';
+import { EventQueue, type EventQueueOptions, storedEventBytes } from '../queue/event-queue.ts';
 import { ManagerClient } from '../transport/manager-client.ts';
 import { Forwarder, type ForwarderOptions, RETRY_BATCH_BYTES } from './forwarder.ts';
 import { startTestManager, type TestManager } from './test-manager.fixture.ts';
@@ -38,11 +38,12 @@ interface Rig {
 /** A real queue file, a ManagerClient over mutual TLS, and the test manager behind it. */
 async function rig(
   options: Partial<Omit<ForwarderOptions, 'queue' | 'client' | 'logger'>> = {},
+  queueOptions: Partial<Omit<EventQueueOptions, 'path'>> = {},
 ): Promise<Rig> {
   const manager = await startTestManager();
   const client = new ManagerClient(manager.clientOptions);
   files += 1;
-  const queue = EventQueue.open({ path: join(dir, `queue-${files}.sqlite`) });
+  const queue = EventQueue.open({ path: join(dir, `queue-${files}.sqlite`), ...queueOptions });
   const forwarder = new Forwarder({
     queue,
     client,
@@ -305,6 +306,53 @@ describe('Forwarder', { timeout: 60_000 }, () => {
       assert.ok(Math.abs(rate - cap) / cap <= 0.2, `${Math.round(rate)} B/s against a cap of ${cap} B/s`);
     } finally {
       await close();
+    }
+  });
+
+  it('keeps the batch on the wire out of eviction, so a full queue never reports lost an event the manager stored', async () => {
+    const old = Date.now() - 60_000;
+    // Room for exactly ten of these events.
+    const budget =
+      10 * storedEventBytes(JSON.stringify({ seq: 10, id: queuedEventId(10), ...event('info', old) }));
+    const lost = (report: DeviceEvent | undefined) =>
+      ((report?.data.seqRanges ?? []) as [number, number][]).flatMap(([from, to]) =>
+        Array.from({ length: to - from + 1 }, (_, index) => from + index),
+      );
+
+    const slow = await rig({ batchMaxEvents: 5 }, { queueMaxBytes: budget, lossReportIntervalMs: 0 });
+    try {
+      slow.manager.replyDelayMs = 400;
+      slow.queue.append(Array.from({ length: 10 }, () => event('info', old)));
+      slow.forwarder.start();
+      await slow.manager.waitFor(() => slow.manager.arrivals.length === 1);
+      const onTheWire = slow.manager.arrivals[0]?.seqs ?? [];
+      assert.deepEqual(onTheWire, [1, 2, 3, 4, 5]);
+      // The queue is full while the batch waits for its reply: the next oldest make room instead.
+      const during = slow.queue.append(Array.from({ length: 3 }, () => event('info', old)));
+      assert.equal(during.accepted.length, 3);
+      // The loss report takes room too, so more than three may go; none of them from the wire.
+      const evicted = lost(during.lossReport);
+      assert.equal(evicted[0], 6);
+      assert.ok(evicted.length >= 3 && evicted.every((seq) => seq > 5), `evicted ${evicted.join(',')}`);
+      await slow.manager.waitFor(() => onTheWire.every((seq) => slow.manager.stored.has(seq)));
+    } finally {
+      await slow.close();
+    }
+
+    // After a failed upload the batch is released: while the forwarder waits to retry, the oldest go first.
+    const failing = await rig(
+      { batchMaxEvents: 5, retryInitialMs: 10_000, retryMaxMs: 10_000 },
+      { queueMaxBytes: budget, lossReportIntervalMs: 0 },
+    );
+    try {
+      failing.manager.faults.push('unavailable');
+      failing.queue.append(Array.from({ length: 10 }, () => event('info', old)));
+      failing.forwarder.start();
+      await failing.manager.waitFor(() => failing.forwarder.stats().failures === 1);
+      const after = failing.queue.append([event('info', old)]);
+      assert.equal(lost(after.lossReport)[0], 1);
+    } finally {
+      await failing.close();
     }
   });
 

@@ -9,6 +9,7 @@ import * as zlib from 'node:zlib';
 import {
   type Clock,
   type CompactEventBatch,
+  type DeviceEvent,
   EdgewardError,
   type EventBatch,
   encodeCompactBatch,
@@ -325,8 +326,21 @@ export class Forwarder {
   async #sendBatch(): Promise<void> {
     const maxBytes =
       this.#backoff.failures > 0 ? Math.min(this.#batchMaxBytes, RETRY_BATCH_BYTES) : this.#batchMaxBytes;
-    const events = this.#queue.peekBatch({ maxBytes, maxEvents: this.#batchMaxEvents });
+    const events = this.#queue.peekBatch({
+      maxBytes,
+      maxEvents: this.#batchMaxEvents,
+      holdInFlight: true,
+    });
     if (events.length === 0) return;
+    try {
+      await this.#upload(events);
+    } finally {
+      // Acknowledged events are gone; after a failure eviction may take them again while we wait.
+      if (this.#queue.isOpen) this.#queue.releaseInFlight();
+    }
+  }
+
+  async #upload(events: DeviceEvent[]): Promise<void> {
     // Chosen by priority, sent in sequence order as the protocol asks.
     events.sort((a, b) => a.seq - b.seq);
     const floorSeq = this.#queue.floorSeq();

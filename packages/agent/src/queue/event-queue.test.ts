@@ -288,6 +288,58 @@ describe('EventQueue', () => {
     queue.close();
   });
 
+  it('keeps a batch held in flight out of eviction until it is acknowledged or released, so no delivered event is reported lost', () => {
+    const size = sizeOf(event('info', 1000, 600), 10);
+    // Room for ten events (seqs below 10 take a byte less); seqs 1–10 are info, oldest first.
+    const queue = openQueue({ queueMaxBytes: 10 * size, lossReportIntervalMs: 0 });
+    queue.append(Array.from({ length: 10 }, (_, index) => event('info', 1000 + index, 600)));
+    const inFlight = queue.peekBatch({ maxBytes: 3 * size, maxEvents: 100, holdInFlight: true });
+    assert.deepEqual(
+      inFlight.map((stored) => stored.seq),
+      [1, 2, 3],
+    );
+
+    // Full: two new events evict the oldest events that are not on the wire (4 and 5, not 1 and 2).
+    const during = queue.append([event('info', 2000, 600), event('info', 2001, 600)]);
+    assert.deepEqual(
+      during.accepted.map((stored) => stored.seq),
+      [11, 12],
+    );
+    const lost = (report: DeviceEvent | undefined) =>
+      ((report?.data.seqRanges ?? []) as [number, number][]).flatMap(([from, to]) =>
+        Array.from({ length: to - from + 1 }, (_, index) => from + index),
+      );
+    const evictedDuring = lost(during.lossReport);
+    assert.ok(evictedDuring.length >= 2, `evicted ${evictedDuring.join(',')}`);
+    for (const seq of evictedDuring)
+      assert.ok(seq > 3, `seq ${seq} was on the wire and is not reported lost`);
+    const kept = new Set(allEvents(queue).map((stored) => stored.seq));
+    for (const seq of [1, 2, 3]) assert.ok(kept.has(seq), `seq ${seq} is still queued`);
+
+    // When only the held events are left to evict, a new low event is refused rather than taking them.
+    const heldOnly = openQueue({ queueMaxBytes: 2 * size, lossReportIntervalMs: 0 });
+    heldOnly.append([event('info', 1, 600), event('info', 2, 600)]);
+    heldOnly.peekBatch({ maxBytes: 1_000_000, maxEvents: 100, holdInFlight: true });
+    const refused = heldOnly.append([event('info', 3, 600)]);
+    assert.equal(refused.accepted.length, 0);
+    assert.equal(refused.evicted, 0);
+    assert.deepEqual(refused.lossReport?.data.refused, { info: 1 });
+    // Released (the upload failed), they are the oldest again and go first.
+    heldOnly.releaseInFlight();
+    const afterRelease = heldOnly.append([event('info', 4, 600)]);
+    assert.equal(afterRelease.accepted.length, 1);
+    assert.ok(afterRelease.evicted >= 1);
+    assert.ok(!new Set(allEvents(heldOnly).map((stored) => stored.seq)).has(1), 'seq 1 was evicted');
+    heldOnly.close();
+
+    // Acknowledged, the held events are gone and the oldest of the rest go next.
+    assert.equal(queue.acknowledge(0, [1, 2, 3]), 3);
+    const oldestInfo = allEvents(queue).find((stored) => stored.severity === 'info')?.seq;
+    const next = queue.append(Array.from({ length: 5 }, (_, index) => event('info', 3000 + index, 600)));
+    assert.equal(lost(next.lossReport)[0], oldestInfo);
+    queue.close();
+  });
+
   it('acknowledge deletes every event up to the acked seq and the sent events beyond a gap', () => {
     const queue = openQueue();
     queue.append(Array.from({ length: 10 }, (_, index) => event('info', index)));

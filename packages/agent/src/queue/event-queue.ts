@@ -96,6 +96,11 @@ export interface PeekBatchOptions {
   /** Upper bound on the batch body's JSON size in bytes; one event is returned even if larger. */
   readonly maxBytes: number;
   readonly maxEvents: number;
+  /**
+   * Keep the returned events out of eviction until `acknowledge()` or `releaseInFlight()` (the forwarder's
+   * batch on the wire): an event the manager is about to store must not also be reported lost.
+   */
+  readonly holdInFlight?: boolean;
 }
 
 interface StateRow {
@@ -257,6 +262,12 @@ export class EventQueue {
   readonly #maxBytes: number;
   readonly #reportIntervalMs: number;
   readonly #clock: Clock;
+  /**
+   * The batch held in flight. Its events below high severity were the lowest-numbered of their lane when it
+   * was read, and every later one is numbered higher, so `throughSeq` alone keeps eviction off them;
+   * `evictableBytes` is what they count of the evictable total.
+   */
+  #inFlight = { throughSeq: 0, evictableBytes: 0 };
   readonly #statements: {
     readonly state: StatementSync;
     readonly writeState: StatementSync;
@@ -287,14 +298,14 @@ export class EventQueue {
         'INSERT INTO events (seq, lane, severity, time, bytes, body) VALUES (?, ?, ?, ?, ?, ?)',
       ),
       evictable: db.prepare(
-        `SELECT seq, severity, time, bytes FROM events WHERE severity < ${HIGH_RANK} ORDER BY severity, seq LIMIT ?`,
+        `SELECT seq, severity, time, bytes FROM events WHERE severity < ${HIGH_RANK} AND seq > ? ORDER BY severity, seq LIMIT ?`,
       ),
       deleteOne: db.prepare('DELETE FROM events WHERE seq = ?'),
       deleteUpTo: db.prepare('DELETE FROM events WHERE seq <= ?'),
       deleteSeqs: db.prepare('DELETE FROM events WHERE seq IN (SELECT value FROM json_each(?))'),
       oldest: db.prepare('SELECT time FROM events ORDER BY seq LIMIT 1'),
       lowestSeq: db.prepare('SELECT seq FROM events ORDER BY seq LIMIT 1'),
-      batch: db.prepare('SELECT bytes, body FROM events ORDER BY lane, seq LIMIT ?'),
+      batch: db.prepare('SELECT seq, severity, bytes, body FROM events ORDER BY lane, seq LIMIT ?'),
     };
   }
 
@@ -385,17 +396,28 @@ export class EventQueue {
     const events: DeviceEvent[] = [];
     // Each event is counted with a comma; the first has none.
     let size = BATCH_ENVELOPE_BYTES - 1;
+    const held = { throughSeq: 0, evictableBytes: 0 };
     try {
       for (const row of this.#statements.batch.iterate(Math.max(1, options.maxEvents))) {
         const length = Number(row.bytes) - ROW_OVERHEAD_BYTES + 1;
         if (events.length > 0 && size + length > options.maxBytes) break;
         events.push(JSON.parse(String(row.body)) as DeviceEvent);
         size += length;
+        if (Number(row.severity) < HIGH_RANK) {
+          held.throughSeq = Number(row.seq);
+          held.evictableBytes += Number(row.bytes);
+        }
       }
     } catch (error) {
       throw queueError(this.#path, 'read', error);
     }
+    if (options.holdInFlight === true) this.#inFlight = held;
     return events;
+  }
+
+  /** Lets eviction take the events of the batch held in flight again (its upload failed). */
+  releaseInFlight(): void {
+    this.#inFlight = { throughSeq: 0, evictableBytes: 0 };
   }
 
   /** Deletes delivered events by sequence number; returns how many were queued. */
@@ -410,6 +432,8 @@ export class EventQueue {
    * Returns how many events were deleted.
    */
   acknowledge(ackedSeq: number, sentSeqs: readonly number[] = []): number {
+    // Whatever was in flight is either deleted now or no longer on the wire.
+    this.releaseInFlight();
     return this.#write('acknowledge in', (state) => {
       let removed = 0;
       if (ackedSeq > 0) removed += Number(this.#statements.deleteUpTo.run(ackedSeq).changes);
@@ -523,6 +547,7 @@ export class EventQueue {
       state.total += Number(row.bytes);
       if (Number(row.severity) < HIGH_RANK) state.evictable += Number(row.bytes);
     }
+    state.evictable = Math.max(0, state.evictable - this.#inFlight.evictableBytes);
   }
 
   #insert(event: DeviceEvent, json: string, bytes: number, state: WriteState): void {
@@ -537,7 +562,10 @@ export class EventQueue {
   #evict(need: number, state: WriteState): void {
     let remaining = need;
     while (remaining > 0 && state.evictable > 0) {
-      const rows = this.#statements.evictable.all(EVICTION_CHUNK) as unknown as EvictionRow[];
+      const rows = this.#statements.evictable.all(
+        this.#inFlight.throughSeq,
+        EVICTION_CHUNK,
+      ) as unknown as EvictionRow[];
       if (rows.length === 0) break;
       for (const row of rows) {
         if (remaining <= 0) break;
