@@ -6,7 +6,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { constants, gzipSync, zstdCompressSync } from 'node:zlib';
-import { createBaselineRunner } from '@edgeward/agent';
+import { createBaselineRunnerOnDemand } from '@edgeward/agent';
 import {
   checksForSegment,
   compilePolicy,
@@ -48,7 +48,7 @@ export async function measurePolicyEvaluation(options: {
   if (!compiled.ok)
     throw new Error(`the starter policy does not compile: ${JSON.stringify(compiled.problems)}`);
   const checks = checksForSegment(compiled.policy, DEFAULT_SEGMENT_ID);
-  const runner = createBaselineRunner({ root: '/', live: true, now: Date.now });
+  const runner = createBaselineRunnerOnDemand({ root: '/', live: true, now: Date.now });
   const oursMs: number[] = [];
   for (let round = 0; round < options.rounds; round++) {
     const started = performance.now();

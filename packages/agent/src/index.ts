@@ -1,11 +1,9 @@
-export {
-  type BaselineRunnerOptions,
-  createBaselineRunner,
-  type DeviceBaselineRunner,
-} from './baseline/baseline-runner.ts';
+// The baseline checks are named here only by a runner that loads them on first use: `edgeward-agent run`
+// imports this index, and every module it names is loaded with it.
+export { createBaselineRunnerOnDemand } from './baseline/baseline-on-demand.ts';
+export type { BaselineRunnerOptions, DeviceBaselineRunner } from './baseline/baseline-runner.ts';
 export type { BaselineContext } from './baseline/check-outcome.ts';
-export { evaluateCheck } from './baseline/evaluate-check.ts';
-export { type RemediationOutcome, remediate } from './baseline/remediate.ts';
+export type { RemediationOutcome } from './baseline/remediate.ts';
 export { AuthLogCollector, type AuthLogCollectorOptions } from './collectors/auth-log.collector.ts';
 export type { CollectorLog, EmitEvents } from './collectors/collector-events.ts';
 export { FimCollector, type FimCollectorOptions, type FimScanResult } from './collectors/fim.collector.ts';
@@ -80,7 +78,7 @@ export { Agent, type AgentDeps, type AgentState, RENEW_AFTER_FRACTION } from './
 export { type AgentStatus, readAgentStatus } from './runtime/agent-status.ts';
 export { Backoff } from './runtime/backoff.ts';
 export { ManagerClient, type ManagerClientOptions } from './transport/manager-client.ts';
-export { AbSlotsHandler, commandHealthCheck, type SlotHealthCheck } from './updates/ab-slots.handler.ts';
-export { CommandHandler, type InstallCommands } from './updates/command.handler.ts';
+export { AbSlotsHandler, type SlotHealthCheck } from './updates/ab-slots.handler.ts';
+export type { InstallCommands } from './updates/command.handler.ts';
 export type { InstallHandler, InstallTarget } from './updates/install-handler.ts';
-export { Updater, type UpdaterOptions, type UpdaterPhase, type UpdaterRecord } from './updates/updater.ts';
+export type { UpdaterOptions, UpdaterPhase, UpdaterRecord } from './updates/updater.ts';

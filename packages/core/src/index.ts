@@ -133,15 +133,15 @@ export {
   ruleEventFromJson,
 } from './rules/field-mapping.ts';
 export * from './rules/rule.schema.ts';
-export {
-  type RestoreResult,
-  RuleEngine,
-  type RuleEngineOptions,
-  type RuleEngineSnapshot,
-  type RuleEngineStats,
+export type {
+  RestoreResult,
+  RuleEngineOptions,
+  RuleEngineSnapshot,
+  RuleEngineStats,
 } from './rules/rule-engine.ts';
+export { RuleEngine } from './rules/rule-engine-class.ts';
 export { parseRuleFiles, type RuleParseResult } from './rules/rule-files.ts';
-export { parseRuleFilesOnDemand } from './rules/rule-files-on-demand.ts';
+export { loadRuleEngine, parseRuleFilesOnDemand } from './rules/rule-files-on-demand.ts';
 export {
   type SyslogEventSource,
   severityOfSyslog,

@@ -3,10 +3,11 @@ import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   type DeviceEvent,
+  loadRuleEngine,
   type NewDeviceEvent,
   type PolicySourceFile,
   parseRuleFilesOnDemand,
-  RuleEngine,
+  type RuleEngine,
   type RuleSignal,
   severityRank,
 } from '@edgeward/core';
@@ -103,7 +104,15 @@ export class LocalDetection {
       this.#engine = undefined;
       return;
     }
-    const engine = new RuleEngine(parsed.rules, {
+    if (parsed.rules.rules.length === 0) {
+      // No rules, no engine: a device whose policy has none does not load it.
+      this.#engine = undefined;
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+      return;
+    }
+    const Engine = await loadRuleEngine();
+    const engine = new Engine(parsed.rules, {
       scope: 'agent',
       allowedLatenessMs: this.#options.allowedLatenessMs,
       maxGroupsPerRule: this.#options.maxGroupsPerRule,

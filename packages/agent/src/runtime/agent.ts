@@ -24,7 +24,7 @@ import {
 } from '@edgeward/core';
 import type { Logger } from 'pino';
 import { AgentAuditChain } from '../audit/agent-audit-chain.ts';
-import { createBaselineRunner } from '../baseline/baseline-runner.ts';
+import { createBaselineRunnerOnDemand } from '../baseline/baseline-on-demand.ts';
 import { AuthLogCollector } from '../collectors/auth-log.collector.ts';
 import { FimCollector } from '../collectors/fim.collector.ts';
 import {
@@ -551,7 +551,11 @@ export class Agent {
     const config = this.#deps.config;
     const baseline =
       this.#deps.baseline ??
-      createBaselineRunner({ root: config.root, live: config.root === '/', now: () => this.#clock.now() });
+      createBaselineRunnerOnDemand({
+        root: config.root,
+        live: config.root === '/',
+        now: () => this.#clock.now(),
+      });
     const detection = new LocalDetection({
       dir: join(config.dataDir, 'policy'),
       deviceId: this.#enrollment?.deviceId ?? 'unknown',

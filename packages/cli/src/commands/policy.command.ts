@@ -82,8 +82,12 @@ Examples:
       if (segment !== DEFAULT_SEGMENT_ID && !policy.segments.some((declared) => declared.id === segment)) {
         throw new EdgewardError('EW_CONFIG_INVALID', `--segment ${segment} is not a segment of ${dir}`);
       }
-      const { createBaselineRunner } = await import('@edgeward/agent');
-      const runner = createBaselineRunner({ root: flags.root, live: flags.root === '/', now: Date.now });
+      const { createBaselineRunnerOnDemand } = await import('@edgeward/agent');
+      const runner = createBaselineRunnerOnDemand({
+        root: flags.root,
+        live: flags.root === '/',
+        now: Date.now,
+      });
       const results: { id: string; title: string; severity: string; status: CheckStatus; detail: string }[] =
         [];
       for (const check of checksForSegment(policy, segment)) {
