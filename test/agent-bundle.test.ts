@@ -32,7 +32,7 @@ test('every file of the device bundle is ASCII, so V8 holds its source as a one-
   }
 });
 
-test('a running agent loads the TUF client only when an update is pending, the YAML parser and the rule engine only for rules, the baseline checks only for checks, and never the locales of zod but English', async () => {
+test('a running agent loads the TUF client only when an update is pending, the YAML parser and the rule engine only for rules, the baseline checks only for checks, the cron parser only for cron windows, and never the locales of zod but English', async () => {
   const { path, files } = await buildAgentBundle();
   const byPath = new Map(files.map((file) => [file.path, file]));
   const agentChunk = files.find((file) => file.inputs.includes('packages/agent/src/runtime/agent.ts'));
@@ -48,7 +48,7 @@ test('a running agent loads the TUF client only when an update is pending, the Y
   const inputsAtRun = [...loaded].flatMap((file) => byPath.get(file)?.inputs ?? []);
   assert.ok(inputsAtRun.includes('packages/agent/src/queue/event-queue.ts'));
   const onDemand = inputsAtRun.filter((input) =>
-    /node_modules\/(tuf-js|@tufjs\/models|minimatch|yaml)\/|packages\/core\/src\/rules\/(sigma-rule|rule-engine|sigma-detection|correlation)\.ts|packages\/agent\/src\/baseline\/(baseline-runner|evaluate-check|remediate)\.ts|node_modules\/zod\/v4\/locales\/(?!en\.js)|packages\/agent\/src\/updates\/tuf-verifier\.ts/.test(
+    /node_modules\/(tuf-js|@tufjs\/models|minimatch|yaml|croner)\/|packages\/core\/src\/rules\/(sigma-rule|rule-engine|sigma-detection|correlation)\.ts|packages\/agent\/src\/baseline\/(baseline-runner|evaluate-check|remediate)\.ts|node_modules\/zod\/v4\/locales\/(?!en\.js)|packages\/agent\/src\/updates\/tuf-verifier\.ts/.test(
       input,
     ),
   );
@@ -59,6 +59,7 @@ test('a running agent loads the TUF client only when an update is pending, the Y
   assert.ok(all.some((input) => input.includes('packages/agent/src/updates/tuf-verifier.ts')));
   assert.ok(all.some((input) => input.includes('node_modules/yaml/')));
   assert.ok(all.some((input) => input.includes('packages/core/src/rules/rule-engine.ts')));
+  assert.ok(all.some((input) => input.includes('node_modules/croner/')));
   assert.ok(all.some((input) => input.includes('packages/agent/src/baseline/evaluate-check.ts')));
 });
 

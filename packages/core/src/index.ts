@@ -102,6 +102,7 @@ export {
   isValidTimeZone,
   windowsForSegment,
 } from './policy/maintenance-window.ts';
+export { activeMaintenanceWindowOnDemand } from './policy/maintenance-window-on-demand.ts';
 export {
   compareApkVersions,
   compareDpkgVersions,

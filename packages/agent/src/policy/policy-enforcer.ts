@@ -3,7 +3,7 @@ import { type FSWatcher, watch } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import {
-  activeMaintenanceWindow,
+  activeMaintenanceWindowOnDemand,
   authorizeSiteOverlay,
   type CheckResult,
   type CheckStatus,
@@ -278,7 +278,7 @@ export class PolicyEnforcer {
     const now = this.#options.now();
     const policy = this.#effectivePolicy(bundle, now);
     const segment = segmentOf(policy, this.#options.labels);
-    const window = activeMaintenanceWindow(policy, segment, now);
+    const window = await activeMaintenanceWindowOnDemand(policy, segment, now);
     const previous = this.#state?.version === bundle.version ? this.#state.results : {};
     const results: Record<string, CheckResult> = {};
     const events: NewDeviceEvent[] = [];

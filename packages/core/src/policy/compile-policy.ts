@@ -3,7 +3,7 @@ import { severities } from '../events/event.schema.ts';
 import { type CompiledPlaybook, playbookSourceSchema } from '../incidents/incident.ts';
 import { parseRuleFiles } from '../rules/sigma-rule.ts';
 import { useEnglishSchemaMessages } from '../validation/schema-messages.ts';
-import { isValidTimeZone, windowCron } from './maintenance-window.ts';
+import { windowCron } from './cron-window.ts';
 import {
   type CheckSpec,
   type CompiledCheck,
@@ -49,6 +49,7 @@ import {
   valueAt,
   type YamlSource,
 } from './policy-yaml.ts';
+import { isValidTimeZone } from './weekly-window.ts';
 
 /**
  * Compiles a policy folder (docs/policy.md) into the CompiledPolicy that bundles carry. Every problem

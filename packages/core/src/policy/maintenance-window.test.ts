@@ -7,6 +7,7 @@ import {
   isValidTimeZone,
   windowsForSegment,
 } from './maintenance-window.ts';
+import { activeMaintenanceWindowOnDemand } from './maintenance-window-on-demand.ts';
 import { type CompiledWindow, type Weekday, weekdays } from './policy.schema.ts';
 
 const MINUTE = 60_000;
@@ -245,6 +246,42 @@ describe('activeMaintenanceWindow', () => {
       windowsForSegment(policy, 'kiosks').map((window) => window.id),
       ['b-everyone', 'c-kiosks'],
     );
+  });
+});
+
+describe('activeMaintenanceWindowOnDemand', () => {
+  it('gives what activeMaintenanceWindow gives, for weekly, cron and mixed windows in several zones', async () => {
+    const policies = [
+      { windows: [] },
+      {
+        windows: [
+          weekly('Europe/Berlin', [{ days: ['fri', 'sat'], start: '22:00', end: '02:00' }], ['kiosks'], 'a'),
+          weekly('America/New_York', [{ days: ['mon', 'wed'], start: '01:30', end: '04:00' }], [], 'b'),
+        ],
+      },
+      {
+        windows: [
+          cron('Asia/Kolkata', '30 2 * * *', 90 * MINUTE, [], 'c'),
+          weekly('UTC', [{ days: ['sun'], start: '00:00', end: '06:00' }], ['gateways'], 'd'),
+          cron('Europe/Berlin', '0 */6 * * 1-5', 45 * MINUTE, ['kiosks'], 'e'),
+        ],
+      },
+    ];
+    let open = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...policies),
+        fc.constantFrom('kiosks', 'gateways', 'default'),
+        instant,
+        async (policy, segment, now) => {
+          const lazy = await activeMaintenanceWindowOnDemand(policy, segment, now);
+          assert.equal(lazy?.id, activeMaintenanceWindow(policy, segment, now)?.id);
+          if (lazy !== undefined) open += 1;
+        },
+      ),
+      { numRuns: 500 },
+    );
+    assert.ok(open > 0, 'some of the instants fall inside a window');
   });
 });
 
