@@ -47,6 +47,12 @@ const EVICTION_CHUNK = 64;
 /** `{"v":1,"events":[` and `]}`: what a batch body adds around its events. */
 const BATCH_ENVELOPE_BYTES = 19;
 const SCHEMA_VERSION = 1;
+/**
+ * SQLite's page cache for the queue, in KiB. Appends touch only the right edges of the table and its two
+ * indexes, and a batch is read once, oldest first, so a small cache keeps the agent's memory flat however
+ * large the backlog; the system's file cache serves the rest.
+ */
+export const QUEUE_PAGE_CACHE_KIB = 512;
 export const DEFAULT_LOSS_REPORT_INTERVAL_MS = 60_000;
 
 export interface EventQueueOptions {
@@ -326,10 +332,10 @@ export class EventQueue {
     try {
       db = new DatabaseSync(options.path, { timeout: 5000 });
       // WAL + FULL: a commit returns after the WAL is fsynced, and a kill at any instant leaves either
-      // the old or the new state. The small page cache keeps the agent's memory flat (-512 = 512 KiB).
+      // the old or the new state.
       db.exec('PRAGMA journal_mode = WAL');
       db.exec('PRAGMA synchronous = FULL');
-      db.exec('PRAGMA cache_size = -512');
+      db.exec(`PRAGMA cache_size = -${QUEUE_PAGE_CACHE_KIB}`);
       // Truncates the WAL after a checkpoint so a burst does not leave a large file behind.
       db.exec('PRAGMA journal_size_limit = 4194304');
       migrate(db);
