@@ -115,7 +115,8 @@ test('200 simulated agents enroll with their own certificates, report inventory,
     names.has('sim-00000') && names.has('sim-00199'),
     'devices are named after their synthetic hostnames',
   );
-  assert.equal(simulation.stats().reported, 200);
+  // The manager stores an inventory before its reply reaches the agent: wait for the agents' side too.
+  await eventually('every agent holds its inventory version', () => simulation.stats().reported === 200);
 
   const drifted = [3, 50, 120];
   assert.equal(simulation.drift(drifted), 3);

@@ -161,6 +161,11 @@ export class Agent {
   #collectors: { stop(): Promise<void> }[] = [];
   readonly #clockJump = new ClockJumpDetector();
   #previousInventory: Inventory | undefined;
+  /**
+   * Collected and not yet reported: while the manager is unreachable each retry sends this again rather
+   * than reading the whole inventory again, which is done once per `inventoryIntervalMs`, offline too.
+   */
+  #unreportedInventory: Inventory | undefined;
   #previousExecutables: RunningExecutable[] | undefined;
   #startedAt = 0;
   #queuePressure = false;
@@ -795,8 +800,13 @@ export class Agent {
       const inventory = await this.#deps.collectInventory();
       if (this.#state !== 'running') return;
       await this.#emitHostChanges(inventory);
-      const sent = await this.#inventory.report(this.#client ?? client, inventory);
+      this.#unreportedInventory = inventory;
       this.#nextInventoryAt = now + config.inventoryIntervalMs;
+    }
+    const unreported = this.#unreportedInventory;
+    if (unreported !== undefined) {
+      const sent = await this.#inventory.report(this.#client ?? client, unreported);
+      this.#unreportedInventory = undefined;
       if (sent) {
         this.#contact();
         this.#nextHeartbeatAt = now + config.reportIntervalMs;
