@@ -2,6 +2,7 @@ import { createHash, createPublicKey, type KeyObject, sign, verify, X509Certific
 import * as z from 'zod/mini';
 import { canonicalJson } from '../policy/canonical-json.ts';
 import { PROTOCOL_VERSION } from '../protocol/device-api.schema.ts';
+import { decodeCanonicalBase64Url } from '../text/base64url.ts';
 
 /**
  * Forensic evidence from a device: a bundle is the concatenation of its items' bytes (volatile data
@@ -127,13 +128,16 @@ export function evidenceSignatureHolds(
   if (key === undefined)
     return { ok: false, problem: 'certificate', message: 'the certificate is not PEM X.509' };
   let holds = false;
+  const signatureBytes = decodeCanonicalBase64Url(signature);
   try {
-    holds = verify(
-      'sha256',
-      Buffer.from(canonicalJson(manifest), 'utf8'),
-      createPublicKey(key.export({ type: 'spki', format: 'pem' })),
-      Buffer.from(signature, 'base64url'),
-    );
+    holds =
+      signatureBytes !== undefined &&
+      verify(
+        'sha256',
+        Buffer.from(canonicalJson(manifest), 'utf8'),
+        createPublicKey(key.export({ type: 'spki', format: 'pem' })),
+        signatureBytes,
+      );
   } catch {
     holds = false;
   }

@@ -3,6 +3,7 @@ import * as z from 'zod/mini';
 import { EdgewardError } from '../errors/edgeward-error.ts';
 import { canonicalJson } from '../policy/canonical-json.ts';
 import { policyKeyId } from '../policy/policy-signing.ts';
+import { decodeCanonicalBase64Url } from '../text/base64url.ts';
 import { useEnglishSchemaMessages } from '../validation/schema-messages.ts';
 import {
   type HubFederation,
@@ -100,13 +101,16 @@ export function authorizeSiteOverlay(
   // Over the payload as received, so that what was signed is what is judged.
   const raw = (overlay as { payload: unknown }).payload;
   let holds = false;
+  const signatureBytes = decodeCanonicalBase64Url(signature.value);
   try {
-    holds = verify(
-      null,
-      Buffer.from(canonicalJson(raw), 'utf8'),
-      createPublicKey(delegation.overlayPublicKeyPem),
-      Buffer.from(signature.value, 'base64url'),
-    );
+    holds =
+      signatureBytes !== undefined &&
+      verify(
+        null,
+        Buffer.from(canonicalJson(raw), 'utf8'),
+        createPublicKey(delegation.overlayPublicKeyPem),
+        signatureBytes,
+      );
   } catch {
     holds = false;
   }

@@ -9,6 +9,7 @@ import {
 } from 'node:crypto';
 import * as z from 'zod/mini';
 import { EdgewardError } from '../errors/edgeward-error.ts';
+import { decodeCanonicalBase64Url } from '../text/base64url.ts';
 import { useEnglishSchemaMessages } from '../validation/schema-messages.ts';
 import { canonicalJson, policyDigest } from './canonical-json.ts';
 import {
@@ -199,9 +200,10 @@ function isMissingSignature(signature: unknown): boolean {
 }
 
 function signatureHolds(message: string | undefined, value: string, publicKey: KeyObject): boolean {
-  if (message === undefined) return false;
+  const signature = decodeCanonicalBase64Url(value);
+  if (message === undefined || signature === undefined) return false;
   try {
-    return verify(null, Buffer.from(message, 'utf8'), publicKey, Buffer.from(value, 'base64url'));
+    return verify(null, Buffer.from(message, 'utf8'), publicKey, signature);
   } catch {
     return false;
   }
