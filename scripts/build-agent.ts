@@ -1,8 +1,9 @@
 // Builds the device binary: the agent's commands bundled into JavaScript (an entry file and the chunks it
 // loads on demand), so that a device runs no TypeScript stripper and carries only what the agent uses. `npm run build:agent`.
 import { readdir, rm, writeFile } from 'node:fs/promises';
+import { isBuiltin } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
-import { build } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
 
 export const agentBundlePath = new URL('../packages/cli/dist/edgeward-agent.mjs', import.meta.url).pathname;
 export const agentLauncherPath = new URL('../packages/cli/dist/edgeward-agent', import.meta.url).pathname;
@@ -57,6 +58,75 @@ export interface AgentBundle {
   readonly inputs: string[];
 }
 
+/**
+ * Node's own modules are loaded with require(), and only the exports the agent uses are read. Importing
+ * one of them, or copying its exports as a bundler does for CommonJS, reads every export, and some of
+ * Node's are loaded only when first read: `util.parseArgs`, `util.diff` (which loads the assert module),
+ * `util.setTraceSigInt` (which loads worker threads), `crypto.webcrypto`. Reading them cost the agent
+ * about 1 MB of memory it never used (bench/RESULTS.md). Each Node module becomes a module of named
+ * exports, each read when the module loads and marked pure, so that the bundler drops those unused.
+ */
+const nodeModulesReadByName: Plugin = {
+  name: 'node-modules-read-by-name',
+  setup(build) {
+    build.onResolve({ filter: /^[a-z_:/]+$/ }, (args) =>
+      args.kind !== 'require-call' && isBuiltin(args.path)
+        ? { path: args.path, namespace: 'node-module', sideEffects: false }
+        : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: 'node-module' }, async (args) => {
+      // The names Node's own ES module facade gives: the module's enumerable keys, here on the Node that builds.
+      const names = Object.keys(await import(args.path).then((module) => module.default ?? {}));
+      const lines = names
+        .filter((name) => name !== 'default')
+        .map(
+          (name, index) =>
+            `const e${index} = /* @__PURE__ */ (() => m[${JSON.stringify(name)}])();\nexport { e${index} as ${JSON.stringify(name)} };`,
+        );
+      return {
+        contents: `const m = require(${JSON.stringify(args.path)});\nexport default m;\n${lines.join('\n')}\n`,
+        loader: 'js',
+      };
+    });
+  },
+};
+
+/**
+ * What the agent's logger leaves out on a device. Pino loads its transports (which run in worker threads)
+ * and Node's assert module even when neither is used; the agent logs to standard error from
+ * its main thread, and those modules cost a device about half a megabyte. A transport asked for anyway
+ * fails with an error that says so.
+ */
+const loggerWithoutTransports: Plugin = {
+  name: 'logger-without-transports',
+  setup(build) {
+    const replacements: Record<string, { importer: RegExp; contents: string }> = {
+      'thread-stream': {
+        importer: /node_modules\/pino\//,
+        contents:
+          "module.exports = class ThreadStream { constructor() { throw new Error('pino transports are not part of the device agent: it logs JSON lines to standard error'); } };",
+      },
+      worker_threads: {
+        importer: /node_modules\/pino\//,
+        contents: 'module.exports = { isMainThread: true };',
+      },
+      assert: {
+        importer: /node_modules\/sonic-boom\//,
+        contents: 'module.exports = (value, message) => { if (!value) throw new Error(message); };',
+      },
+    };
+    build.onResolve({ filter: /^(thread-stream|worker_threads|assert)$/ }, (args) =>
+      replacements[args.path]?.importer.test(args.importer)
+        ? { path: args.path, namespace: 'device-replacement' }
+        : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: 'device-replacement' }, (args) => ({
+      contents: replacements[args.path]?.contents ?? '',
+      loader: 'js',
+    }));
+  },
+};
+
 /** Builds the bundle and its launcher. */
 export async function buildAgentBundle(): Promise<AgentBundle> {
   const outdir = dirname(agentBundlePath);
@@ -76,6 +146,7 @@ export async function buildAgentBundle(): Promise<AgentBundle> {
     minify: true,
     legalComments: 'none',
     logLevel: 'warning',
+    plugins: [loggerWithoutTransports, nodeModulesReadByName],
     // Some dependencies are CommonJS and call require(); an ES module bundle has to provide it.
     banner: {
       js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",

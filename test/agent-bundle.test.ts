@@ -63,6 +63,25 @@ test('a running agent loads the TUF client only when an update is pending, the Y
   assert.ok(all.some((input) => input.includes('packages/agent/src/baseline/evaluate-check.ts')));
 });
 
+test('the code `run` loads takes none of the Node modules the agent does not use: worker threads, assert, readline, performance timing, the DNS resolver, Web Crypto, the argument parser', async () => {
+  const { path, files } = await buildAgentBundle();
+  const agentChunk = files.find((file) => file.inputs.includes('packages/agent/src/runtime/agent.ts'));
+  assert.ok(agentChunk !== undefined, 'no file holds the agent runtime');
+  const { pathToFileURL } = await import('node:url');
+  // The entry with `--version` (exit is stubbed, as it would end the process), then the agent's chunk.
+  const script = `process.exit = () => {}; process.argv = [process.execPath, ${JSON.stringify(path)}, '--version']; await import(${JSON.stringify(pathToFileURL(path).href)}); await import(${JSON.stringify(pathToFileURL(agentChunk.path).href)}); process.stdout.write(JSON.stringify(process.moduleLoadList));`;
+  const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+  assert.equal(run.status, 0, run.stderr);
+  const modules = JSON.parse(run.stdout.slice(run.stdout.indexOf('['))) as string[];
+  assert.ok(modules.includes('NativeModule sqlite'), 'the queue database should be loaded');
+  const unused = modules.filter((module) =>
+    /^NativeModule (worker_threads|assert|readline|perf_hooks|dns\/promises|internal\/crypto\/webcrypto|internal\/util\/parse_args\/parse_args|internal\/util\/diff)$/.test(
+      module,
+    ),
+  );
+  assert.deepEqual(unused, []);
+});
+
 test('every chunk of the device bundle loads, and every chunk a file loads on demand is there', async () => {
   const { path, files } = await buildAgentBundle();
   const { readFile } = await import('node:fs/promises');

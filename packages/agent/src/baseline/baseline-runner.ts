@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import type { CompiledCheck } from '@edgeward/core';
 import { type CommandRunner, execFileRunner } from '../inventory/command-runner.ts';
+import { monotonicMs } from '../runtime/monotonic-clock.ts';
 import type { BaselineContext, CheckOutcome } from './check-outcome.ts';
 import { evaluateCheck } from './evaluate-check.ts';
 import { type RemediationOutcome, remediate } from './remediate.ts';
@@ -37,7 +38,7 @@ export function createBaselineRunner(options: BaselineRunnerOptions): DeviceBase
     run: options.live ? (options.run ?? execFileRunner) : undefined,
     now: options.now,
     processTable: () => {
-      const now = performance.now();
+      const now = monotonicMs();
       if (table === undefined || now - table.at > PROCESS_TABLE_REUSE_MS) {
         table = { at: now, processes: readProcesses(root) };
       }

@@ -2,11 +2,11 @@ import { createHash } from 'node:crypto';
 import { type FSWatcher, watch } from 'node:fs';
 import { type FileHandle, open, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { journalEventId, logLineEventId, type NewDeviceEvent } from '@edgeward/core';
 import * as z from 'zod/mini';
 import { type CommandRunner, execFileRunner } from '../inventory/command-runner.ts';
 import { createRootFs, type RootFs } from '../inventory/root-fs.ts';
+import { monotonicMs } from '../runtime/monotonic-clock.ts';
 import { type AuthFinding, parseAuthMessage, parseSyslogLine, unfoldRepeated } from './auth-log-parser.ts';
 import { CoalescingTask } from './coalescing-task.ts';
 import {
@@ -237,7 +237,7 @@ export class AuthLogCollector {
   async #save(): Promise<void> {
     await writeFileAtomic(join(this.#options.stateDir, stateFileName), `${JSON.stringify(this.#state)}\n`);
     this.#unsaved = false;
-    this.#savedAt = performance.now();
+    this.#savedAt = monotonicMs();
   }
 
   /**
@@ -245,7 +245,7 @@ export class AuthLogCollector {
    * after a crash costs nothing, while a flush every poll would wear a device's flash for no gain.
    */
   async #saveLater(): Promise<void> {
-    if (performance.now() - this.#savedAt >= lazySaveMs) await this.#save();
+    if (monotonicMs() - this.#savedAt >= lazySaveMs) await this.#save();
     else this.#unsaved = true;
   }
 

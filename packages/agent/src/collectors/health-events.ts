@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import type { NewDeviceEvent } from '@edgeward/core';
+import { monotonicMs } from '../runtime/monotonic-clock.ts';
 import { securityEvent } from './collector-events.ts';
 import { readJsonFile, writeFileAtomic } from './state-file.ts';
 
@@ -89,7 +89,7 @@ export async function checkConfigChange(options: ConfigChangeOptions): Promise<N
 export interface ClockJumpOptions {
   /** Wall clock, milliseconds since the epoch; defaults to `Date.now`. */
   readonly wallNow?: (() => number) | undefined;
-  /** A clock that only moves forward, milliseconds; defaults to `performance.now`. */
+  /** A clock that only moves forward, milliseconds; defaults to `monotonicMs`. */
   readonly monotonicNow?: (() => number) | undefined;
   /** Difference between the two clocks' progress that counts as a jump, milliseconds; default 300 000. */
   readonly thresholdMs?: number | undefined;
@@ -109,7 +109,7 @@ export class ClockJumpDetector {
 
   constructor(options: ClockJumpOptions = {}) {
     this.#wallNow = options.wallNow ?? Date.now;
-    this.#monotonicNow = options.monotonicNow ?? (() => performance.now());
+    this.#monotonicNow = options.monotonicNow ?? monotonicMs;
     this.#thresholdMs = options.thresholdMs ?? 300_000;
   }
 

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { createInterface } from 'node:readline';
 
 /**
  * Collector state on disk. Every file is replaced whole: written to a temporary sibling, flushed to the
@@ -54,13 +53,30 @@ export async function readJsonFile(path: string): Promise<unknown> {
   return JSON.parse(text) as unknown;
 }
 
-/** The file's lines, read as a stream; `undefined` when the file does not exist. */
+/**
+ * The file's lines (without their `\n` or `\r\n`), read as a stream; `undefined` when the file does not
+ * exist. Split here rather than by Node's readline, which the agent would load for this alone.
+ */
 export async function readLines(path: string): Promise<AsyncIterable<string> | undefined> {
   const handle = await open(path, 'r').catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return undefined;
     throw error;
   });
   if (handle === undefined) return undefined;
-  const stream = handle.createReadStream({ encoding: 'utf8', highWaterMark: writeChunkBytes });
-  return createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY });
+  return splitLines(handle.createReadStream({ encoding: 'utf8', highWaterMark: writeChunkBytes }));
+}
+
+/** Stopping early ends the stream, which closes the file. */
+async function* splitLines(chunks: AsyncIterable<string>): AsyncGenerator<string> {
+  let partial = '';
+  for await (const chunk of chunks) {
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) yield withoutCarriageReturn(line);
+  }
+  if (partial !== '') yield withoutCarriageReturn(partial);
+}
+
+function withoutCarriageReturn(line: string): string {
+  return line.endsWith('\r') ? line.slice(0, -1) : line;
 }

@@ -21,6 +21,7 @@ import type { Logger } from 'pino';
 import * as z from 'zod/mini';
 import type { EventQueue } from '../queue/event-queue.ts';
 import { Backoff } from '../runtime/backoff.ts';
+import { monotonicMs } from '../runtime/monotonic-clock.ts';
 import type { ManagerClient } from '../transport/manager-client.ts';
 
 const zstdCompress = typeof zlib.zstdCompress === 'function' ? promisify(zlib.zstdCompress) : undefined;
@@ -113,7 +114,7 @@ export interface ForwarderStats {
 class TokenBucket {
   readonly #rate: number;
   #tokens = 0;
-  #updatedAt = performance.now();
+  #updatedAt = monotonicMs();
 
   constructor(bytesPerSecond: number) {
     this.#rate = bytesPerSecond;
@@ -129,7 +130,7 @@ class TokenBucket {
   /** Empties the bucket: the cap starts counting now. */
   reset(): void {
     this.#tokens = 0;
-    this.#updatedAt = performance.now();
+    this.#updatedAt = monotonicMs();
   }
 
   take(bytes: number): void {
@@ -138,7 +139,7 @@ class TokenBucket {
   }
 
   #refill(): void {
-    const now = performance.now();
+    const now = monotonicMs();
     this.#tokens = Math.min(this.#rate, this.#tokens + ((now - this.#updatedAt) / 1000) * this.#rate);
     this.#updatedAt = now;
   }

@@ -1,4 +1,3 @@
-import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type { DeviceCommand, IsolateParams, IsolationState as WireIsolationState } from '@edgeward/core';
 import type { DeviceCommandHandler, DeviceCommandOutcome } from '../commands/command-dispatcher.ts';
@@ -48,8 +47,11 @@ export async function isolationSpec(
   const url = new URL(managerUrl);
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   const port = Number(url.port || 443);
+  // The resolver is loaded only to isolate: a device that is never isolated does not keep it.
   const addresses =
-    isIP(host) !== 0 ? [host] : (await lookup(host, { all: true })).map((entry) => entry.address);
+    isIP(host) !== 0
+      ? [host]
+      : (await (await import('node:dns/promises')).lookup(host, { all: true })).map((entry) => entry.address);
   return {
     manager: { host, port },
     resolvedManagerAddresses: addresses,

@@ -1,3 +1,5 @@
+import { monotonicMs } from './monotonic-clock.ts';
+
 /**
  * V8's full collection in its memory-reducing form (the one V8 runs before giving up at its heap limit):
  * it also hands back the pages the collection emptied. Node offers it only as `gc()` under `--expose-gc`,
@@ -27,7 +29,7 @@ export interface MemoryReclaimerOptions {
    * pages a collection emptied leave that count at once but stay resident until a memory-reducing one.
    */
   readonly residentBytes?: () => number;
-  /** Monotonic milliseconds; default `performance.now`. */
+  /** Monotonic milliseconds; default `monotonicMs`. */
   readonly now?: () => number;
   readonly growthBytes?: number;
   readonly delayMs?: number;
@@ -55,7 +57,7 @@ export class MemoryReclaimer {
   constructor(options: MemoryReclaimerOptions) {
     this.#collect = options.collect;
     this.#residentBytes = options.residentBytes ?? (() => process.memoryUsage.rss());
-    this.#now = options.now ?? (() => performance.now());
+    this.#now = options.now ?? monotonicMs;
     this.#growthBytes = options.growthBytes ?? RECLAIM_GROWTH_BYTES;
     this.#delayMs = options.delayMs ?? RECLAIM_DELAY_MS;
     this.#minIntervalMs = options.minIntervalMs ?? RECLAIM_MIN_INTERVAL_MS;
