@@ -69,9 +69,16 @@ export interface AgentBundle {
 const nodeModulesReadByName: Plugin = {
   name: 'node-modules-read-by-name',
   setup(build) {
+    // One such module per importing file, so that an export read only by code loaded on demand is read
+    // in that code's chunk, not when the agent starts.
     build.onResolve({ filter: /^[a-z_:/]+$/ }, (args) =>
       args.kind !== 'require-call' && isBuiltin(args.path)
-        ? { path: args.path, namespace: 'node-module', sideEffects: false }
+        ? {
+            path: args.path,
+            namespace: 'node-module',
+            suffix: `?${args.importer}`,
+            sideEffects: false,
+          }
         : undefined,
     );
     build.onLoad({ filter: /.*/, namespace: 'node-module' }, async (args) => {

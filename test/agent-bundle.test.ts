@@ -63,7 +63,7 @@ test('a running agent loads the TUF client only when an update is pending, the Y
   assert.ok(all.some((input) => input.includes('packages/agent/src/baseline/evaluate-check.ts')));
 });
 
-test('the code `run` loads takes none of the Node modules the agent does not use: worker threads, assert, readline, performance timing, the DNS resolver, Web Crypto, the argument parser', async () => {
+test('the code `run` loads takes none of the Node modules the agent does not use: worker threads, assert, readline, performance timing, the DNS resolver, Web Crypto, the argument parser, the address block list', async () => {
   const { path, files } = await buildAgentBundle();
   const agentChunk = files.find((file) => file.inputs.includes('packages/agent/src/runtime/agent.ts'));
   assert.ok(agentChunk !== undefined, 'no file holds the agent runtime');
@@ -75,7 +75,7 @@ test('the code `run` loads takes none of the Node modules the agent does not use
   const modules = JSON.parse(run.stdout.slice(run.stdout.indexOf('['))) as string[];
   assert.ok(modules.includes('NativeModule sqlite'), 'the queue database should be loaded');
   const unused = modules.filter((module) =>
-    /^NativeModule (worker_threads|assert|readline|perf_hooks|dns\/promises|internal\/crypto\/webcrypto|internal\/util\/parse_args\/parse_args|internal\/util\/diff)$/.test(
+    /^NativeModule (worker_threads|assert|readline|perf_hooks|dns\/promises|internal\/crypto\/webcrypto|internal\/util\/parse_args\/parse_args|internal\/util\/diff|internal\/blocklist)$/.test(
       module,
     ),
   );
