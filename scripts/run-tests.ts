@@ -2,7 +2,8 @@
 // that nothing can stall a run: each test (and hook) fails after `--test-timeout`, and the whole run is
 // stopped, failing, after EDGEWARD_TEST_RUN_TIMEOUT_MS (default 20 minutes). Each file's process exits as
 // soon as its tests are done and reported (`--test-force-exit`, in the files' processes only): a handle a
-// test left behind can then neither hold the run nor hang Node's own cleanup at exit.
+// test left behind can then neither hold the run nor hang Node's own cleanup at exit; and each writes its
+// results to the runner before it exits (scripts/test-file-stdout.ts).
 import { run } from 'node:test';
 import { spec } from 'node:test/reporters';
 
@@ -21,7 +22,7 @@ const stream = run({
   globPatterns: patterns.length > 0 ? patterns : ['packages/*/src/**/*.test.ts', 'test/**/*.test.ts'],
   concurrency: 2,
   timeout: testTimeoutMs,
-  execArgv: ['--test-force-exit'],
+  execArgv: ['--test-force-exit', '--import', new URL('./test-file-stdout.ts', import.meta.url).href],
   signal: watchdog.signal,
 });
 stream.on('test:fail', () => {
