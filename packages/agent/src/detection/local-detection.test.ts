@@ -155,3 +155,19 @@ edgeward:
   assert.deepEqual(responded, ['test-miner:isolate:1'], 'once, after the alert event was queued');
   assert.equal(alerts()[0]?.severity, 'critical');
 });
+
+test('rules that stop compiling turn detection off, flush timer included', async (t) => {
+  const setInterval = t.mock.method(globalThis, 'setInterval');
+  const clearInterval = t.mock.method(globalThis, 'clearInterval');
+  const local = detection();
+  await local.load(starterRules);
+  assert.equal(setInterval.mock.callCount(), 1);
+  const timer = setInterval.mock.calls[0]?.result;
+  await local.load([{ path: 'rules/broken.yml', text: 'title: broken\ndetection: not a map\n' }]);
+  assert.ok(
+    clearInterval.mock.calls.some((call) => call.arguments[0] === timer),
+    'the flush timer was not cleared',
+  );
+  assert.equal(local.stats, undefined);
+  await local.stop();
+});

@@ -101,14 +101,12 @@ export class LocalDetection {
         { problems: parsed.problems.length },
         'the policy rules do not compile here; detection is off',
       );
-      this.#engine = undefined;
+      this.#turnOff();
       return;
     }
     if (parsed.rules.rules.length === 0) {
       // No rules, no engine: a device whose policy has none does not load it.
-      this.#engine = undefined;
-      clearInterval(this.#timer);
-      this.#timer = undefined;
+      this.#turnOff();
       return;
     }
     const Engine = await loadRuleEngine();
@@ -126,6 +124,13 @@ export class LocalDetection {
     clearInterval(this.#timer);
     this.#timer = setInterval(() => void this.#flush(), this.#options.flushIntervalMs);
     this.#timer.unref();
+  }
+
+  /** No engine, and no timer waking the device to flush one. */
+  #turnOff(): void {
+    this.#engine = undefined;
+    clearInterval(this.#timer);
+    this.#timer = undefined;
   }
 
   /** Evaluates events the queue has just stored (never the alerts it raised itself). */
