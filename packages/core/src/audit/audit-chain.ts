@@ -1,8 +1,8 @@
-import { createPrivateKey, createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
+import { createPrivateKey, createPublicKey, type KeyObject, sign } from 'node:crypto';
 import { EdgewardError } from '../errors/edgeward-error.ts';
+import { base64UrlSignatureHolds } from '../pki/signature.ts';
 import { canonicalJson, sha256Hex } from '../policy/canonical-json.ts';
 import { policyKeyId } from '../policy/policy-signing.ts';
-import { decodeCanonicalBase64Url } from '../text/base64url.ts';
 
 /**
  * The manager's tamper-evident audit log: a hash chain of entries, each naming the hash of the one
@@ -180,13 +180,7 @@ export function auditVerifier(publicKeyPem: string): AuditVerifier {
 
 /** True when `signature` (base64url) is `verifier`'s over `canonicalJson(value)`. */
 export function auditSignatureHolds(verifier: AuditVerifier, value: unknown, signature: string): boolean {
-  const signatureBytes = decodeCanonicalBase64Url(signature);
-  if (signatureBytes === undefined) return false;
-  try {
-    return verify(null, Buffer.from(canonicalJson(value), 'utf8'), verifier.publicKey, signatureBytes);
-  } catch {
-    return false;
-  }
+  return base64UrlSignatureHolds(null, () => canonicalJson(value), verifier.publicKey, signature);
 }
 
 function checkpointHolds(verifier: AuditVerifier, checkpoint: AuditCheckpoint): boolean {

@@ -1,8 +1,8 @@
-import { createHash, createPublicKey, type KeyObject, sign, verify, X509Certificate } from 'node:crypto';
+import { createHash, type KeyObject, sign, X509Certificate } from 'node:crypto';
 import * as z from 'zod/mini';
+import { base64UrlSignatureHolds } from '../pki/signature.ts';
 import { canonicalJson } from '../policy/canonical-json.ts';
 import { PROTOCOL_VERSION } from '../protocol/device-api.schema.ts';
-import { decodeCanonicalBase64Url } from '../text/base64url.ts';
 
 /**
  * Forensic evidence from a device: a bundle is the concatenation of its items' bytes (volatile data
@@ -127,20 +127,12 @@ export function evidenceSignatureHolds(
   const key = certificatePublicKey(certificatePem);
   if (key === undefined)
     return { ok: false, problem: 'certificate', message: 'the certificate is not PEM X.509' };
-  let holds = false;
-  const signatureBytes = decodeCanonicalBase64Url(signature);
-  try {
-    holds =
-      signatureBytes !== undefined &&
-      verify(
-        'sha256',
-        Buffer.from(canonicalJson(manifest), 'utf8'),
-        createPublicKey(key.export({ type: 'spki', format: 'pem' })),
-        signatureBytes,
-      );
-  } catch {
-    holds = false;
-  }
+  const holds = base64UrlSignatureHolds(
+    'sha256',
+    () => canonicalJson(manifest),
+    key.export({ type: 'spki', format: 'pem' }).toString(),
+    signature,
+  );
   return holds
     ? { ok: true }
     : {

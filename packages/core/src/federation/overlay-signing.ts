@@ -1,9 +1,9 @@
-import { createPrivateKey, createPublicKey, sign, verify } from 'node:crypto';
+import { createPrivateKey, createPublicKey, sign } from 'node:crypto';
 import * as z from 'zod/mini';
 import { EdgewardError } from '../errors/edgeward-error.ts';
+import { base64UrlSignatureHolds } from '../pki/signature.ts';
 import { canonicalJson } from '../policy/canonical-json.ts';
 import { policyKeyId } from '../policy/policy-signing.ts';
-import { decodeCanonicalBase64Url } from '../text/base64url.ts';
 import { useEnglishSchemaMessages } from '../validation/schema-messages.ts';
 import {
   type HubFederation,
@@ -100,20 +100,12 @@ export function authorizeSiteOverlay(
   }
   // Over the payload as received, so that what was signed is what is judged.
   const raw = (overlay as { payload: unknown }).payload;
-  let holds = false;
-  const signatureBytes = decodeCanonicalBase64Url(signature.value);
-  try {
-    holds =
-      signatureBytes !== undefined &&
-      verify(
-        null,
-        Buffer.from(canonicalJson(raw), 'utf8'),
-        createPublicKey(delegation.overlayPublicKeyPem),
-        signatureBytes,
-      );
-  } catch {
-    holds = false;
-  }
+  const holds = base64UrlSignatureHolds(
+    null,
+    () => canonicalJson(raw),
+    delegation.overlayPublicKeyPem,
+    signature.value,
+  );
   if (!holds) {
     return refuse('bad-signature', `the signature of the overlay of site ${payload.site} does not verify`);
   }

@@ -5,11 +5,10 @@ import {
   generateKeyPairSync,
   type KeyObject,
   sign,
-  verify,
 } from 'node:crypto';
 import * as z from 'zod/mini';
 import { EdgewardError } from '../errors/edgeward-error.ts';
-import { decodeCanonicalBase64Url } from '../text/base64url.ts';
+import { base64UrlSignatureHolds } from '../pki/signature.ts';
 import { useEnglishSchemaMessages } from '../validation/schema-messages.ts';
 import { canonicalJson, policyDigest } from './canonical-json.ts';
 import {
@@ -200,13 +199,8 @@ function isMissingSignature(signature: unknown): boolean {
 }
 
 function signatureHolds(message: string | undefined, value: string, publicKey: KeyObject): boolean {
-  const signature = decodeCanonicalBase64Url(value);
-  if (message === undefined || signature === undefined) return false;
-  try {
-    return verify(null, Buffer.from(message, 'utf8'), publicKey, signature);
-  } catch {
-    return false;
-  }
+  if (message === undefined) return false;
+  return base64UrlSignatureHolds(null, () => message, publicKey, value);
 }
 
 function canonicalJsonOrUndefined(value: unknown): string | undefined {
