@@ -4,7 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Inventory } from '@edgeward/core';
-import { hostChangeEvents, type RunningExecutable, readRunningExecutables } from './host-changes.ts';
+import {
+  hostChangeEvents,
+  hostSnapshot,
+  type RunningExecutable,
+  readRunningExecutables,
+} from './host-changes.ts';
 
 const base: Inventory = {
   collectedAt: 1_717_000_000_000,
@@ -111,6 +116,32 @@ describe('hostChangeEvents', () => {
         ['host.executable_started', 'low', 5, { path: '/usr/bin/nc', pid: 9001 }],
       ],
     );
+  });
+
+  it('makes the same events from the host snapshot kept of the previous inventory as from the whole of it', () => {
+    const previous: Inventory = {
+      ...base,
+      packages: [{ name: 'openssh-server', version: '1:9.2p1-2', manager: 'dpkg' }],
+      units: [{ name: 'ssh.service', activeState: 'active', enabledState: 'enabled' }],
+    };
+    const next: Inventory = {
+      ...base,
+      listeners: [...base.listeners, { protocol: 'tcp', address: '::', port: 4444 }],
+      packages: [],
+      units: [],
+      kernelModules: [{ name: 'diamorphine', sizeBytes: 16384 }],
+    };
+    const input = { inventory: next, previousExecutables: undefined, executables: [], time: 7 };
+    const fromSnapshot = hostChangeEvents({ ...input, previousInventory: hostSnapshot(previous) });
+    assert.deepEqual(Object.keys(hostSnapshot(previous)).sort(), ['kernelModules', 'listeners']);
+    assert.deepEqual(
+      fromSnapshot.map((e) => [e.type, e.data]),
+      [
+        ['host.listener_added', { key: 'tcp/[::]:4444', protocol: 'tcp', address: '::', port: 4444 }],
+        ['host.module_loaded', { name: 'diamorphine', sizeBytes: 16384 }],
+      ],
+    );
+    assert.deepEqual(fromSnapshot, hostChangeEvents({ ...input, previousInventory: previous }));
   });
 
   it('makes no event from a first snapshot: it is the baseline', () => {

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { type Inventory, inventoryChanges, type NewDeviceEvent } from '@edgeward/core';
+import { type Inventory, inventoryListChanges, type NewDeviceEvent } from '@edgeward/core';
 import { createRootFs, type RootFs } from '../inventory/root-fs.ts';
 import { securityEvent } from './collector-events.ts';
 
@@ -36,10 +36,20 @@ export async function readRunningExecutables(root: string | RootFs = '/'): Promi
   return [...byPath.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
+/**
+ * The part of an inventory that host-change events compare: listening ports and kernel modules. The
+ * agent keeps only this between two collections, not the whole inventory with its packages and units.
+ */
+export type HostSnapshot = Pick<Inventory, 'listeners' | 'kernelModules'>;
+
+export function hostSnapshot(inventory: HostSnapshot): HostSnapshot {
+  return { listeners: inventory.listeners, kernelModules: inventory.kernelModules };
+}
+
 export interface HostChangeInput {
-  /** The inventory collected before; without it (the first collection) nothing is new. */
-  readonly previousInventory: Inventory | undefined;
-  readonly inventory: Inventory;
+  /** The inventory collected before, or its host snapshot; without it (the first collection) nothing is new. */
+  readonly previousInventory: HostSnapshot | undefined;
+  readonly inventory: HostSnapshot & Pick<Inventory, 'collectedAt'>;
   /** The executables running at the previous collection; without them nothing is new. */
   readonly previousExecutables: readonly RunningExecutable[] | undefined;
   readonly executables: readonly RunningExecutable[];
@@ -55,27 +65,34 @@ export interface HostChangeInput {
 export function hostChangeEvents(input: HostChangeInput): NewDeviceEvent[] {
   const time = input.time ?? input.inventory.collectedAt;
   const events: NewDeviceEvent[] = [];
-  if (input.previousInventory !== undefined) {
-    for (const change of inventoryChanges(input.previousInventory, input.inventory)) {
-      if (change.section === 'listeners' && change.kind !== 'removed') {
-        const after = change.after as Inventory['listeners'][number];
-        const before = change.before as Inventory['listeners'][number] | null;
-        events.push(
-          securityEvent('host.listener_added', time, {
-            key: change.key,
-            protocol: after.protocol,
-            address: after.address,
-            port: after.port,
-            process: after.process,
-            previousProcess: before?.process,
-          }),
-        );
-      } else if (change.section === 'kernelModules' && change.kind === 'added') {
-        const after = change.after as Inventory['kernelModules'][number];
-        events.push(
-          securityEvent('host.module_loaded', time, { name: after.name, sizeBytes: after.sizeBytes }),
-        );
-      }
+  const previous = input.previousInventory;
+  if (previous !== undefined) {
+    for (const change of inventoryListChanges('listeners', previous.listeners, input.inventory.listeners)) {
+      if (change.kind === 'removed') continue;
+      const after = change.after as Inventory['listeners'][number];
+      const before = change.before as Inventory['listeners'][number] | null;
+      events.push(
+        securityEvent('host.listener_added', time, {
+          key: change.key,
+          protocol: after.protocol,
+          address: after.address,
+          port: after.port,
+          process: after.process,
+          previousProcess: before?.process,
+        }),
+      );
+    }
+    const modules = inventoryListChanges(
+      'kernelModules',
+      previous.kernelModules,
+      input.inventory.kernelModules,
+    );
+    for (const change of modules) {
+      if (change.kind !== 'added') continue;
+      const after = change.after as Inventory['kernelModules'][number];
+      events.push(
+        securityEvent('host.module_loaded', time, { name: after.name, sizeBytes: after.sizeBytes }),
+      );
     }
   }
   if (input.previousExecutables !== undefined) {

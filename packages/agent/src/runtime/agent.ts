@@ -34,7 +34,9 @@ import {
   checkConfigChange,
 } from '../collectors/health-events.ts';
 import {
+  type HostSnapshot,
   hostChangeEvents,
+  hostSnapshot,
   type RunningExecutable,
   readRunningExecutables,
 } from '../collectors/host-changes.ts';
@@ -160,7 +162,8 @@ export class Agent {
   #forwarder: Forwarder | undefined;
   #collectors: { stop(): Promise<void> }[] = [];
   readonly #clockJump = new ClockJumpDetector();
-  #previousInventory: Inventory | undefined;
+  /** Listening ports and kernel modules at the last collection: all that host changes compare. */
+  #previousHost: HostSnapshot | undefined;
   /**
    * Collected and not yet reported: while the manager is unreachable each retry sends this again rather
    * than reading the whole inventory again, which is done once per `inventoryIntervalMs`, offline too.
@@ -865,7 +868,7 @@ export class Agent {
 
   /** New listening ports, kernel modules and running executables since the previous collection. */
   async #emitHostChanges(inventory: Inventory): Promise<void> {
-    const previousInventory = this.#previousInventory ?? (await this.#inventory.lastReported());
+    const previousInventory = this.#previousHost ?? (await this.#inventory.lastReported());
     const executables =
       (this.#deps.eventSources ?? 'system') === 'system'
         ? await readRunningExecutables(this.#deps.config.root)
@@ -879,7 +882,7 @@ export class Agent {
         time: this.#clock.now(),
       }),
     );
-    this.#previousInventory = inventory;
+    this.#previousHost = hostSnapshot(inventory);
     this.#previousExecutables = executables;
   }
 

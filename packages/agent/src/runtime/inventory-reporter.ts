@@ -18,36 +18,35 @@ interface LastReported {
  * Sends the inventory: a full snapshot first, then only the differences from what the manager holds.
  * The last acknowledged snapshot is kept on disk, so a restarted agent goes on with differences; when
  * the manager holds another version (a lost reply, a restored database), it sends a full snapshot again.
+ * Only its version stays in memory: the snapshot (a device's packages, units and users, several hundred
+ * kilobytes of objects on a typical Linux host) is read back from disk once per report, every few minutes.
  */
 export class InventoryReporter {
   readonly #files: AgentFiles;
-  #last: LastReported | undefined;
-  #loaded = false;
+  #version: number | undefined;
 
   constructor(files: AgentFiles) {
     this.#files = files;
   }
 
   get version(): number {
-    return this.#last?.version ?? 0;
+    return this.#version ?? 0;
   }
 
   /** The inventory the manager last acknowledged, also across restarts. */
   async lastReported(): Promise<Inventory | undefined> {
-    if (!this.#loaded) {
-      this.#last = await this.#files.readJson<LastReported>('inventory.json');
-      this.#loaded = true;
-    }
-    return this.#last?.inventory;
+    const last = await this.#files.readJson<LastReported>('inventory.json');
+    this.#version = last?.version;
+    return last?.inventory;
   }
 
   /** Returns true when something was sent, false when nothing changed since the last report. */
   async report(client: ManagerClient, inventory: Inventory): Promise<boolean> {
-    await this.lastReported();
-    const last = this.#last;
-    if (last !== undefined && inventoryChanges(last.inventory, inventory).length === 0) return false;
+    const lastInventory = await this.lastReported();
+    const lastVersion = this.#version;
+    if (lastInventory !== undefined && inventoryChanges(lastInventory, inventory).length === 0) return false;
     let reply: InventoryReply;
-    if (last === undefined) {
+    if (lastInventory === undefined || lastVersion === undefined) {
       reply = await this.#sendFull(client, inventory);
     } else {
       try {
@@ -55,8 +54,8 @@ export class InventoryReporter {
           await client.post<InventoryReply>('/v1/inventory', {
             v: PROTOCOL_VERSION,
             kind: 'delta',
-            baseVersion: last.version,
-            delta: diffInventory(last.inventory, inventory),
+            baseVersion: lastVersion,
+            delta: diffInventory(lastInventory, inventory),
           })
         ).body;
       } catch (error) {
@@ -64,8 +63,9 @@ export class InventoryReporter {
         reply = await this.#sendFull(client, inventory);
       }
     }
-    this.#last = { version: reply.version, inventory };
-    await this.#files.write('inventory.json', this.#last);
+    const reported: LastReported = { version: reply.version, inventory };
+    await this.#files.write('inventory.json', reported);
+    this.#version = reply.version;
     return true;
   }
 

@@ -2,6 +2,7 @@ import type { InventoryChangeKind } from '../fleet/records.ts';
 import type { Inventory, InventoryListener } from './inventory.schema.ts';
 import {
   canonicalizeInventory,
+  canonicalList,
   compareStrings,
   type InventoryListItem,
   type InventoryListSection,
@@ -111,4 +112,16 @@ export function inventoryChanges(before: Inventory | undefined, after: Inventory
     changes.push(...listChanges(section, a === undefined ? [] : a[section], b[section]));
   }
   return changes;
+}
+
+/**
+ * The changes of one list section from `before` to `after`, as `inventoryChanges` gives them for that
+ * section: for a caller that keeps only some sections of an inventory.
+ */
+export function inventoryListChanges<S extends InventoryListSection>(
+  section: S,
+  before: readonly InventoryListItem<S>[],
+  after: readonly InventoryListItem<S>[],
+): InventoryChange[] {
+  return listChanges(section, canonicalList(section, before), canonicalList(section, after));
 }

@@ -3,14 +3,14 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { isEdgewardError } from '../errors/edgeward-error.ts';
 import { type Inventory, inventorySchema } from './inventory.schema.ts';
-import { inventoryChanges } from './inventory-changes.ts';
+import { inventoryChanges, inventoryListChanges } from './inventory-changes.ts';
 import {
   applyInventoryDelta,
   diffInventory,
   inventoryDeltaSchema,
   isEmptyInventoryDelta,
 } from './inventory-delta.ts';
-import { canonicalizeInventory, inventoryItemKey } from './inventory-keys.ts';
+import { canonicalizeInventory, inventoryItemKey, inventoryListSections } from './inventory-keys.ts';
 
 // Small value domains so that two independent inventories share many keys and items collide often:
 // that is where added, removed and changed items all show up.
@@ -244,6 +244,21 @@ describe('inventoryChanges on generated inventories', () => {
           ),
         };
         assert.deepStrictEqual(inventoryChanges(a, b), []);
+      }),
+    );
+  });
+});
+
+describe('inventoryListChanges on generated inventories', () => {
+  it('gives for one section exactly what inventoryChanges gives for it, duplicates and order included', () => {
+    fc.assert(
+      fc.property(inventoryArb, inventoryArb, (a, b) => {
+        for (const section of inventoryListSections) {
+          assert.deepStrictEqual(
+            inventoryListChanges(section, a[section], b[section]),
+            inventoryChanges(a, b).filter((change) => change.section === section),
+          );
+        }
       }),
     );
   });

@@ -87,15 +87,28 @@ function sortedUnique(values: readonly string[]): string[] {
   return [...new Set(values)].sort(compareStrings);
 }
 
-/** Sorted by key; of two items with the same key only the first survives, as keys name one item. */
+/** Items with lists inside them: interface addresses and group members are sets, sorted and unique. */
+const canonicalItems: { [S in InventoryListSection]?: (item: InventoryListItem<S>) => InventoryListItem<S> } =
+  {
+    interfaces: (i) => ({ ...i, addresses: sortedUnique(i.addresses) }),
+    groups: (g) => ({ ...g, members: sortedUnique(g.members) }),
+  };
+
+/**
+ * One list section in canonical form: sorted by key, and of two items with the same key only the first
+ * survives, as keys name one item; interface addresses and group members sorted and unique.
+ */
 export function canonicalList<S extends InventoryListSection>(
   section: S,
   items: readonly InventoryListItem<S>[],
 ): InventoryListItem<S>[] {
+  const canonicalItem = canonicalItems[section] as
+    | ((item: InventoryListItem<S>) => InventoryListItem<S>)
+    | undefined;
   const byKey = new Map<string, InventoryListItem<S>>();
   for (const item of items) {
     const key = inventoryItemKey(section, item);
-    if (!byKey.has(key)) byKey.set(key, item);
+    if (!byKey.has(key)) byKey.set(key, canonicalItem === undefined ? item : canonicalItem(item));
   }
   return [...byKey.keys()].sort(compareStrings).map((key) => byKey.get(key)!);
 }
@@ -108,10 +121,7 @@ export function canonicalList<S extends InventoryListSection>(
 export function canonicalizeInventory(inventory: Inventory): Inventory {
   return {
     ...inventory,
-    interfaces: canonicalList(
-      'interfaces',
-      inventory.interfaces.map((i) => ({ ...i, addresses: sortedUnique(i.addresses) })),
-    ),
+    interfaces: canonicalList('interfaces', inventory.interfaces),
     listeners: canonicalList('listeners', inventory.listeners),
     connections: {
       ...inventory.connections,
@@ -122,10 +132,7 @@ export function canonicalizeInventory(inventory: Inventory): Inventory {
     packages: canonicalList('packages', inventory.packages),
     units: canonicalList('units', inventory.units),
     users: canonicalList('users', inventory.users),
-    groups: canonicalList(
-      'groups',
-      inventory.groups.map((g) => ({ ...g, members: sortedUnique(g.members) })),
-    ),
+    groups: canonicalList('groups', inventory.groups),
     kernelModules: canonicalList('kernelModules', inventory.kernelModules),
   };
 }
