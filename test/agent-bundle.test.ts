@@ -82,6 +82,18 @@ test('the code `run` loads takes none of the Node modules the agent does not use
   assert.deepEqual(unused, []);
 });
 
+test('none of our code in the device bundle calls toISOString, whose first call loads the time-zone data of ICU (isoTime writes the same text)', async () => {
+  const { inputs } = await buildAgentBundle();
+  const { readFile } = await import('node:fs/promises');
+  const ours = inputs.filter((input) => input.startsWith('packages/'));
+  assert.ok(ours.includes('packages/core/src/events/compact-batch.ts'));
+  const callers: string[] = [];
+  for (const input of ours) {
+    if ((await readFile(input, 'utf8')).includes('.toISOString(')) callers.push(input);
+  }
+  assert.deepEqual(callers, []);
+});
+
 test('every chunk of the device bundle loads, and every chunk a file loads on demand is there', async () => {
   const { path, files } = await buildAgentBundle();
   const { readFile } = await import('node:fs/promises');

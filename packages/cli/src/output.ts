@@ -1,4 +1,4 @@
-import { formatDuration } from '@edgeward/core';
+import { formatDuration, isoTime } from '@edgeward/core';
 
 /** A plain text table: a header row, then aligned columns. */
 export function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
@@ -28,8 +28,7 @@ export function labelsText(labels: Record<string, string>): string {
 /** `2026-11-25 10:31:04Z (5m ago)` */
 export function when(ms: number | null, now = Date.now()): string {
   if (ms === null) return 'never';
-  const iso = new Date(ms)
-    .toISOString()
+  const iso = isoTime(ms)
     .replace('T', ' ')
     .replace(/\.\d+Z$/, 'Z');
   const delta = now - ms;

@@ -159,6 +159,7 @@ export {
 export * from './syslog/syslog-message.ts';
 export { type ParseSyslogOptions, parseSyslog } from './syslog/syslog-parser.ts';
 export * from './text/duration.ts';
+export * from './text/iso-time.ts';
 export * from './text/time-bound.ts';
 export * from './updates/rollout-plan.ts';
 export * from './updates/update.schema.ts';

@@ -6,6 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isoTime } from '@edgeward/core';
 import * as z from 'zod/mini';
 import { writeFileAtomically } from '../baseline/atomic-write.ts';
 import { isMissingError } from '../baseline/root-files.ts';
@@ -260,7 +261,7 @@ export class IsolationManager {
           if (this.#isolation?.spec.releaseAt !== releaseAt) return;
           // A delay beyond setTimeout's range arrives early: wait the rest.
           if (releaseAt > this.#options.now()) this.#armTimer();
-          else await this.#timedRelease(`the dead-man time ${new Date(releaseAt).toISOString()} passed`);
+          else await this.#timedRelease(`the dead-man time ${isoTime(releaseAt)} passed`);
         });
       },
       Math.min(delay, MAX_TIMER_MS),

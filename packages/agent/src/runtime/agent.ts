@@ -13,6 +13,7 @@ import {
   type IsolationState,
   importKeyPairPem,
   isEdgewardError,
+  isoTime,
   type NewDeviceEvent,
   NOT_ISOLATED,
   PROTOCOL_VERSION,
@@ -933,7 +934,7 @@ export class Agent {
     await this.#files.write('cert.pem', grant.certificatePem);
     await this.#connect();
     this.#push?.reconnect();
-    this.#logger.info({ notAfter: new Date(grant.notAfter).toISOString() }, 'certificate renewed');
+    this.#logger.info({ notAfter: isoTime(grant.notAfter) }, 'certificate renewed');
   }
 
   #contact(): void {

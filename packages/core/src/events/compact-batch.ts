@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
 import { EdgewardError } from '../errors/edgeward-error.ts';
+import { isoTime } from '../text/iso-time.ts';
 import type { DeviceEvent } from './event.schema.ts';
 import { derivedEventId } from './event-id.ts';
 
@@ -95,10 +96,9 @@ let lastIsoTimes: { time: number; iso: { millis: string; seconds: string } | und
 
 function isoTimes(time: number): { millis: string; seconds: string } | undefined {
   if (lastIsoTimes?.time === time) return lastIsoTimes.iso;
-  const date = new Date(time);
   let iso: { millis: string; seconds: string } | undefined;
-  if (!Number.isNaN(date.getTime())) {
-    const text = date.toISOString();
+  if (!Number.isNaN(new Date(time).getTime())) {
+    const text = isoTime(time);
     iso = { millis: text.slice(0, 23), seconds: text.slice(0, 19) };
   }
   lastIsoTimes = { time, iso };

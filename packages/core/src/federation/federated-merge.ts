@@ -1,4 +1,5 @@
 import { canonicalJson } from '../policy/canonical-json.ts';
+import { isoTime } from '../text/iso-time.ts';
 import {
   type GovernedValue,
   type HubSetting,
@@ -118,7 +119,7 @@ export function mergeFederatedSettings(input: FederatedMergeInput): FederatedMer
       continue;
     }
     if (edit.expiresAt <= input.nowMs) {
-      record(edit, 'expired', `the override expired at ${new Date(edit.expiresAt).toISOString()}`);
+      record(edit, 'expired', `the override expired at ${isoTime(edit.expiresAt)}`);
       continue;
     }
     const aheadMs = edit.at.wallMs - input.nowMs;

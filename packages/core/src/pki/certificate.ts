@@ -1,3 +1,4 @@
+import { isoTime } from '../text/iso-time.ts';
 import { derFingerprint } from './fingerprint.ts';
 import { describe, readCertificate, readCrl, splitPemChain } from './pem.ts';
 import { x509 } from './x509-library.ts';
@@ -125,8 +126,9 @@ export async function verifyCertificateChain(
   }
 
   for (const certificate of chain) {
-    if (at < certificate.notBefore) return `"${certificate.subject}" is not valid yet at ${at.toISOString()}`;
-    if (at > certificate.notAfter) return `"${certificate.subject}" has expired at ${at.toISOString()}`;
+    if (at < certificate.notBefore)
+      return `"${certificate.subject}" is not valid yet at ${isoTime(at.getTime())}`;
+    if (at > certificate.notAfter) return `"${certificate.subject}" has expired at ${isoTime(at.getTime())}`;
   }
 
   for (const [index, issuer] of chain.entries()) {
@@ -183,7 +185,7 @@ async function revocationProblem(
   if (current === undefined)
     return `no current CRL from "${issuer.subject}" to check "${certificate.subject}"`;
   if (current.nextUpdate !== undefined && at > current.nextUpdate) {
-    return `the CRL from "${issuer.subject}" expired at ${current.nextUpdate.toISOString()}`;
+    return `the CRL from "${issuer.subject}" expired at ${isoTime(current.nextUpdate.getTime())}`;
   }
   if (current.findRevoked(certificate.serialNumber) !== null) {
     return `"${certificate.subject}" (serial ${certificate.serialNumber.toLowerCase()}) is revoked`;

@@ -9,6 +9,7 @@ import {
 import * as z from 'zod/mini';
 import { EdgewardError } from '../errors/edgeward-error.ts';
 import { base64UrlSignatureHolds } from '../pki/signature.ts';
+import { isoTime } from '../text/iso-time.ts';
 import { useEnglishSchemaMessages } from '../validation/schema-messages.ts';
 import { canonicalJson, policyDigest } from './canonical-json.ts';
 import {
@@ -171,7 +172,7 @@ export function verifyPolicyBundle(
     if (version < inForce.version || (version === inForce.version && issuedAt < inForce.issuedAt)) {
       return refuse(
         'older',
-        `policy bundle ${version} issued at ${new Date(issuedAt).toISOString()} is older than the bundle in force (${inForce.version}, issued at ${new Date(inForce.issuedAt).toISOString()})`,
+        `policy bundle ${version} issued at ${isoTime(issuedAt)} is older than the bundle in force (${inForce.version}, issued at ${isoTime(inForce.issuedAt)})`,
       );
     }
   }

@@ -1,3 +1,4 @@
+import { isoTime } from '../text/iso-time.ts';
 import type { SyslogMessageFields } from './syslog-message.ts';
 
 /**
@@ -56,7 +57,7 @@ function formatTimestamp(ms: number | null): string {
   const date = new Date(Math.trunc(ms));
   const year = date.getUTCFullYear();
   // RFC 3339 has four-digit years only; toISOString writes ±YYYYYY outside them.
-  return Number.isNaN(year) || year < 0 || year > 9999 ? '-' : date.toISOString();
+  return Number.isNaN(year) || year < 0 || year > 9999 ? '-' : isoTime(date.getTime());
 }
 
 /** PRINTUSASCII (33–126), 1 to `max` characters; empty and null are the NILVALUE `-`. */
