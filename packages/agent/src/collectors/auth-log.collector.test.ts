@@ -235,6 +235,24 @@ describe('AuthLogCollector', () => {
     assert.deepEqual(ports(events), [1001, 1002]);
   });
 
+  it('reads in one poll what is appended while it reads, beyond the size the file had when the poll began', async () => {
+    await writeFile(log, failedLines(1, 300));
+    let appended = false;
+    const events: NewDeviceEvent[] = [];
+    const emit = async (batch: readonly NewDeviceEvent[]) => {
+      events.push(...batch);
+      if (appended) return;
+      appended = true;
+      // A line without an event, longer than the read buffer this poll began with, between two runs of lines.
+      await appendFile(
+        log,
+        `${failedLines(301, 1300)}Mar  5 10:00:01 gw cron[7]: ${'x'.repeat(12_000)}\n${failedLines(1301, 2300)}`,
+      );
+    };
+    await collector(emit).poll();
+    assert.deepEqual(ports(events), range(1, 2300));
+  });
+
   it('gives a line read twice (a crash before the position was saved) the same event id', async () => {
     await writeFile(log, failedLines(1, 2));
     const { events, emit } = sink();

@@ -132,7 +132,6 @@ export class AuthLogCollector {
   readonly #log: CollectorLog;
   readonly #errors = new ReportedErrors();
   readonly #task = new CoalescingTask(() => this.#pollOnce());
-  readonly #buffer = Buffer.allocUnsafe(readChunkBytes);
   readonly #recentProcesses: string[] = [];
   #state: AuthLogState = { v: 1, files: {} };
   #loaded = false;
@@ -397,7 +396,13 @@ export class AuthLogCollector {
       throw error;
     }
     try {
-      const reference = Number((await handle.stat()).mtimeMs);
+      const info = await handle.stat();
+      const reference = Number(info.mtimeMs);
+      // Sized to what was appended since the last poll (a few lines, usually) within 4 KiB and one chunk,
+      // and dropped after it: an idle collector holds no read buffer.
+      const buffer = Buffer.allocUnsafe(
+        Math.min(readChunkBytes, Math.max(4096, info.size - position.offset)),
+      );
       let events: NewDeviceEvent[] = [];
       let start = position.offset; // file offset of `carry`
       let carry: Buffer = Buffer.alloc(0);
@@ -418,9 +423,9 @@ export class AuthLogCollector {
         if (event !== undefined) events.push(event);
       };
       for (;;) {
-        const { bytesRead } = await handle.read(this.#buffer, 0, readChunkBytes, start + carry.length);
+        const { bytesRead } = await handle.read(buffer, 0, buffer.length, start + carry.length);
         if (bytesRead === 0) break;
-        const chunk = this.#buffer.subarray(0, bytesRead);
+        const chunk = buffer.subarray(0, bytesRead);
         const data = carry.length === 0 ? chunk : Buffer.concat([carry, chunk]);
         let from = 0;
         for (let newline = data.indexOf(10, from); newline >= 0; newline = data.indexOf(10, from)) {
@@ -429,7 +434,7 @@ export class AuthLogCollector {
           if (events.length >= batchSize) await commit(start + from);
         }
         start += from;
-        // Copied out of the shared read buffer, which the next read overwrites.
+        // Copied out of the read buffer, which the next read overwrites.
         carry = Buffer.from(data.subarray(from));
         if (carry.length >= maxLineBytes) {
           line(carry, start);

@@ -121,6 +121,22 @@ describe('FimCollector', () => {
     );
   });
 
+  it('hashes files of several read chunks and empty files as sha256 does', async () => {
+    const { events, emit } = sink();
+    const collector = fim(emit);
+    await collector.scan();
+    events.length = 0;
+    const large = Array.from({ length: 30_000 }, (_, i) => `line ${i}\n`).join('');
+    await writeFile(join(root, 'etc/ssh/moduli'), large);
+    await writeFile(join(root, 'etc/ssh/empty'), '');
+    await collector.scan();
+    const hashes = Object.fromEntries(
+      events.map((e) => [e.data.path, (e.data.after as { sha256: string; size: number }).sha256]),
+    );
+    assert.ok(large.length > 3 * 64 * 1024);
+    assert.deepEqual(hashes, { '/etc/ssh/empty': sha256(''), '/etc/ssh/moduli': sha256(large) });
+  });
+
   it('reports a mode change as fim.permissions_changed with mode, uid and gid before and after', async () => {
     const { events, emit } = sink();
     const collector = fim(emit);

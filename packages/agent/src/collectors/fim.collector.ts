@@ -159,7 +159,6 @@ export class FimCollector {
   readonly #log: CollectorLog;
   readonly #errors = new ReportedErrors();
   readonly #task = new CoalescingTask(() => this.#scanOnce());
-  readonly #buffer = Buffer.allocUnsafe(hashChunkBytes);
   /** The state directory as seen inside the root, left out of the walk: its baseline changes every scan. */
   readonly #excluded: string | undefined;
   #baseline: Baseline | undefined;
@@ -439,7 +438,10 @@ export class FimCollector {
     }
   }
 
-  /** Hashes in fixed chunks through one reused buffer: memory does not grow with the file. */
+  /**
+   * Hashes in chunks of at most `hashChunkBytes`: memory does not grow with the file. The buffer lives as
+   * long as the hash, so that an idle collector holds none.
+   */
   async #hashFile(
     full: string,
     record: (s: Stats, sha256: string) => FileRecord,
@@ -450,10 +452,11 @@ export class FimCollector {
       const info = await handle.stat();
       if (!info.isFile()) return undefined;
       const hash = createHash('sha256');
+      const buffer = Buffer.allocUnsafe(Math.min(hashChunkBytes, Math.max(4096, info.size)));
       for (;;) {
-        const { bytesRead } = await handle.read(this.#buffer, 0, hashChunkBytes, null);
+        const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
         if (bytesRead === 0) break;
-        hash.update(this.#buffer.subarray(0, bytesRead));
+        hash.update(buffer.subarray(0, bytesRead));
       }
       return record(info, hash.digest('hex'));
     } finally {

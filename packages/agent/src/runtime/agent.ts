@@ -168,8 +168,9 @@ export class Agent {
   /**
    * Collected and not yet reported: while the manager is unreachable each retry sends this again rather
    * than reading the whole inventory again, which is done once per `inventoryIntervalMs`, offline too.
+   * Kept as its JSON text, which takes about a third of the memory of its objects.
    */
-  #unreportedInventory: Inventory | undefined;
+  #unreportedInventory: string | undefined;
   #previousExecutables: RunningExecutable[] | undefined;
   #startedAt = 0;
   #queuePressure = false;
@@ -804,12 +805,12 @@ export class Agent {
       const inventory = await this.#deps.collectInventory();
       if (this.#state !== 'running') return;
       await this.#emitHostChanges(inventory);
-      this.#unreportedInventory = inventory;
+      this.#unreportedInventory = JSON.stringify(inventory);
       this.#nextInventoryAt = now + config.inventoryIntervalMs;
     }
     const unreported = this.#unreportedInventory;
     if (unreported !== undefined) {
-      const sent = await this.#inventory.report(this.#client ?? client, unreported);
+      const sent = await this.#inventory.report(this.#client ?? client, JSON.parse(unreported) as Inventory);
       this.#unreportedInventory = undefined;
       if (sent) {
         this.#contact();
