@@ -5,6 +5,8 @@
 // trying memory settings against each other in one run; these machines are noisy, so run a variant twice.
 // VARIANTS.json: `[{ "label": "…", "flags": ["--lite-mode", …], "env": { "MALLOC_ARENA_MAX": "1" } }, …]`;
 // each starts from the launcher's malloc settings and runs without NODE_EXTRA_CA_CERTS, as on a device.
+// A variant's optional `"bundle"` names another build of the entry (a copy of packages/cli/dist from an
+// earlier commit), to measure a change against the code before it in the same run.
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -29,6 +31,7 @@ const variantsSchema = z.array(
     label: z.string(),
     flags: z.array(z.string()),
     env: z.optional(z.record(z.string(), z.string())),
+    bundle: z.optional(z.string()),
   }),
 );
 
@@ -57,9 +60,10 @@ const measured: { label: string; child: ChildProcess }[] = [];
 try {
   for (const [index, variant] of variants.entries()) {
     const dataDir = join(dir, `agent-${index}`);
-    await enrollBundle({ bundle, manager, managerUrl: deviceUrl, dataDir });
+    const variantBundle = variant.bundle ?? bundle;
+    await enrollBundle({ bundle: variantBundle, manager, managerUrl: deviceUrl, dataDir });
     const args = ['run', '--data-dir', dataDir, '--report-interval', '10s', '--inventory-interval', '60s'];
-    const child = spawn(process.execPath, [...variant.flags, bundle, ...args, '--log-level', 'warn'], {
+    const child = spawn(process.execPath, [...variant.flags, variantBundle, ...args, '--log-level', 'warn'], {
       stdio: ['ignore', 'ignore', 'inherit'],
       env: deviceEnvironment({ ...deviceMallocSettings, ...variant.env }),
     });

@@ -61,44 +61,66 @@ const flagsOf: Record<Section, string[]> = {
   'device-list': ['list-devices', 'list-requests'],
 };
 
-const { values } = parseArgs({
-  options: {
-    only: { type: 'string', default: sections.join(',') },
-    'agent-minutes': { type: 'string', default: '10' },
-    enrollments: { type: 'string', default: '200' },
-    rounds: { type: 'string', default: '3' },
-    concurrency: { type: 'string', default: '8' },
-    events: { type: 'string', default: '200000' },
-    'batch-size': { type: 'string', default: '500' },
-    'ingest-devices': { type: 'string', default: '4' },
-    'wire-events': { type: 'string', default: '60000' },
-    'wire-small-batch': { type: 'string', default: '10' },
-    'backlog-events': { type: 'string', default: '100000' },
-    'drain-rounds': { type: 'string', default: '3' },
-    'backlog-memory-seconds': { type: 'string', default: '60' },
-    'idle-minutes': { type: 'string', default: '2' },
-    'syslog-messages': { type: 'string', default: '1000000' },
-    'syslog-connections': { type: 'string', default: '4' },
-    'syslog-rounds': { type: 'string', default: '3' },
-    'policy-rounds': { type: 'string', default: '5' },
-    'lynis-rounds': { type: 'string', default: '3' },
-    'bundle-checks': { type: 'string', default: '1000' },
-    'rule-events': { type: 'string', default: '500000' },
-    'rule-rounds': { type: 'string', default: '3' },
-    'isolate-devices': { type: 'string', default: '1000' },
-    'rollout-devices': { type: 'string', default: '10000' },
-    'rollout-concurrency': { type: 'string', default: '64' },
-    'rollout-poll-ms': { type: 'string', default: '2000' },
-    // `nudge`: devices contact the manager when its push nudge says their turn came; `poll`: they poll.
-    'rollout-mode': { type: 'string', default: 'nudge' },
-    'isolate-commands': { type: 'string', default: '200' },
-    'isolate-burst': { type: 'string', default: '100' },
-    'list-devices': { type: 'string', default: '100000' },
-    'list-requests': { type: 'string', default: '30' },
-    'skip-agent-memory': { type: 'boolean', default: false },
-    'no-record': { type: 'boolean', default: false },
-  },
-});
+const options = {
+  only: { type: 'string', default: sections.join(',') },
+  'agent-minutes': { type: 'string', default: '10' },
+  enrollments: { type: 'string', default: '200' },
+  rounds: { type: 'string', default: '3' },
+  concurrency: { type: 'string', default: '8' },
+  events: { type: 'string', default: '200000' },
+  'batch-size': { type: 'string', default: '500' },
+  'ingest-devices': { type: 'string', default: '4' },
+  'wire-events': { type: 'string', default: '60000' },
+  'wire-small-batch': { type: 'string', default: '10' },
+  'backlog-events': { type: 'string', default: '100000' },
+  'drain-rounds': { type: 'string', default: '3' },
+  'backlog-memory-seconds': { type: 'string', default: '60' },
+  'idle-minutes': { type: 'string', default: '2' },
+  'syslog-messages': { type: 'string', default: '1000000' },
+  'syslog-connections': { type: 'string', default: '4' },
+  'syslog-rounds': { type: 'string', default: '3' },
+  'policy-rounds': { type: 'string', default: '5' },
+  'lynis-rounds': { type: 'string', default: '3' },
+  'bundle-checks': { type: 'string', default: '1000' },
+  'rule-events': { type: 'string', default: '500000' },
+  'rule-rounds': { type: 'string', default: '3' },
+  'isolate-devices': { type: 'string', default: '1000' },
+  'rollout-devices': { type: 'string', default: '10000' },
+  'rollout-concurrency': { type: 'string', default: '64' },
+  'rollout-poll-ms': { type: 'string', default: '2000' },
+  // `nudge`: devices contact the manager when its push nudge says their turn came; `poll`: they poll.
+  'rollout-mode': { type: 'string', default: 'nudge' },
+  'isolate-commands': { type: 'string', default: '200' },
+  'isolate-burst': { type: 'string', default: '100' },
+  'list-devices': { type: 'string', default: '100000' },
+  'list-requests': { type: 'string', default: '30' },
+  'skip-agent-memory': { type: 'boolean', default: false },
+  'no-record': { type: 'boolean', default: false },
+  help: { type: 'boolean', default: false },
+} as const;
+
+const usage = [
+  'usage: npm run bench [-- --only SECTION,… --FLAG VALUE …] [--no-record] [--skip-agent-memory]',
+  `sections (default: all): ${sections.join(', ')}`,
+  'flags and their defaults, by section:',
+  ...sections.map(
+    (section) =>
+      `  ${section}: ${flagsOf[section].map((flag) => `--${flag} ${options[flag as keyof typeof options].default}`).join(' ')}`,
+  ),
+].join('\n');
+
+let parsed: ReturnType<typeof parseArgs<{ options: typeof options }>>;
+try {
+  parsed = parseArgs({ options });
+} catch (error) {
+  process.stderr.write(`${(error as Error).message}\n${usage}\n`);
+  process.exit(2);
+}
+const { values } = parsed;
+if (values.help) {
+  process.stdout.write(`${usage}\n`);
+  process.exit(0);
+}
 
 const chosen = new Set(values.only.split(',').map((name) => name.trim()));
 for (const name of chosen) {
