@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -72,6 +72,25 @@ test('five failed logins for one account within five minutes raise one high aler
   assert.equal(raised[0]?.severity, 'high');
   assert.equal(raised[0]?.data.count, 5);
   assert.deepEqual(raised[0]?.data.deviceIds, ['dev-1']);
+});
+
+test('a policy without rules drops the saved windows, so rules that come back later start from their own events', async () => {
+  const local = detection();
+  await local.load(starterRules);
+  local.observe([0, 20_000, 40_000, 60_000].map((offset) => failedLogin(offset)));
+  await local.stop();
+  assert.ok(existsSync(join(dir, 'detection-state.json')));
+
+  const none = detection();
+  await none.load([]);
+  await none.stop();
+  assert.equal(existsSync(join(dir, 'detection-state.json')), false);
+
+  const back = detection();
+  await back.load(starterRules);
+  back.observe([failedLogin(80_000)]);
+  await back.stop();
+  assert.deepEqual(alerts(), []);
 });
 
 test('events that arrive while the rules load are evaluated by them once they are ready', async () => {

@@ -101,12 +101,12 @@ export class LocalDetection {
         { problems: parsed.problems.length },
         'the policy rules do not compile here; detection is off',
       );
-      this.#turnOff();
+      await this.#turnOff();
       return;
     }
     if (parsed.rules.rules.length === 0) {
       // No rules, no engine: a device whose policy has none does not load it.
-      this.#turnOff();
+      await this.#turnOff();
       return;
     }
     const Engine = await loadRuleEngine();
@@ -126,11 +126,15 @@ export class LocalDetection {
     this.#timer.unref();
   }
 
-  /** No engine, and no timer waking the device to flush one. */
-  #turnOff(): void {
+  /**
+   * No engine, no timer waking the device to flush one, and no saved windows: they belong to rules no
+   * longer in force, and rules that come back later start from their own events.
+   */
+  async #turnOff(): Promise<void> {
     this.#engine = undefined;
     clearInterval(this.#timer);
     this.#timer = undefined;
+    await rm(join(this.#options.dir, 'detection-state.json'), { force: true });
   }
 
   /** Evaluates events the queue has just stored (never the alerts it raised itself). */
