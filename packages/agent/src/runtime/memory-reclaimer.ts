@@ -14,8 +14,13 @@ export function exposedFullCollection(): FullCollection | undefined {
   return () => gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
 }
 
-/** Growth of the resident set since the last collection that is worth handing back. */
-export const RECLAIM_GROWTH_BYTES = 512 * 1024;
+/**
+ * Growth of the resident set since the last collection that is worth handing back. An agent cut off with
+ * a backlog grows by a few hundred kilobytes between collections (each retry reads and lays out a batch):
+ * at 512 KB it was 0.7 MB bigger (bench/RESULTS.md). A collection costs a few milliseconds, at most every
+ * RECLAIM_MIN_INTERVAL_MS.
+ */
+export const RECLAIM_GROWTH_BYTES = 256 * 1024;
 /** How long the agent must have been idle after its work before the collection runs. */
 export const RECLAIM_DELAY_MS = 2000;
 /** Collections this reclaimer runs are at least this far apart. */
