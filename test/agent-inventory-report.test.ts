@@ -116,3 +116,87 @@ test('an agent reports only changed inventories, goes on with differences after 
     await rm(dataDir, { recursive: true, force: true });
   }
 });
+
+/**
+ * While the manager fails, each retry asks with a heartbeat whether it is back before the agent lays
+ * out and sends its inventory again: a dead link gets a few hundred bytes per attempt, not the inventory.
+ */
+test('after a failed attempt the agent retries with a heartbeat and sends its inventory once the manager answers', async () => {
+  const hub = await startTestManager();
+  const dataDir = await mkdtemp(join(tmpdir(), 'edgeward-inventory-retry-'));
+  let agent: Agent | undefined;
+  const calls: string[] = [];
+  let failing = true;
+  const devices = hub.manager.services.devices;
+  const heartbeat = devices.heartbeat.bind(devices);
+  const ingestInventory = devices.ingestInventory.bind(devices);
+  Object.assign(devices, {
+    heartbeat: (...args: Parameters<typeof heartbeat>) => {
+      calls.push(failing ? 'heartbeat refused' : 'heartbeat');
+      if (failing) throw new Error('the manager is failing (test)');
+      return heartbeat(...args);
+    },
+    ingestInventory: (...args: Parameters<typeof ingestInventory>) => {
+      calls.push(failing ? 'inventory refused' : 'inventory');
+      if (failing) throw new Error('the manager is failing (test)');
+      return ingestInventory(...args);
+    },
+  });
+  try {
+    const operator = { id: 'test', name: 'test', role: 'admin' as const };
+    const { deviceId } = await enrollAgent({
+      managerUrl: hub.deviceUrl,
+      token: (await hub.manager.services.tokens.create(operator, {}, 3_600_000)).token,
+      caFingerprint: hub.manager.pki.caFingerprint,
+      dataDir,
+      hostname: 'inventory-retry',
+      agentVersion: 'test',
+      reportIntervalMs: 60_000,
+      timeoutMs: 5000,
+    });
+    agent = new Agent({
+      config: resolveAgentConfig([
+        {
+          source: 'test',
+          values: {
+            dataDir,
+            root: dataDir,
+            pushEnabled: false,
+            reportIntervalMs: 60_000,
+            inventoryIntervalMs: 3_600_000,
+            policyPollMs: 3_600_000,
+            retryInitialMs: 20,
+            retryMaxMs: 40,
+            isolation: 'report-only',
+          },
+        },
+      ]),
+      logger: silentLogger,
+      agentVersion: 'test',
+      collectInventory: async () => ({ ...fixtureInventory('inventory-retry'), collectedAt: Date.now() }),
+      eventSources: 'none',
+    });
+    await agent.start();
+    await eventually(() => calls.length >= 6 || undefined, 'six refused attempts');
+    const refused = [...calls];
+    assert.equal(refused[0], 'inventory refused', 'the first attempt sends the inventory');
+    assert.deepEqual(
+      new Set(refused.slice(1)),
+      new Set(['heartbeat refused']),
+      'the retries send nothing but a heartbeat',
+    );
+    failing = false;
+    await eventually(
+      async () =>
+        (await hub.manager.services.devices.show(deviceId)).inventoryVersion === 1 ? true : undefined,
+      'the inventory at the manager',
+    );
+    const answered = calls.slice(calls.indexOf('heartbeat'));
+    assert.deepEqual(answered.slice(0, 2), ['heartbeat', 'inventory']);
+    assert.equal(answered.filter((call) => call === 'inventory').length, 1, 'the inventory is sent once');
+  } finally {
+    await agent?.stop(2000);
+    await hub.close();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});

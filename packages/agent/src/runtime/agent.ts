@@ -799,6 +799,10 @@ export class Agent {
     const jump = this.#clockJump.tick();
     if (jump !== undefined) await this.emit([jump]);
     await this.#checkQueuePressure();
+    // After a failed attempt the manager may still be out of reach: the heartbeat, a few hundred bytes,
+    // finds out before an inventory is laid out and compressed for it. Cut off, each retry did that work
+    // for nothing, which kept the agent's heap megabytes larger and sent the inventory into a dead link.
+    if (this.#lastError !== null) await this.#heartbeat(client);
     if (this.#renewalDue()) await this.#renew(client);
     const now = this.#clock.now();
     if (now >= this.#nextInventoryAt) {
@@ -818,21 +822,7 @@ export class Agent {
       }
     }
     await this.#syncPolicy(this.#client ?? client);
-    if (this.#clock.now() >= this.#nextHeartbeatAt) {
-      const heartbeat: Heartbeat = {
-        v: PROTOCOL_VERSION,
-        agentVersion: this.#deps.agentVersion,
-        reportIntervalMs: config.reportIntervalMs,
-        sentAt: this.#clock.now(),
-      };
-      const reply = await (this.#client ?? client).post('/v1/heartbeat', heartbeat);
-      this.#contact();
-      this.#nextHeartbeatAt = this.#clock.now() + config.reportIntervalMs;
-      const parsed = heartbeatReplyWithCommandsSchema.safeParse(reply.body).data;
-      this.#offerCommands(parsed?.commands);
-      // The site expects an outage that would outlast this certificate: renew before it starts.
-      if (parsed?.renewCertificate === true) await this.#renew(this.#client ?? client);
-    }
+    if (this.#clock.now() >= this.#nextHeartbeatAt) await this.#heartbeat(this.#client ?? client);
     await this.#uploadAuditChain(this.#client ?? client);
     if (config.commandPollMs !== undefined && this.#clock.now() >= this.#nextCommandPollAt) {
       const reply = await (this.#client ?? client).get('/v1/commands');
@@ -840,6 +830,23 @@ export class Agent {
       this.#nextCommandPollAt = this.#clock.now() + config.commandPollMs;
       this.#offerCommands(pendingCommandsReplySchema.safeParse(reply.body).data?.commands);
     }
+  }
+
+  async #heartbeat(client: ManagerClient): Promise<void> {
+    const config = this.#deps.config;
+    const heartbeat: Heartbeat = {
+      v: PROTOCOL_VERSION,
+      agentVersion: this.#deps.agentVersion,
+      reportIntervalMs: config.reportIntervalMs,
+      sentAt: this.#clock.now(),
+    };
+    const reply = await client.post('/v1/heartbeat', heartbeat);
+    this.#contact();
+    this.#nextHeartbeatAt = this.#clock.now() + config.reportIntervalMs;
+    const parsed = heartbeatReplyWithCommandsSchema.safeParse(reply.body).data;
+    this.#offerCommands(parsed?.commands);
+    // The site expects an outage that would outlast this certificate: renew before it starts.
+    if (parsed?.renewCertificate === true) await this.#renew(this.#client ?? client);
   }
 
   /**
