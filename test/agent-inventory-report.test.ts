@@ -3,10 +3,11 @@ import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { Agent, enrollAgent, resolveAgentConfig } from '@edgeward/agent';
+import type { Agent } from '@edgeward/agent';
 import type { Inventory } from '@edgeward/core';
 import { fixtureInventory } from './support/fixture-inventory.ts';
-import { eventually, silentLogger, startTestManager } from './support/test-manager.ts';
+import { enrollTestDevice, inventoryOnlyAgent } from './support/inventory-agent.ts';
+import { eventually, startTestManager } from './support/test-manager.ts';
 
 const nc = { name: 'netcat-openbsd', version: '1.219-1', manager: 'dpkg', architecture: 'amd64' } as const;
 const curl = { name: 'curl', version: '7.88.1-10', manager: 'dpkg', architecture: 'amd64' } as const;
@@ -23,44 +24,15 @@ test('an agent reports only changed inventories, goes on with differences after 
   let current: Inventory = fixtureInventory('inventory-1');
   let collections = 0;
   const startAgent = async () => {
-    const started = new Agent({
-      config: resolveAgentConfig([
-        {
-          source: 'test',
-          values: {
-            dataDir,
-            root: dataDir,
-            pushEnabled: false,
-            reportIntervalMs: 60_000,
-            inventoryIntervalMs: 1000,
-            policyPollMs: 3_600_000,
-            isolation: 'report-only',
-          },
-        },
-      ]),
-      logger: silentLogger,
-      agentVersion: 'test',
-      collectInventory: async () => {
-        collections += 1;
-        return { ...current, collectedAt: Date.now() };
-      },
-      eventSources: 'none',
+    const started = inventoryOnlyAgent(dataDir, { inventoryIntervalMs: 1000 }, async () => {
+      collections += 1;
+      return { ...current, collectedAt: Date.now() };
     });
     await started.start();
     return started;
   };
   try {
-    const operator = { id: 'test', name: 'test', role: 'admin' as const };
-    const { deviceId } = await enrollAgent({
-      managerUrl: hub.deviceUrl,
-      token: (await hub.manager.services.tokens.create(operator, {}, 3_600_000)).token,
-      caFingerprint: hub.manager.pki.caFingerprint,
-      dataDir,
-      hostname: 'inventory-1',
-      agentVersion: 'test',
-      reportIntervalMs: 60_000,
-      timeoutMs: 5000,
-    });
+    const deviceId = await enrollTestDevice(hub, { dataDir, hostname: 'inventory-1' });
     const atManager = () => hub.manager.services.devices.show(deviceId);
     const packagesAtManager = async () =>
       (((await atManager()).inventory as Inventory | null)?.packages ?? []).map((item) => item.name).sort();
@@ -143,39 +115,12 @@ test('after a failed attempt the agent retries with a heartbeat and sends its in
     },
   });
   try {
-    const operator = { id: 'test', name: 'test', role: 'admin' as const };
-    const { deviceId } = await enrollAgent({
-      managerUrl: hub.deviceUrl,
-      token: (await hub.manager.services.tokens.create(operator, {}, 3_600_000)).token,
-      caFingerprint: hub.manager.pki.caFingerprint,
+    const deviceId = await enrollTestDevice(hub, { dataDir, hostname: 'inventory-retry' });
+    agent = inventoryOnlyAgent(
       dataDir,
-      hostname: 'inventory-retry',
-      agentVersion: 'test',
-      reportIntervalMs: 60_000,
-      timeoutMs: 5000,
-    });
-    agent = new Agent({
-      config: resolveAgentConfig([
-        {
-          source: 'test',
-          values: {
-            dataDir,
-            root: dataDir,
-            pushEnabled: false,
-            reportIntervalMs: 60_000,
-            inventoryIntervalMs: 3_600_000,
-            policyPollMs: 3_600_000,
-            retryInitialMs: 20,
-            retryMaxMs: 40,
-            isolation: 'report-only',
-          },
-        },
-      ]),
-      logger: silentLogger,
-      agentVersion: 'test',
-      collectInventory: async () => ({ ...fixtureInventory('inventory-retry'), collectedAt: Date.now() }),
-      eventSources: 'none',
-    });
+      { inventoryIntervalMs: 3_600_000, retryInitialMs: 20, retryMaxMs: 40 },
+      async () => ({ ...fixtureInventory('inventory-retry'), collectedAt: Date.now() }),
+    );
     await agent.start();
     await eventually(() => calls.length >= 6 || undefined, 'six refused attempts');
     const refused = [...calls];

@@ -3,10 +3,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { Agent, enrollAgent, resolveAgentConfig } from '@edgeward/agent';
+import type { Agent } from '@edgeward/agent';
 import { FaultProxy } from '@edgeward/sim';
 import { fixtureInventory } from './support/fixture-inventory.ts';
-import { eventually, silentLogger, startTestManager } from './support/test-manager.ts';
+import { enrollTestDevice, inventoryOnlyAgent } from './support/inventory-agent.ts';
+import { eventually, startTestManager } from './support/test-manager.ts';
 
 /**
  * Cut off from its manager, an agent retries every few hundred milliseconds at first. Each retry used to
@@ -21,45 +22,22 @@ test('an agent cut off from its manager reads its inventory once per interval, n
   const dataDir = await mkdtemp(join(tmpdir(), 'edgeward-offline-inventory-'));
   let agent: Agent | undefined;
   try {
-    const operator = { id: 'test', name: 'test', role: 'admin' as const };
-    const { deviceId } = await enrollAgent({
-      managerUrl: proxy.url,
-      token: (await hub.manager.services.tokens.create(operator, {}, 3_600_000)).token,
-      caFingerprint: hub.manager.pki.caFingerprint,
-      dataDir,
-      hostname: 'offline-1',
-      agentVersion: 'test',
-      reportIntervalMs: 60_000,
-      timeoutMs: 5000,
-    });
+    const deviceId = await enrollTestDevice(hub, { dataDir, hostname: 'offline-1', managerUrl: proxy.url });
     proxy.cut();
     let collections = 0;
-    agent = new Agent({
-      config: resolveAgentConfig([
-        {
-          source: 'test',
-          values: {
-            dataDir,
-            root: dataDir,
-            pushEnabled: false,
-            reportIntervalMs: 60_000,
-            inventoryIntervalMs: 3_600_000,
-            policyPollMs: 3_600_000,
-            retryInitialMs: 50,
-            retryMaxMs: 100,
-            requestTimeoutMs: 2000,
-            isolation: 'report-only',
-          },
-        },
-      ]),
-      logger: silentLogger,
-      agentVersion: 'test',
-      collectInventory: async () => {
+    agent = inventoryOnlyAgent(
+      dataDir,
+      {
+        inventoryIntervalMs: 3_600_000,
+        retryInitialMs: 50,
+        retryMaxMs: 100,
+        requestTimeoutMs: 2000,
+      },
+      async () => {
         collections += 1;
         return fixtureInventory('offline-1');
       },
-      eventSources: 'none',
-    });
+    );
     await agent.start();
     const refusedBefore = proxy.refusedCount;
     await eventually(
